@@ -1,0 +1,40 @@
+"""mxteach: MXNet 1.x's Module API, re-implemented on Numba kernels, for teaching.
+
+``import mxteach as mx`` gives MXNet's namespace: ``mx.nd``, ``mx.sym``, ``mx.mod``, ``mx.io``,
+``mx.metric``, ``mx.init``, ``mx.optimizer``, ``mx.kv``, ``mx.callback`` ...
+"""
+from __future__ import annotations
+
+import importlib
+
+from . import base
+from .base import MXNetError
+from .context import Context, cpu, gpu, cpu_pinned, current_context, num_gpus
+from . import context
+from . import ops
+from . import ndarray
+from . import ndarray as nd
+from . import random
+from . import test_utils
+from . import base as name  # mx.name.NameManager / mx.name.Prefix
+
+__version__ = "0.1.0"
+
+# Later layers; each is imported if present so the package grows file by file.
+_OPTIONAL = {
+    "symbol": "symbol", "sym": "symbol", "executor": "executor",
+    "io": "io", "metric": "metric", "optimizer": "optimizer", "opt": "optimizer",
+    "lr_scheduler": "lr_scheduler", "initializer": "initializer", "init": "initializer",
+    "callback": "callback", "kvstore": "kvstore", "kv": "kvstore", "model": "model",
+    "monitor": "monitor", "mon": "monitor", "visualization": "visualization",
+    "viz": "visualization", "module": "module", "mod": "module", "rnn": "rnn", "events": "events",
+}
+
+
+def __getattr__(attr):
+    target = _OPTIONAL.get(attr)
+    if target is None:
+        raise AttributeError(f"module 'mxteach' has no attribute '{attr}'")
+    mod = importlib.import_module(f"{__name__}.{target}")
+    globals()[attr] = mod
+    return mod

@@ -1,0 +1,10 @@
+"""Operator families. Importing this package registers every operator."""
+import importlib
+
+from . import registry
+
+# Each family file registers its operators on import.
+FAMILIES = ("nn", "conv", "loss", "shape", "elemwise", "reduce")
+
+for _fam in FAMILIES:
+    importlib.import_module(f"{__name__}.{_fam}")

@@ -1,0 +1,1 @@
+"""(operators of this family are being written)"""

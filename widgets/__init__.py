@@ -1,0 +1,1 @@
+"""mxteach.widgets: views of modules, executors and training (ipywidgets, with static HTML)."""
