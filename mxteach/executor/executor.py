@@ -1,0 +1,449 @@
+"""Executor: a symbol bound to arrays on one device, running its plan forward and backward."""
+from __future__ import annotations
+
+import os
+import sys
+from collections import namedtuple
+
+import numpy as np
+
+from ..base import MXNetError, ShapeError, did_you_mean
+from ..context import Context
+from ..ndarray.ndarray import NDArray
+from ..symbol.infer import infer_shapes, infer_types
+from . import memory
+from .plan import GraphPlan
+
+__all__ = ["Executor"]
+
+_GRAD_REQS = ("write", "add", "null")
+
+
+def _norm_reqs(grad_req, names):
+    if isinstance(grad_req, str):
+        reqs = {n: grad_req for n in names}
+    elif isinstance(grad_req, (list, tuple)):
+        if len(grad_req) != len(names):
+            raise MXNetError(f"grad_req list has {len(grad_req)} entries for {len(names)} "
+                             f"arguments {names}")
+        reqs = dict(zip(names, grad_req))
+    elif isinstance(grad_req, dict):
+        for k in grad_req:
+            if k not in names:
+                raise MXNetError(f"grad_req names '{k}', which is not an argument; arguments "
+                                 f"are {names}.{did_you_mean(k, names)}")
+        reqs = {n: grad_req.get(n, "null") for n in names}
+    else:
+        raise MXNetError(f"grad_req must be a str, list or dict, got {type(grad_req).__name__}")
+    for n, r in reqs.items():
+        if r not in _GRAD_REQS:
+            raise MXNetError(f"grad_req for '{n}' is '{r}'; expected one of {_GRAD_REQS}")
+    return reqs
+
+
+def _as_dict(arrays, names, what, allow_missing=False):
+    if arrays is None:
+        return {}
+    if isinstance(arrays, dict):
+        for k in arrays:
+            if k not in names:
+                raise MXNetError(f"{what}: '{k}' is not among {names}.{did_you_mean(k, names)}")
+        if not allow_missing:
+            missing = [n for n in names if n not in arrays]
+            if missing:
+                raise MXNetError(f"{what}: missing arrays for {missing}")
+        return dict(arrays)
+    arrays = list(arrays)
+    if len(arrays) != len(names) and not (allow_missing and len(arrays) < len(names)):
+        raise MXNetError(f"{what}: got {len(arrays)} arrays for {len(names)} names {names}")
+    return dict(zip(names, arrays))
+
+
+class Executor:
+    """A bound symbol. Build it with ``Symbol.bind`` or ``Symbol.simple_bind``.
+
+    Binding plans everything once (step order, gradient flow, buffers); ``forward`` and
+    ``backward`` then only run kernels over preallocated memory. See notebook 02.
+    """
+
+    def __init__(self, symbol, ctx, args, grads, grad_reqs, aux, shared_from=None):
+        self._symbol = symbol
+        self._ctx = ctx
+        self.arg_names = symbol.list_arguments()
+        self.aux_names = symbol.list_auxiliary_states()
+        self.output_names = symbol.list_outputs()
+        self._args, self._grads, self._aux = args, grads, aux
+        self._reqs = grad_reqs
+        self._shared_from = shared_from or {}
+        self._monitor = None
+        self._monitor_all = False
+        self._debug = os.environ.get("MXTEACH_DEBUG") == "1"
+        given = {n: a.shape for n, a in {**args, **aux}.items()}
+        order, shapes = infer_shapes(symbol._outputs, given)
+        _, types = infer_types(symbol._outputs, {n: a._data.dtype.name
+                                                 for n, a in {**args, **aux}.items()})
+        self._plan = GraphPlan(symbol._outputs, shapes, types, grad_reqs)
+        self._build()
+
+    # -- construction -------------------------------------------------------------------------
+    @classmethod
+    def simple_bind(cls, symbol, ctx, grad_req="write", type_dict=None, group2ctx=None,
+                    shared_arg_names=None, shared_exec=None, shared_buffer=None, shapes=None):
+        """Allocate every array from the given input shapes, then bind."""
+        ctx = Context(ctx) if not isinstance(ctx, Context) else ctx
+        shapes = dict(shapes or {})
+        arg_shapes, _, aux_shapes = symbol.infer_shape_partial(**shapes)
+        names, aux_names = symbol.list_arguments(), symbol.list_auxiliary_states()
+        unknown = [n for n, s in zip(names + aux_names, arg_shapes + aux_shapes) if s == ()]
+        if unknown:
+            raise MXNetError(f"simple_bind: cannot infer the shape of {unknown}; pass their "
+                             f"shapes, e.g. {unknown[0]}=(batch, ...). Given: {shapes}")
+        given_types = dict(type_dict or {})
+        arg_types, _, aux_types = symbol.infer_type_partial(**given_types)
+        arg_types = [t or np.float32 for t in arg_types]
+        aux_types = [t or np.float32 for t in aux_types]
+        reqs = _norm_reqs(grad_req, names)
+        shared_names = set(names if shared_arg_names is None else shared_arg_names)
+        shared_from, args, grads, aux = {}, {}, {}, {}
+
+        def reuse(pool, name, shape, dtype):
+            arr = pool.get(name) if pool is not None else None
+            if arr is not None and arr.shape == tuple(shape) and arr.dtype == dtype:
+                return arr
+            return None
+
+        for n, s, t in zip(names, arg_shapes, arg_types):
+            from_exec = reuse(shared_exec.arg_dict, n, s, t) \
+                if shared_exec is not None and n in shared_names else None
+            if from_exec is not None:
+                args[n] = from_exec
+                shared_from[n] = "shared_exec"
+            elif shared_buffer is not None and n not in shared_names:
+                args[n] = _from_pool(shared_buffer, n, s, t, ctx)
+                shared_from[n] = "shared_buffer"
+            else:
+                args[n] = NDArray(np.zeros(s, dtype=t), ctx)
+            if reqs[n] != "null":
+                g = reuse(shared_exec.grad_dict, n, s, t) \
+                    if shared_exec is not None and n in shared_names else None
+                if g is not None:
+                    shared_from[n + "_grad"] = "shared_exec"
+                grads[n] = g if g is not None else NDArray(np.zeros(s, dtype=t), ctx)
+        for n, s, t in zip(aux_names, aux_shapes, aux_types):
+            a = reuse(shared_exec.aux_dict, n, s, t) if shared_exec is not None else None
+            if a is not None:
+                shared_from[n] = "shared_exec"
+            aux[n] = a if a is not None else NDArray(np.zeros(s, dtype=t), ctx)
+        return cls(symbol, ctx, args, grads, reqs, aux, shared_from)
+
+    @classmethod
+    def bind(cls, symbol, ctx, args, args_grad=None, grad_req="write", aux_states=None,
+             group2ctx=None, shared_exec=None):
+        """Bind to arrays you provide (list in list_arguments order, or a dict)."""
+        ctx = Context(ctx) if not isinstance(ctx, Context) else ctx
+        names, aux_names = symbol.list_arguments(), symbol.list_auxiliary_states()
+        args = _as_dict(args, names, "bind args")
+        for n, a in args.items():
+            if not isinstance(a, NDArray):
+                raise MXNetError(f"bind: argument '{n}' must be an NDArray, got "
+                                 f"{type(a).__name__}")
+        grads = _as_dict(args_grad, names, "bind args_grad", allow_missing=True)
+        aux = _as_dict(aux_states, aux_names, "bind aux_states")
+        reqs = _norm_reqs(grad_req, names)
+        reqs = {n: (r if n in grads and grads[n] is not None else "null")
+                for n, r in reqs.items()}
+        grads = {n: g for n, g in grads.items() if g is not None and reqs[n] != "null"}
+        for n, g in grads.items():
+            if g.shape != args[n].shape:
+                raise ShapeError(f"bind: gradient array for '{n}' has shape {g.shape}, the "
+                                 f"argument has {args[n].shape}")
+        return cls(symbol, ctx, args, grads, reqs, aux)
+
+    def _build(self):
+        plan = self._plan
+        requests = plan.buffer_requests()
+        self._requests = requests
+        arenas, where = memory.plan(requests)
+        self._arenas = arenas
+        pools = memory.materialize(arenas)
+        buf = {}
+        for req in requests:
+            if req.planned:
+                buf[req.key] = memory.view(pools[where[req.key].index], req.shape, req.dtype)
+            else:
+                buf[req.key] = np.zeros(req.shape, dtype=req.dtype)
+        for n in plan.arg_nodes:
+            buf[(id(n), 0)] = self._args[n.name]._data
+            if n.name in self._grads:
+                buf[("grad", id(n), 0)] = self._grads[n.name]._data
+        for n in plan.aux_nodes:
+            buf[(id(n), 0)] = self._aux[n.name]._data
+        self._buf = buf
+        self._states = {id(n): {} for n in plan.op_nodes}
+        self._fwd = []
+        for n in plan.op_nodes:
+            ins = [buf[(id(c), i)] for c, i in n.inputs]
+            outs = [buf[(id(n), j)] for j in range(n.num_outputs())]
+            self._fwd.append((n.op.forward, n.params, ins, outs, self._states[id(n)], n))
+        self._bwd = self._backward_steps()
+        self.outputs = []
+        self._head_copies = []
+        for n, i in plan.heads:
+            if n.op is None:       # a variable as an output: MXNet returns a copy
+                out = np.zeros_like(buf[(id(n), 0)])
+                self._head_copies.append((buf[(id(n), 0)], out))
+                self.outputs.append(NDArray(out, self._ctx))
+            else:
+                self.outputs.append(NDArray(buf[(id(n), i)], self._ctx))
+
+    def _backward_steps(self):
+        plan, buf = self._plan, self._buf
+        steps, written = [], set()
+        for n in plan.backward_nodes:
+            k = n.num_args()
+            ograds = None if n.op.loss else [buf[("grad", id(n), j)]
+                                             for j in range(n.num_outputs())]
+            igrads, reqs = [], []
+            for c, i in n.inputs[:k]:
+                key = (id(c), i)
+                gkey = ("grad",) + key
+                if not plan.needs_grad.get(key) or gkey not in buf:
+                    igrads.append(None)
+                    reqs.append("null")
+                    continue
+                igrads.append(buf[gkey])
+                first = gkey not in written
+                written.add(gkey)
+                if c.op is None:
+                    user = self._reqs[c.name]
+                    reqs.append(user if first else "add")
+                else:
+                    reqs.append("write" if first else "add")
+            ins = [buf[(id(c), i)] for c, i in n.inputs]
+            outs = [buf[(id(n), j)] for j in range(n.num_outputs())]
+            steps.append((n.op.backward, n.params, ograds, ins, outs, igrads, reqs,
+                          self._states[id(n)], n))
+        return steps
+
+    # -- running ------------------------------------------------------------------------------
+    def forward(self, is_train=False, **kwargs):
+        """Run the graph. Keyword arrays are copied into the arguments of the same name."""
+        for name, value in kwargs.items():
+            if name not in self._args:
+                raise MXNetError(f"forward: '{name}' is not an argument; arguments are "
+                                 f"{self.arg_names}.{did_you_mean(name, self.arg_names)}")
+            dst = self._args[name]
+            src = value._data if isinstance(value, NDArray) else np.asarray(value)
+            if src.shape != dst.shape:
+                raise ShapeError(f"forward: '{name}' has shape {src.shape}, the executor was "
+                                 f"bound with {dst.shape}; use reshape()")
+            dst._data[...] = src
+        is_train = bool(is_train)
+        if self._monitor is None and not self._debug:
+            for fn, p, ins, outs, st, _ in self._fwd:
+                fn(p, ins, outs, is_train, st)
+        else:
+            for fn, p, ins, outs, st, node in self._fwd:
+                if self._debug:
+                    print(f"[mxteach] forward {node.op.name} {node.name} "
+                          f"{[x.shape for x in ins]} -> {[o.shape for o in outs]}",
+                          file=sys.stderr)
+                fn(p, ins, outs, is_train, st)
+                if self._monitor is not None:
+                    self._emit_monitor(node, ins, outs)
+        for src, dst in self._head_copies:
+            dst[...] = src
+        return self.outputs
+
+    def _emit_monitor(self, node, ins, outs):
+        if self._monitor_all:
+            for name, arr in zip(node.input_names(), ins):
+                self._monitor(f"{node.name}_{name}", NDArray(arr, self._ctx))
+        for name, arr in zip(node.output_names(), outs):
+            self._monitor(name, NDArray(arr, self._ctx))
+
+    def backward(self, out_grads=None, is_train=True):
+        """Propagate gradients into ``grad_arrays`` (loss heads need no ``out_grads``)."""
+        plan = self._plan
+        if out_grads is not None:
+            if isinstance(out_grads, NDArray):
+                out_grads = [out_grads]
+            if len(out_grads) != len(plan.heads):
+                raise MXNetError(f"backward: got {len(out_grads)} out_grads for "
+                                 f"{len(plan.heads)} outputs {self.output_names}")
+        for k, (n, i) in enumerate(plan.heads):
+            gkey = ("grad", id(n), i)
+            if n.op is None or n.op.loss or gkey not in self._buf:
+                continue
+            if out_grads is None or out_grads[k] is None:
+                raise MXNetError(f"backward: output '{self.output_names[k]}' is not a loss, so "
+                                 "its head gradient is required: backward(out_grads=[...])")
+            g = out_grads[k]
+            g = g._data if isinstance(g, NDArray) else np.asarray(g)
+            if g.shape != self._buf[gkey].shape:
+                raise ShapeError(f"backward: out_grad for '{self.output_names[k]}' has shape "
+                                 f"{g.shape}, expected {self._buf[gkey].shape}")
+            self._buf[gkey][...] = g
+        for fn, p, og, ins, outs, ig, reqs, st, _ in self._bwd:
+            fn(p, og, ins, outs, ig, reqs, st)
+
+    def set_monitor_callback(self, callback, monitor_all=False):
+        """Call ``callback(name, NDArray)`` for every output (and input if ``monitor_all``) of
+        every operator as forward runs."""
+        self._monitor = callback
+        self._monitor_all = monitor_all
+
+    # -- views --------------------------------------------------------------------------------
+    @property
+    def arg_arrays(self):
+        return [self._args[n] for n in self.arg_names]
+
+    @property
+    def grad_arrays(self):
+        return [self._grads.get(n) for n in self.arg_names]
+
+    @property
+    def aux_arrays(self):
+        return [self._aux[n] for n in self.aux_names]
+
+    @property
+    def arg_dict(self):
+        return dict(self._args)
+
+    @property
+    def grad_dict(self):
+        return dict(self._grads)
+
+    @property
+    def aux_dict(self):
+        return dict(self._aux)
+
+    @property
+    def output_dict(self):
+        return dict(zip(self.output_names, self.outputs))
+
+    @property
+    def grad_req(self):
+        return dict(self._reqs)
+
+    @property
+    def symbol(self):
+        return self._symbol
+
+    @property
+    def context(self):
+        return self._ctx
+
+    def copy_params_from(self, arg_params, aux_params=None, allow_extra_params=False):
+        """Copy parameter values in; unknown names raise unless ``allow_extra_params``."""
+        for kind, src, dst in (("argument", arg_params, self._args),
+                               ("auxiliary state", aux_params or {}, self._aux)):
+            for name, value in src.items():
+                if name not in dst:
+                    if allow_extra_params:
+                        continue
+                    raise MXNetError(f"copy_params_from: '{name}' is not an {kind} of this "
+                                     f"executor.{did_you_mean(name, dst)}")
+                value = value if isinstance(value, NDArray) else NDArray(np.asarray(value))
+                if value.shape != dst[name].shape:
+                    raise ShapeError(f"copy_params_from: '{name}' has shape {value.shape}, "
+                                     f"expected {dst[name].shape}")
+                dst[name]._data[...] = value._data
+
+    def reshape(self, partial_shaping=False, allow_up_sizing=False, **kwargs):
+        """A new executor for new input shapes, sharing parameter arrays with this one."""
+        arg_shapes, _, aux_shapes = self._symbol.infer_shape(**kwargs)
+        if arg_shapes is None:
+            raise MXNetError(f"reshape: shapes {kwargs} do not determine every argument")
+        args, grads, aux = {}, {}, {}
+        for n, s in zip(self.arg_names, arg_shapes):
+            old = self._args[n]
+            if old.shape == tuple(s):
+                args[n] = old
+                if n in self._grads:
+                    grads[n] = self._grads[n]
+                continue
+            if n not in kwargs and not partial_shaping:
+                raise MXNetError(f"reshape: the shape of '{n}' changes from {old.shape} to "
+                                 f"{tuple(s)}; pass partial_shaping=True to allow it")
+            if int(np.prod(s)) > old.size and not allow_up_sizing:
+                raise MXNetError(f"reshape: '{n}' grows from {old.shape} to {tuple(s)}; pass "
+                                 "allow_up_sizing=True to allocate a larger array")
+            args[n] = NDArray(np.zeros(s, dtype=old._data.dtype), self._ctx)
+            if n in self._grads:
+                grads[n] = NDArray(np.zeros(s, dtype=old._data.dtype), self._ctx)
+        for n, s in zip(self.aux_names, aux_shapes):
+            old = self._aux[n]
+            aux[n] = old if old.shape == tuple(s) else NDArray(np.zeros(s, old._data.dtype),
+                                                                self._ctx)
+        exe = Executor(self._symbol, self._ctx, args, grads, self._reqs, aux,
+                       {n: "reshaped_from" for n in args if args[n] is self._args.get(n)})
+        exe._monitor, exe._monitor_all = self._monitor, self._monitor_all
+        return exe
+
+    # -- memory -------------------------------------------------------------------------------
+    def memory_report(self):
+        """Rows (name, role, shape, dtype, bytes, device, shared_with), one per buffer.
+
+        Planned buffers that share an arena name each other in ``shared_with``; arrays taken
+        from another executor (bucketing, reshape) say so. See notebook 02.
+        """
+        rows = []
+        dev = str(self._ctx)
+
+        def row(name, role, arr, shared):
+            rows.append(MemoryRow(name, role, tuple(arr.shape), arr.dtype.name,
+                                  int(arr.nbytes), dev, shared))
+
+        for n in self.arg_names:
+            row(n, "argument", self._args[n]._data, self._shared_from.get(n, ""))
+        for n in self.arg_names:
+            if n in self._grads:
+                row(n + "_grad", "gradient", self._grads[n]._data,
+                    self._shared_from.get(n + "_grad", self._shared_from.get(n, "")
+                                          if self._shared_from.get(n) == "reshaped_from"
+                                          else ""))
+        for n in self.aux_names:
+            row(n, "auxiliary", self._aux[n]._data, self._shared_from.get(n, ""))
+        for req in self._requests:
+            arr = self._buf[req.key]
+            shared = ""
+            if req.planned:
+                arena = next(a for a in self._arenas if req in a.users)
+                others = [u.name for u in arena.users if u is not req]
+                shared = f"arena{arena.index}" + (": " + ", ".join(others) if others else "")
+            row(req.name, req.role, arr, shared)
+        return rows
+
+    def memory_summary(self):
+        """Bytes per role, and what the plan saves over one buffer per value."""
+        naive = sum(r.nbytes for r in self._requests if r.planned)
+        planned = sum(a.nbytes for a in self._arenas)
+        fixed = sum(r.nbytes for r in self._requests if not r.planned)
+        arrays = sum(a._data.nbytes for d in (self._args, self._grads, self._aux)
+                     for a in d.values())
+        return {"arrays_bytes": arrays, "dedicated_bytes": fixed,
+                "intermediate_naive_bytes": naive, "intermediate_planned_bytes": planned,
+                "saved_bytes": naive - planned, "total_bytes": arrays + fixed + planned}
+
+    def debug_str(self):
+        s = self.memory_summary()
+        lines = [self._symbol.debug_str(), f"Total {s['total_bytes'] / 2**20:.3f} MB allocated",
+                 f"Planner saved {s['saved_bytes'] / 2**20:.3f} MB"]
+        return "\n".join(lines)
+
+
+MemoryRow = namedtuple("MemoryRow", "name role shape dtype bytes device shared_with")
+MemoryRow.__doc__ = "One buffer of an executor (see Executor.memory_report)."
+
+
+def _from_pool(pool, name, shape, dtype, ctx):
+    """Reuse (a view of) pool[name] when it is large enough, else allocate and remember it."""
+    need = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    arr = pool.get(name)
+    if arr is not None and arr._data.nbytes >= need and arr._data.flags.c_contiguous:
+        flat = arr._data.reshape(-1).view(np.uint8)
+        return NDArray(flat[:need].view(dtype).reshape(shape), ctx)
+    new = NDArray(np.zeros(shape, dtype=dtype), ctx)
+    pool[name] = new
+    return new

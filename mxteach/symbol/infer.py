@@ -1,0 +1,119 @@
+"""Shape and dtype inference over a graph: repeated passes in topological order until nothing
+changes, so shapes flow forward (data → outputs) and into parameters (data → weight)."""
+from __future__ import annotations
+
+import ast
+
+import numpy as np
+
+from ..base import MXNetError, ShapeError, DTypeError
+from .graph import topo_order
+
+# MXNet's dtype codes, as stored in the __dtype__ attribute.
+DTYPE_CODES = {0: "float32", 1: "float64", 2: "float16", 3: "uint8", 4: "int32", 5: "int8",
+               6: "int64", 7: "bool"}
+DTYPE_TO_CODE = {v: k for k, v in DTYPE_CODES.items()}
+
+
+def _known(shape):
+    return shape is not None and len(shape) > 0 and all(d > 0 for d in shape) or shape == ()
+
+
+def _attr_shape(node):
+    text = node.attr.get("__shape__")
+    if text is None:
+        return None
+    shape = tuple(int(d) for d in ast.literal_eval(text))
+    return shape if all(d > 0 for d in shape) and shape else None
+
+
+def infer_shapes(heads, given):
+    """Return {(id(node), idx): shape or None} for every entry; ``given`` maps variable names
+    to shapes. Conflicts raise ShapeError naming the node and the input."""
+    order = topo_order(heads)
+    shapes = {}
+    for node in order:
+        if node.op is None:
+            s = given.get(node.name)
+            shapes[(id(node), 0)] = tuple(int(d) for d in s) if s is not None else _attr_shape(node)
+    for _ in range(len(order) + 1):
+        changed = False
+        for node in order:
+            if node.op is None:
+                continue
+            ins = [shapes.get((id(c), i)) for c, i in node.inputs]
+            n_out = node.num_outputs()
+            try:
+                new_ins, outs = node.op.infer_shape(node.params, list(ins))
+            except ShapeError as err:
+                raise ShapeError(f"Error in operator {node.name} ({node.op.name}): {err}") from None
+            except (ValueError, IndexError, TypeError) as err:
+                raise ShapeError(f"Error in operator {node.name} ({node.op.name}): shapes "
+                                 f"{ins} do not fit: {err}") from None
+            names = node.input_names()
+            for k, ((child, i), old, new) in enumerate(zip(node.inputs, ins, new_ins)):
+                if new is None:
+                    continue
+                new = tuple(int(d) for d in new)
+                if old is None:
+                    shapes[(id(child), i)] = new
+                    changed = True
+                elif tuple(old) != new:
+                    raise ShapeError(
+                        f"Error in operator {node.name} ({node.op.name}): input "
+                        f"'{names[k] if k < len(names) else k}' ({child.name}) has shape "
+                        f"{tuple(old)}, but the operator expects {new}")
+            for j in range(n_out):
+                o = outs[j] if j < len(outs) else None
+                if o is not None and shapes.get((id(node), j)) is None:
+                    shapes[(id(node), j)] = tuple(int(d) for d in o)
+                    changed = True
+        if not changed:
+            break
+    return order, shapes
+
+
+def infer_types(heads, given):
+    """Like infer_shapes, for dtype names ('float32' ...)."""
+    order = topo_order(heads)
+    types = {}
+    for node in order:
+        if node.op is None:
+            t = given.get(node.name)
+            if t is None and "__dtype__" in node.attr:
+                t = DTYPE_CODES.get(int(node.attr["__dtype__"]))
+            types[(id(node), 0)] = None if t is None else np.dtype(t).name
+    for _ in range(len(order) + 1):
+        changed = False
+        for node in order:
+            if node.op is None:
+                continue
+            ins = [types.get((id(c), i)) for c, i in node.inputs]
+            new_ins, outs = node.op.types(node.params, list(ins))
+            names = node.input_names()
+            for k, ((child, i), old, new) in enumerate(zip(node.inputs, ins, new_ins)):
+                if new is None:
+                    continue
+                if old is None:
+                    types[(id(child), i)] = new
+                    changed = True
+                elif old != new:
+                    raise DTypeError(f"Error in operator {node.name} ({node.op.name}): input "
+                                     f"'{names[k] if k < len(names) else k}' ({child.name}) has "
+                                     f"dtype {old}, but the operator expects {new}")
+            for j, o in enumerate(outs):
+                if o is not None and types.get((id(node), j)) is None:
+                    types[(id(node), j)] = o
+                    changed = True
+        if not changed:
+            break
+    return order, types
+
+
+def check_names(order, given, what):
+    names = {n.name for n in order if n.op is None}
+    for key in given:
+        if key not in names:
+            from ..base import did_you_mean
+            raise MXNetError(f"{what}: '{key}' is not an input of this symbol; inputs are "
+                             f"{sorted(names)}.{did_you_mean(key, names)}")
