@@ -1,0 +1,303 @@
+"""BaseModule: the module lifecycle as an explicit state, and the high-level fit/score/predict
+that every module kind gets from the intermediate API (bind, forward, backward, update ...).
+
+Stages: initial → bound → params initialized → optimizer installed. MXNet's flags
+(``binded``, ``params_initialized``, ``optimizer_initialized``) are views of this state; every
+change is an event on ``mod.events``. See notebook 02.
+"""
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+
+from .. import metric as _metric
+from ..base import MXNetError, NotBoundError
+from ..callback import BatchEndParam
+from ..context import cpu
+from ..events import EventStream, Stage
+from ..ndarray.ndarray import NDArray, concatenate
+
+__all__ = ["BaseModule"]
+
+_HOW = {
+    "binded": "bind() (e.g. mod.bind(data_shapes=train_iter.provide_data, "
+              "label_shapes=train_iter.provide_label))",
+    "params_initialized": "init_params() (or set_params()/load_params())",
+    "optimizer_initialized": "init_optimizer()",
+}
+
+
+def _as_list(obj):
+    return obj if isinstance(obj, (list, tuple)) else [obj]
+
+
+class BaseModule:
+    """The base of every module kind. Subclasses implement the intermediate API; fit, score,
+    predict and iter_predict are built on it here. See notebook 02."""
+
+    def __init__(self, logger=logging):
+        self.logger = logger
+        self.events = EventStream(owner=self)
+        self._flags = {"binded": False, "for_training": False, "inputs_need_grad": False,
+                       "params_initialized": False, "optimizer_initialized": False}
+        self._symbol = None
+        self._total_exec_bytes = 0
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def _flag(name):  # noqa: N805 - property factory used in the class body
+        def get(self):
+            return self._flags[name]
+
+        def set_(self, value):
+            self._flags[name] = bool(value)
+        return property(get, set_, doc=f"MXNet's ``{name}`` flag (a view of the lifecycle).")
+
+    binded = _flag("binded")
+    for_training = _flag("for_training")
+    inputs_need_grad = _flag("inputs_need_grad")
+    params_initialized = _flag("params_initialized")
+    optimizer_initialized = _flag("optimizer_initialized")
+    del _flag
+
+    @property
+    def stage(self):
+        """The furthest lifecycle stage reached: one of ``events.Stage.ORDER``."""
+        if not self.binded:
+            return Stage.INITIAL
+        if not self.params_initialized:
+            return Stage.BOUND
+        if not self.optimizer_initialized:
+            return Stage.PARAMS_INITIALIZED
+        return Stage.OPTIMIZER_INSTALLED
+
+    def _require(self, *flags, call):
+        """Raise NotBoundError naming the missing step when ``call`` comes too early."""
+        for f in flags:
+            if not self._flags[f]:
+                raise NotBoundError(f"{type(self).__name__}.{call}() needs {_HOW[f]} first; the "
+                                    f"module is at stage '{self.stage}'")
+
+    def _emit(self, kind, before, **data):
+        if self.events:
+            self.events.emit(kind, before, self.stage, **data)
+
+    # -- high-level API -----------------------------------------------------------------------
+    def forward_backward(self, data_batch):
+        """forward(is_train=True) then backward()."""
+        self.forward(data_batch, is_train=True)
+        self.backward()
+
+    def score(self, eval_data, eval_metric, num_batch=None, batch_end_callback=None,
+              score_end_callback=None, reset=True, epoch=0, sparse_row_id_fn=None):
+        """Run ``eval_data`` through the module and return ``eval_metric``'s (name, value)s.
+
+        As in MXNet, padded rows of the last batch are scored too. See notebook 04.
+        """
+        self._require("binded", "params_initialized", call="score")
+        if reset:
+            eval_data.reset()
+        if not isinstance(eval_metric, _metric.EvalMetric):
+            eval_metric = _metric.create(eval_metric)
+        eval_metric.reset()
+        actual = 0
+        for nbatch, batch in enumerate(eval_data):
+            if num_batch is not None and nbatch == num_batch:
+                break
+            self.prepare(batch, sparse_row_id_fn=sparse_row_id_fn)
+            self.forward(batch, is_train=False)
+            if isinstance(batch, list):
+                self.update_metric(eval_metric, [b.label for b in batch], pre_sliced=True)
+            else:
+                self.update_metric(eval_metric, batch.label)
+            if batch_end_callback is not None:
+                params = BatchEndParam(epoch=epoch, nbatch=nbatch, eval_metric=eval_metric,
+                                       locals=locals())
+                for cb in _as_list(batch_end_callback):
+                    cb(params)
+            actual += 1
+        if score_end_callback:
+            params = BatchEndParam(epoch=epoch, nbatch=actual, eval_metric=eval_metric,
+                                   locals=locals())
+            for cb in _as_list(score_end_callback):
+                cb(params)
+        result = eval_metric.get_name_value()
+        self._emit("eval_end", self.stage, epoch=epoch, metrics=list(result), nbatch=actual)
+        return result
+
+    def iter_predict(self, eval_data, num_batch=None, reset=True, sparse_row_id_fn=None):
+        """Yield (outputs, nbatch, batch) per batch, padding removed. See notebook 04."""
+        self._require("binded", "params_initialized", call="iter_predict")
+        if reset:
+            eval_data.reset()
+        for nbatch, batch in enumerate(eval_data):
+            if num_batch is not None and nbatch == num_batch:
+                break
+            self.prepare(batch, sparse_row_id_fn=sparse_row_id_fn)
+            self.forward(batch, is_train=False)
+            pad = batch.pad or 0
+            outputs = [NDArray(o._data[:o.shape[0] - pad].copy(), o.context)
+                       for o in self.get_outputs()]
+            yield outputs, nbatch, batch
+
+    def predict(self, eval_data, num_batch=None, merge_batches=True, reset=True,
+                always_output_list=False, sparse_row_id_fn=None):
+        """Outputs for every batch of ``eval_data`` (pad rows dropped), merged by default."""
+        if isinstance(eval_data, (NDArray, np.ndarray)):
+            from ..io import NDArrayIter
+            eval_data = NDArrayIter(eval_data, batch_size=self.data_shapes[0][1][0]
+                                    if self.binded else len(eval_data))
+        batches = [outs for outs, _, _ in self.iter_predict(
+            eval_data, num_batch=num_batch, reset=reset, sparse_row_id_fn=sparse_row_id_fn)]
+        if not batches:
+            return batches
+        if not merge_batches:
+            return batches
+        n = len(batches[0])
+        if any(len(b) != n for b in batches):
+            raise MXNetError("predict: cannot merge batches with different numbers of outputs "
+                             "(bucketing?); use merge_batches=False")
+        merged = [concatenate([b[i] for b in batches], axis=0) for i in range(n)]
+        if n == 1 and not always_output_list:
+            return merged[0]
+        return merged
+
+    def fit(self, train_data, eval_data=None, eval_metric="acc", epoch_end_callback=None,
+            batch_end_callback=None, kvstore="local", optimizer="sgd",
+            optimizer_params=(("learning_rate", 0.01),), eval_end_callback=None,
+            eval_batch_end_callback=None, initializer=None, arg_params=None, aux_params=None,
+            allow_missing=False, force_rebind=False, force_init=False, begin_epoch=0,
+            num_epoch=None, validation_metric=None, monitor=None, sparse_row_id_fn=None):
+        """Train on ``train_data`` for epochs ``begin_epoch .. num_epoch-1``. See notebook 04.
+
+        Emits ``batch_end`` (with the metric's current values) and ``epoch_end`` events.
+        """
+        if num_epoch is None:
+            raise MXNetError("fit() needs num_epoch (the epoch to stop before)")
+        from ..initializer import Uniform
+        if initializer is None:
+            initializer = Uniform(0.01)
+        self.bind(data_shapes=train_data.provide_data, label_shapes=train_data.provide_label,
+                  for_training=True, force_rebind=force_rebind)
+        if monitor is not None:
+            self.install_monitor(monitor)
+        self.init_params(initializer=initializer, arg_params=arg_params, aux_params=aux_params,
+                         allow_missing=allow_missing, force_init=force_init)
+        self.init_optimizer(kvstore=kvstore, optimizer=optimizer,
+                            optimizer_params=optimizer_params)
+        if validation_metric is None:
+            validation_metric = eval_metric
+        if not isinstance(eval_metric, _metric.EvalMetric):
+            eval_metric = _metric.create(eval_metric)
+        for epoch in range(begin_epoch, num_epoch):
+            tic = time.time()
+            eval_metric.reset()
+            nbatch = 0
+            samples = 0
+            data_iter = iter(train_data)
+            end_of_batch = False
+            next_batch = next(data_iter)
+            while not end_of_batch:
+                data_batch = next_batch
+                if monitor is not None:
+                    monitor.tic()
+                self.forward_backward(data_batch)
+                self.update()
+                if isinstance(data_batch, list):
+                    self.update_metric(eval_metric, [b.label for b in data_batch],
+                                       pre_sliced=True)
+                else:
+                    self.update_metric(eval_metric, data_batch.label)
+                try:
+                    next_batch = next(data_iter)
+                    self.prepare(next_batch, sparse_row_id_fn=sparse_row_id_fn)
+                except StopIteration:
+                    end_of_batch = True
+                if monitor is not None:
+                    monitor.toc_print()
+                if end_of_batch:
+                    eval_name_vals = eval_metric.get_global_name_value()
+                if batch_end_callback is not None:
+                    params = BatchEndParam(epoch=epoch, nbatch=nbatch, eval_metric=eval_metric,
+                                           locals=locals())
+                    for cb in _as_list(batch_end_callback):
+                        cb(params)
+                if self.events:
+                    batches = data_batch if isinstance(data_batch, list) else [data_batch]
+                    samples += sum(b.data[0].shape[0] - (b.pad or 0) for b in batches)
+                    self._emit("batch_end", self.stage, epoch=epoch, nbatch=nbatch,
+                               metrics=eval_metric.get_name_value(), samples=samples,
+                               elapsed=time.time() - tic)
+                nbatch += 1
+            for name, val in eval_name_vals:
+                self.logger.info("Epoch[%d] Train-%s=%f", epoch, name, val)
+            toc = time.time()
+            self.logger.info("Epoch[%d] Time cost=%.3f", epoch, toc - tic)
+            arg_params_, aux_params_ = self.get_params()
+            self.set_params(arg_params_, aux_params_)
+            if epoch_end_callback is not None:
+                for cb in _as_list(epoch_end_callback):
+                    cb(epoch, self.symbol, arg_params_, aux_params_)
+            self._emit("epoch_end", self.stage, epoch=epoch, metrics=list(eval_name_vals),
+                       time=toc - tic, nbatch=nbatch)
+            if eval_data:
+                res = self.score(eval_data, validation_metric,
+                                 score_end_callback=eval_end_callback,
+                                 batch_end_callback=eval_batch_end_callback, epoch=epoch)
+                for name, val in res:
+                    self.logger.info("Epoch[%d] Validation-%s=%f", epoch, name, val)
+            train_data.reset()
+
+    # -- symbol and parameters ----------------------------------------------------------------
+    @property
+    def symbol(self):
+        """The symbol of this module (for BucketingModule: the current bucket's)."""
+        return self._symbol
+
+    def save_params(self, fname):
+        """Save parameters as MXNet does: ``arg:name`` / ``aux:name`` keys, atomically."""
+        from ..ndarray import save
+        arg_params, aux_params = self.get_params()
+        blob = {f"arg:{k}": v.as_in_context(cpu()) for k, v in arg_params.items()}
+        blob.update({f"aux:{k}": v.as_in_context(cpu()) for k, v in aux_params.items()})
+        save(fname, blob)
+
+    def load_params(self, fname):
+        """Load parameters saved by ``save_params`` (here or in MXNet) and set them."""
+        from ..ndarray import load
+        arg_params, aux_params = split_param_dict(load(fname), fname)
+        self.set_params(arg_params, aux_params)
+
+    def get_states(self, merge_multi_context=True):
+        self._require("binded", "params_initialized", call="get_states")
+        return []
+
+    def set_states(self, states=None, value=None):
+        self._require("binded", "params_initialized", call="set_states")
+
+    def install_monitor(self, mon):
+        self._require("binded", call="install_monitor")
+
+    def prepare(self, data_batch, sparse_row_id_fn=None):
+        """Prepare for ``data_batch`` (dense storage needs nothing; bucketing switches)."""
+        if sparse_row_id_fn is not None:
+            self.logger.warning("sparse_row_id_fn is ignored: mxteach stores every array "
+                                "densely")
+
+
+def split_param_dict(saved, fname="<params>"):
+    """Split a loaded ``{'arg:x': ..., 'aux:y': ...}`` dict into (arg_params, aux_params)."""
+    if not isinstance(saved, dict):
+        raise MXNetError(f"{fname}: expected a dict of 'arg:'/'aux:' arrays, got a list")
+    arg_params, aux_params = {}, {}
+    for key, value in saved.items():
+        kind, _, name = key.partition(":")
+        if kind == "arg" and name:
+            arg_params[name] = value
+        elif kind == "aux" and name:
+            aux_params[name] = value
+        else:
+            raise MXNetError(f"{fname}: invalid parameter key '{key}'; expected 'arg:NAME' or "
+                             "'aux:NAME'")
+    return arg_params, aux_params
