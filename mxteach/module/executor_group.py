@@ -8,6 +8,7 @@ import numpy as np
 
 from ..base import MXNetError, ShapeError
 from ..context import cpu
+from ..executor import Executor
 from ..io import DataDesc
 from ..ndarray.ndarray import NDArray
 
@@ -146,10 +147,11 @@ class DataParallelExecutorGroup:
                 exe = old[k].reshape(partial_shaping=True, allow_up_sizing=True, **shapes)
             else:
                 shared_exec = shared_group.execs[k] if shared_group is not None else None
-                exe = self.symbol.simple_bind(
-                    ctx, grad_req=self.grad_req, type_dict=types,
+                exe = Executor.simple_bind(
+                    self.symbol, ctx, grad_req=self.grad_req, type_dict=types,
                     shared_arg_names=self.param_names, shared_exec=shared_exec,
-                    shared_buffer=self.shared_data_arrays[k], **shapes)
+                    shared_buffer=self.shared_data_arrays[k], shapes=shapes,
+                    private_names=self.state_names)
             self.execs.append(exe)
         self._collect_arrays()
 

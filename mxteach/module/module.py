@@ -190,7 +190,7 @@ class Module(BaseModule):
         MXNet returns its internal dicts; its documentation says copies, and copies are what
         mxteach returns, so changing them never changes the module silently.
         """
-        self._require("binded", "params_initialized", call="get_params")
+        self._require("params_initialized", call="get_params")
         if self._params_dirty:
             self._sync_params_from_devices()
         return ({k: v.copy() for k, v in self._arg_params.items()},

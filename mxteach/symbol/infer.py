@@ -46,7 +46,10 @@ def infer_shapes(heads, given):
             try:
                 new_ins, outs = node.op.infer_shape(node.params, list(ins))
             except ShapeError as err:
-                raise ShapeError(f"Error in operator {node.name} ({node.op.name}): {err}") from None
+                feeds = ", ".join(f"{n}<-{c.name}" for n, (c, _) in
+                                  zip(node.input_names(), node.inputs))
+                raise ShapeError(f"Error in operator {node.name} ({node.op.name}): {err} "
+                                 f"[inputs: {feeds}]") from None
             except (ValueError, IndexError, TypeError) as err:
                 raise ShapeError(f"Error in operator {node.name} ({node.op.name}): shapes "
                                  f"{ins} do not fit: {err}") from None
