@@ -344,12 +344,11 @@ def _divide(a, b):
 
 # -- creation -------------------------------------------------------------------------------
 def array(source_array, ctx=None, dtype=None):
-    """An NDArray from a list, numpy array or NDArray (float32 unless the source is an array)."""
+    """An NDArray from a list, numpy array or NDArray: float32 unless ``dtype`` is given or the
+    source is an NDArray (as MXNet, a numpy source becomes float32 too)."""
     if isinstance(source_array, NDArray):
         default = source_array._data.dtype
         source_array = source_array._data
-    elif isinstance(source_array, np.ndarray):
-        default = source_array.dtype
     else:
         default = mx_real_t
     data = np.array(source_array, dtype=_dtype(dtype, default), copy=True)
