@@ -88,8 +88,13 @@ class Executor:
     # -- construction -------------------------------------------------------------------------
     @classmethod
     def simple_bind(cls, symbol, ctx, grad_req="write", type_dict=None, group2ctx=None,
-                    shared_arg_names=None, shared_exec=None, shared_buffer=None, shapes=None):
-        """Allocate every array from the given input shapes, then bind."""
+                    shared_arg_names=None, shared_exec=None, shared_buffer=None, shapes=None,
+                    private_names=()):
+        """Allocate every array from the given input shapes, then bind.
+
+        ``private_names`` (states) never take memory from ``shared_buffer``: sharing it would
+        leak one bucket's state into another's.
+        """
         ctx = Context(ctx) if not isinstance(ctx, Context) else ctx
         shapes = dict(shapes or {})
         arg_shapes, _, aux_shapes = symbol.infer_shape_partial(**shapes)
@@ -118,7 +123,8 @@ class Executor:
             if from_exec is not None:
                 args[n] = from_exec
                 shared_from[n] = "shared_exec"
-            elif shared_buffer is not None and n not in shared_names:
+            elif shared_buffer is not None and n not in shared_names and \
+                    n not in private_names:
                 args[n] = _from_pool(shared_buffer, n, s, t, ctx)
                 shared_from[n] = "shared_buffer"
             else:
