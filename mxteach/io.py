@@ -144,6 +144,33 @@ class DataIter:
     def __iter__(self):
         return self
 
+    def _described(self, attr):
+        try:
+            return self.__dict__["_" + attr]
+        except KeyError:
+            # an AttributeError, so hasattr() still answers False for iterators without it
+            raise AttributeError(f"{type(self).__name__} has no {attr}: set self.{attr} = "
+                                 "[DataDesc(name, shape), ...] in __init__ (Module.bind reads "
+                                 "it) or define it as a property") from None
+
+    @property
+    def provide_data(self):
+        """``[DataDesc]`` of the data this iterator yields (set by subclasses)."""
+        return self._described("provide_data")
+
+    @provide_data.setter
+    def provide_data(self, descs):
+        self._provide_data = descs
+
+    @property
+    def provide_label(self):
+        """``[DataDesc]`` of the labels this iterator yields (set by subclasses)."""
+        return self._described("provide_label")
+
+    @provide_label.setter
+    def provide_label(self, descs):
+        self._provide_label = descs
+
     def reset(self):
         """Go back to the start of the data (the base iterator has nothing to rewind)."""
 
@@ -382,6 +409,10 @@ class NDArrayIter(DataIter):
             if carried is None:
                 raise MXNetError("NDArrayIter(roll_over): no examples were carried over; the "
                                  "previous epoch must end with next() raising StopIteration")
+            if self.cursor + bs > n:
+                raise MXNetError(f"NDArrayIter(roll_over): {-self.cursor} carried example(s) "
+                                 f"plus {self.cursor + bs} new ones exceed the {n} examples "
+                                 f"there are; use batch_size <= {n} with roll_over")
             if self._cache_data is not None:
                 self._cache_data = None
             else:
