@@ -57,3 +57,24 @@ def zeros_like(data, **kw):
 
 def ones_like(data, **kw):
     return ones(data.shape, data.context, data.dtype)
+
+
+def _nd_binary(np_fn):
+    def fn(lhs, rhs):
+        if isinstance(lhs, NDArray):
+            return lhs._binary(rhs, np_fn)
+        if isinstance(rhs, NDArray):
+            return rhs._binary(lhs, np_fn, reverse=True)
+        raise TypeError("at least one argument must be an NDArray")
+    return fn
+
+
+import numpy as _np  # noqa: E402
+
+maximum = _nd_binary(_np.maximum)
+minimum = _nd_binary(_np.minimum)
+power = _nd_binary(_np.power)
+equal = _nd_binary(_np.equal)
+not_equal = _nd_binary(_np.not_equal)
+greater = _nd_binary(_np.greater)
+lesser = _nd_binary(_np.less)

@@ -197,10 +197,14 @@ class NDArray:
         return key
 
     def __getitem__(self, key):
-        key = self._key(key)
-        out = self._data[key]
-        if not isinstance(out, np.ndarray):
-            out = np.array(out, dtype=self._data.dtype)
+        """Basic indexing (ints and slices) whose result is contiguous in memory gives a view
+        that shares memory, as in MXNet; anything else gives a copy. A scalar result has
+        shape (1,)."""
+        out = self._data[self._key(key)]
+        if not isinstance(out, np.ndarray) or out.ndim == 0:
+            out = np.array(out, dtype=self._data.dtype).reshape(1)
+        elif not (_is_basic(key) and out.flags.c_contiguous):
+            out = out.copy()
         return NDArray(out, self._ctx)
 
     def __setitem__(self, key, value):
@@ -212,23 +216,28 @@ class NDArray:
             if other._ctx != self._ctx:
                 raise MXNetError(f"operands on different devices: {self._ctx} and {other._ctx};"
                                  " copy one with as_in_context() first")
+            if other._data.dtype != self._data.dtype:
+                raise DTypeError(f"operands have different dtypes: {self._data.dtype} and "
+                                 f"{other._data.dtype}; convert one with astype() first")
             o = other._data
         elif isinstance(other, (numbers.Number, np.generic)):
-            o = other
+            # MXNet casts the scalar to the array's dtype first (int32 + 0.5 adds 0)
+            o = np.array(other).astype(self._data.dtype)
         elif isinstance(other, np.ndarray):
             o = other
         else:
             return NotImplemented
         a, b = (o, self._data) if reverse else (self._data, o)
         try:
-            res = fn(a, b)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                res = fn(a, b)
         except ValueError as err:
             raise MXNetError(f"shapes {np.shape(a)} and {np.shape(b)} do not broadcast: {err}")
         res = np.asarray(res)
-        if res.dtype == np.bool_:
+        if res.dtype != self._data.dtype:
             res = res.astype(self._data.dtype)
-        elif res.dtype != self._data.dtype and not isinstance(other, NDArray):
-            res = res.astype(self._data.dtype)
+        if res.ndim == 0:
+            res = res.reshape(1)
         return NDArray(res, self._ctx)
 
     def _inplace(self, other, fn):
@@ -336,9 +345,16 @@ class NDArray:
         return NDArray(np.ones_like(self._data), self._ctx)
 
 
+def _is_basic(key):
+    parts = key if isinstance(key, tuple) else (key,)
+    return all(isinstance(k, (int, np.integer, slice)) or k is Ellipsis for k in parts)
+
+
 def _divide(a, b):
     if np.issubdtype(np.result_type(a, b), np.integer):
-        return np.floor_divide(a, b)
+        # C-style integer division (truncation toward zero), as MXNet's kernels do
+        q = np.true_divide(a, b)
+        return np.where(np.asarray(b) == 0, 0, np.fix(np.nan_to_num(q)))
     return np.true_divide(a, b)
 
 

@@ -18,6 +18,14 @@ def split_call(op: Op, args, kwargs, is_input):
     params = {k: v for k, v in kwargs.items() if not is_input(v)}
     named = {k: v for k, v in kwargs.items() if is_input(v)}
     positional = list(args)
+    # positional values after the inputs are parameters in declaration order (clip(x, 0, 1))
+    n_in = next((i for i, a in enumerate(positional) if not _is_input_like(a, is_input)),
+                len(positional))
+    extra, positional = positional[n_in:], positional[:n_in]
+    for key, value in zip([k for k in op.params if k not in params], extra):
+        params[key] = value
+    if len(extra) > len(op.params):
+        raise MXNetError(f"{op.name}: too many positional arguments {extra}")
     if op.num_args_param:
         if len(positional) == 1 and isinstance(positional[0], (list, tuple)):
             positional = list(positional[0])
@@ -49,3 +57,9 @@ def split_call(op: Op, args, kwargs, is_input):
             raise MXNetError(f"{op.name}: input '{k}' given twice")
         inputs[k] = v
     return inputs, params, name, node_attr
+
+
+def _is_input_like(value, is_input):
+    if isinstance(value, (list, tuple)) and value and all(is_input(v) for v in value):
+        return True
+    return is_input(value) or value is None

@@ -1,1 +1,316 @@
-"""(operators of this family are being written)"""
+"""Loss heads and the softmax family: softmax, log_softmax, SoftmaxOutput, the regression outputs,
+MakeLoss and BlockGrad.
+
+A loss head (``loss=True``) defines the gradient of a loss it never computes: its forward is the
+prediction (softmax probabilities, the identity, a sigmoid) and its backward writes
+d loss / d data without reading a head gradient. Labels get no gradient: MXNet leaves their
+gradient buffers untouched, and so do we.
+
+Known difference from MXNet 1.9.1: with grad_req='add' the loss heads here accumulate; MXNet's
+SoftmaxOutput overwrites instead, and its regression outputs return garbled sums.
+See notebook 03.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .registry import Op, Param, register, assign
+from ..base import ShapeError, DTypeError
+from ..kernels.cpu.loss import softmax_forward, softmax_backward, softmax_output_grad
+
+__all__ = ["norm_axis", "split3", "kernel_view"]
+
+_NORMALIZATIONS = ("null", "batch", "valid")
+
+
+# -- shared helpers -------------------------------------------------------------------------
+def norm_axis(opname, axis, ndim, extra=0):
+    """``axis`` made non-negative for ``ndim`` dimensions (``extra=1`` allows ``ndim``)."""
+    lim = ndim + extra
+    if not -lim <= axis < lim:
+        raise ShapeError(f"{opname}: axis {axis} is out of range for a {ndim}-d input "
+                         f"(expected {-lim} <= axis < {lim})")
+    return axis + lim if axis < 0 else axis
+
+
+def split3(shape, axis):
+    """``shape`` as (product before ``axis``, size at ``axis``, product after)."""
+    return (int(np.prod(shape[:axis], dtype=np.int64)), int(shape[axis]),
+            int(np.prod(shape[axis + 1:], dtype=np.int64)))
+
+
+def kernel_view(arr, shape, dtype=None):
+    """A contiguous ``shape``-view of ``arr`` a kernel can write, in a dtype Numba handles.
+
+    Returns (view, commit): call ``commit()`` after the kernel; it copies back when the view had
+    to be a temporary (non-contiguous buffer, float16, or a requested ``dtype``).
+    """
+    want = np.dtype(dtype or (np.float32 if arr.dtype == np.float16 else arr.dtype))
+    if arr.flags.c_contiguous and arr.dtype == want:
+        return arr.reshape(shape), lambda: None
+    tmp = np.ascontiguousarray(arr, dtype=want).reshape(shape)
+
+    def commit():
+        arr[...] = tmp.reshape(arr.shape)
+    return tmp, commit
+
+
+def _float(x):
+    return x.astype(np.float32) if x.dtype == np.float16 else x
+
+
+def _check(opname, name, got, want):
+    if got is not None and tuple(got) != tuple(want):
+        raise ShapeError(f"{opname}: input '{name}' has shape {tuple(got)}, expected "
+                         f"{tuple(want)}")
+
+
+# -- softmax, log_softmax ------------------------------------------------------------------
+def _softmax_family(opname, use_log):
+    def args(p):
+        return ["data", "length"] if p["use_length"] else ["data"]
+
+    def infer_shape(p, in_shapes):
+        if use_log and p["use_length"]:
+            raise ShapeError(f"{opname}: use_length=True needs a 'length' input, which "
+                             f"{opname} does not take (use softmax)")
+        data = in_shapes[0]
+        if data is None:
+            return list(in_shapes), [None]
+        data = tuple(data)
+        ax = norm_axis(opname, p["axis"], len(data))
+        shapes = [data]
+        if p["use_length"]:
+            want = data[:ax] + data[ax + 1:]
+            _check(opname, "length", in_shapes[1], want)
+            shapes.append(want)
+        return shapes, [data]
+
+    def infer_type(p, in_types):
+        t = in_types[0]
+        if t is not None and not np.issubdtype(np.dtype(t), np.floating):
+            raise DTypeError(f"{opname}: data has dtype {t}; softmax needs floating point "
+                             f"(Cast it first)")
+        out = p["dtype"] or t
+        types = [t] + ([in_types[1] or "int32"] if p["use_length"] else [])
+        return types, [out]
+
+    def _lengths(p, ins, pre, n, post):
+        if p["use_length"]:
+            return np.trunc(ins[1]).astype(np.int64).reshape(pre, post)
+        return np.full((pre, post), n, dtype=np.int64)
+
+    def forward(p, ins, outs, is_train, state):
+        x = ins[0]
+        ax = norm_axis(opname, p["axis"], x.ndim)
+        shape3 = split3(x.shape, ax)
+        out, commit = kernel_view(outs[0], shape3)
+        t = 1.0 if p["temperature"] is None else p["temperature"]
+        softmax_forward(np.ascontiguousarray(x, dtype=out.dtype).reshape(shape3),
+                        _lengths(p, ins, *shape3), t, use_log, out)
+        commit()
+
+    def backward(p, ograds, ins, outs, igrads, reqs, state):
+        if p["use_length"]:
+            assign(igrads[1], reqs[1], 0)
+        if igrads[0] is None or reqs[0] == "null":
+            return
+        ax = norm_axis(opname, p["axis"], outs[0].ndim)
+        shape3 = split3(outs[0].shape, ax)
+        o = _float(outs[0]).reshape(shape3)
+        g = np.ascontiguousarray(ograds[0], dtype=o.dtype).reshape(shape3)
+        t = 1.0 if p["temperature"] is None else p["temperature"]
+        add = reqs[0] == "add"
+        dst, commit = kernel_view(igrads[0], shape3, o.dtype)
+        softmax_backward(np.ascontiguousarray(o), g, _lengths(p, ins, *shape3), t, use_log,
+                         add, dst)
+        commit()
+
+    return Op(name=opname,
+              params={"axis": Param("int", -1), "temperature": Param("float", None, optional=True),
+                      "dtype": Param("dtype", None, optional=True,
+                                     choices=(None, "float16", "float32", "float64")),
+                      "use_length": Param("bool", False)},
+              arguments=args, infer_shape=infer_shape, infer_type=infer_type, forward=forward,
+              backward=backward, backward_uses=("ins", "outs"),
+              doc=(f"{'log(softmax)' if use_log else 'exp(x / T) / sum(exp(x / T))'} along "
+                   f"`axis`. See notebook 03."))
+
+
+register(_softmax_family("softmax", use_log=False))
+register(_softmax_family("log_softmax", use_log=True))
+
+
+# -- SoftmaxOutput --------------------------------------------------------------------------
+def _so_layout(p, shape):
+    """(rows, classes, positions) the softmax sees: classes are axis 1 with multi_output, the
+    last axis with preserve_shape, otherwise everything after the batch axis."""
+    if p["multi_output"]:
+        return split3(shape, 1)
+    if p["preserve_shape"]:
+        return split3(shape, len(shape) - 1)
+    return shape[0], int(np.prod(shape[1:], dtype=np.int64)), 1
+
+
+def _so_shape(p, in_shapes):
+    data, label = in_shapes
+    if data is None:
+        return list(in_shapes), [None]
+    data = tuple(data)
+    if len(data) < 2:
+        raise ShapeError(f"SoftmaxOutput: input 'data' has shape {data}; it needs at least 2 "
+                         f"dimensions (batch, classes)")
+    if p["multi_output"]:
+        accepted = [(data[0], int(np.prod(data[2:], dtype=np.int64)))]
+        if len(data) != 3:
+            accepted.append(data[:1] + data[2:])
+    else:
+        accepted = [data[:-1]]
+    accepted.append(data)      # a probability distribution per row, same shape as data
+    if label is not None and tuple(label) not in accepted:
+        raise ShapeError(f"SoftmaxOutput: input 'label' has shape {tuple(label)}, expected "
+                         f"one of {accepted} for data {data}"
+                         f"{' (multi_output=True)' if p['multi_output'] else ''}")
+    return [data, tuple(label) if label is not None else accepted[0]], [data]
+
+
+def _so_forward(p, ins, outs, is_train, state):
+    shape3 = _so_layout(p, ins[0].shape)
+    out, commit = kernel_view(outs[0], shape3)
+    rows, classes, pos = shape3
+    softmax_forward(np.ascontiguousarray(ins[0], dtype=out.dtype).reshape(shape3),
+                    np.full((rows, pos), classes, dtype=np.int64), 1.0, False, out)
+    commit()
+
+
+def _so_scale(p, label, pos):
+    """grad_scale divided as MXNet does: 'valid' by the non-ignored labels, 'batch' by the
+    label count (times positions with multi_output), 'null' by positions with multi_output."""
+    flat = label.reshape(-1)
+    if p["normalization"] == "valid":
+        count = int(np.count_nonzero(np.trunc(flat).astype(np.int64) != int(p["ignore_label"])))
+        return p["grad_scale"] / max(count, 1)
+    if not p["multi_output"]:
+        return p["grad_scale"] / (flat.size if p["normalization"] == "batch" else 1)
+    return p["grad_scale"] / (pos * (label.shape[0] if p["normalization"] == "batch" else 1))
+
+
+def _so_backward(p, ograds, ins, outs, igrads, reqs, state):
+    # ograds is None (a loss head). MXNet 1.9.1 hands the output itself to out_grad=True, so
+    # the gradient is multiplied by the softmax output, never by a head gradient.
+    if igrads[0] is None or reqs[0] == "null":
+        return
+    out, label = outs[0], ins[1]
+    if label.shape == out.shape:     # probability labels: no ignore, no normalization
+        g = (out - label) * p["grad_scale"]
+        assign(igrads[0], reqs[0], g * out if p["out_grad"] else g)
+        return
+    rows, classes, pos = shape3 = _so_layout(p, out.shape)
+    lab = label.reshape(-1)[:rows * pos].reshape(rows, pos)
+    dst, commit = kernel_view(igrads[0], shape3)
+    alpha = 0.0 if p["multi_output"] else p["smooth_alpha"]   # multi_output ignores smoothing
+    softmax_output_grad(np.ascontiguousarray(out, dtype=dst.dtype).reshape(shape3),
+                        np.ascontiguousarray(lab, dtype=np.float64), p["ignore_label"],
+                        p["use_ignore"], alpha, _so_scale(p, label, pos), p["out_grad"],
+                        reqs[0] == "add", dst)
+    commit()
+
+
+register(Op(
+    name="SoftmaxOutput",
+    params={"grad_scale": Param("float", 1.0), "ignore_label": Param("float", -1.0),
+            "multi_output": Param("bool", False), "use_ignore": Param("bool", False),
+            "preserve_shape": Param("bool", False),
+            "normalization": Param("str", "null", choices=_NORMALIZATIONS),
+            "out_grad": Param("bool", False), "smooth_alpha": Param("float", 0.0)},
+    arguments=("data", "label"), infer_shape=_so_shape, forward=_so_forward,
+    backward=_so_backward, loss=True, aliases=("Softmax",), backward_uses=("ins", "outs"),
+    doc="Softmax forward; backward (softmax - onehot(label)) * grad_scale, normalized as "
+        "`normalization` says. See notebook 03."))
+
+
+# -- LinearRegressionOutput, MAERegressionOutput, LogisticRegressionOutput -------------------
+def _regression_shape(opname):
+    def rule(p, in_shapes):
+        data, label = in_shapes
+        if data is None:
+            return list(in_shapes), [None]
+        data = tuple(data)
+        if label is None:
+            label = (data[0],) if len(data) == 2 and data[1] == 1 else data
+        label = tuple(label)
+        if not label or label[0] != data[0] or np.prod(label) != np.prod(data):
+            raise ShapeError(f"{opname}: input 'label' has shape {label}; it needs the batch "
+                             f"size {data[0]} first and {int(np.prod(data))} elements, as data "
+                             f"{data}")
+        return [data, label], [data]
+    return rule
+
+
+def _sigmoid(x):
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-x))
+
+
+def _minus_sign(diff):
+    return np.where(diff > 0, 1.0, -1.0)   # MXNet counts a zero difference as -1
+
+
+for _name, _fwd, _grad, _doc in (
+        ("LinearRegressionOutput", None, lambda d: d, "out = data; gradient (out - label)"),
+        ("MAERegressionOutput", None, _minus_sign, "out = data; gradient sign(out - label)"),
+        ("LogisticRegressionOutput", _sigmoid, lambda d: d,
+         "out = sigmoid(data); gradient (out - label)")):
+    def _reg_forward(p, ins, outs, is_train, state, _fwd=_fwd):
+        outs[0][...] = ins[0] if _fwd is None else _fwd(ins[0])
+
+    def _reg_backward(p, ograds, ins, outs, igrads, reqs, state, _grad=_grad):
+        out, label = outs[0], ins[1]
+        per_sample = label.size // label.shape[0]   # MXNet divides by outputs per sample
+        g = _grad(out - label.reshape(out.shape)) * (p["grad_scale"] / per_sample)
+        assign(igrads[0], reqs[0], g.astype(out.dtype, copy=False))
+
+    register(Op(name=_name, params={"grad_scale": Param("float", 1.0)},
+                arguments=("data", "label"), infer_shape=_regression_shape(_name),
+                forward=_reg_forward, backward=_reg_backward, loss=True,
+                doc=f"{_doc} * grad_scale / (outputs per sample). See notebook 03."))
+
+
+# -- MakeLoss, BlockGrad --------------------------------------------------------------------
+def _same_shape(p, in_shapes):
+    return list(in_shapes), [in_shapes[0]]
+
+
+def _copy_forward(p, ins, outs, is_train, state):
+    outs[0][...] = ins[0]
+
+
+def _makeloss_backward(p, ograds, ins, outs, igrads, reqs, state):
+    out = outs[0]
+    if p["normalization"] == "valid":
+        count = max(int(np.count_nonzero(out > p["valid_thresh"])), 1)
+    elif p["normalization"] == "batch":
+        count = int(np.prod(out.shape[:-1], dtype=np.int64))   # all but the last axis
+    else:
+        count = 1
+    assign(igrads[0], reqs[0], p["grad_scale"] / count)
+
+
+register(Op(
+    name="MakeLoss",
+    params={"grad_scale": Param("float", 1.0), "valid_thresh": Param("float", 0.0),
+            "normalization": Param("str", "null", choices=_NORMALIZATIONS)},
+    arguments=("data",), infer_shape=_same_shape, forward=_copy_forward,
+    backward=_makeloss_backward, loss=True, backward_uses=("outs",),
+    doc="Turns any symbol into a loss: out = data, gradient grad_scale (divided by the batch "
+        "or by the count of outputs above valid_thresh). See notebook 03."))
+
+
+def _blockgrad_backward(p, ograds, ins, outs, igrads, reqs, state):
+    assign(igrads[0], reqs[0], 0)
+
+
+register(Op(
+    name="BlockGrad", params={}, arguments=("data",), infer_shape=_same_shape,
+    forward=_copy_forward, backward=_blockgrad_backward, aliases=("stop_gradient",),
+    backward_uses=(), doc="Identity forward; stops gradients (writes zeros). See notebook 03."))

@@ -6,3 +6,21 @@ from . import frontend as _frontend
 _frontend.install(globals())
 
 
+
+
+def _binary_or_scalar(name_sym, name_scalar, name_rscalar):
+    def fn(left, right, **kwargs):
+        if isinstance(left, Symbol) and isinstance(right, Symbol):
+            return _frontend.call(name_sym, [left, right], kwargs)
+        if isinstance(left, Symbol):
+            return _frontend.call(name_scalar, [left], dict(kwargs, scalar=right))
+        if isinstance(right, Symbol):
+            return _frontend.call(name_rscalar, [right], dict(kwargs, scalar=left))
+        raise TypeError("at least one argument must be a Symbol")
+    return fn
+
+
+maximum = _binary_or_scalar("_Maximum", "_MaximumScalar", "_MaximumScalar")
+minimum = _binary_or_scalar("_Minimum", "_MinimumScalar", "_MinimumScalar")
+pow = _binary_or_scalar("_Power", "_PowerScalar", "_RPowerScalar")  # noqa: A001 - MXNet's name
+power = pow

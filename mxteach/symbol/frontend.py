@@ -95,12 +95,15 @@ def call(opname, args, kwargs):
                                                  lambda v: isinstance(v, Symbol))
     name = NameManager.current().get(name, opname.lower())
     p = registry.parse_params(op, params, name)
-    raw = {k: p[k] for k in params}
+    raw = dict(params)       # as given: MXNet writes str(value) of what the user passed
     names = op.list_arguments(p) + op.list_aux(p)
     init_attrs = op.extra.get("input_attrs", {})
     entries = []
     for k, input_name in enumerate(names):
-        sym = inputs[k] if isinstance(inputs, list) else inputs.get(input_name)
+        if isinstance(inputs, list):
+            sym = inputs[k] if k < len(inputs) else None
+        else:
+            sym = inputs.get(input_name)
         if sym is None:
             attr = {key: format_param(v) for key, v in raw.items()}
             attr.update(init_attrs.get(input_name, {}))

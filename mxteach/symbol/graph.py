@@ -47,9 +47,9 @@ class Node:
 
     def all_attrs(self):
         """Parameters and attributes as strings, the way MXNet lists them."""
-        out = {k: format_param(v) for k, v in self.raw.items()}
+        out = {k: v if isinstance(v, str) else format_param(v) for k, v in self.raw.items()}
         out.update(self.attr)
-        return out
+        return dict(sorted(out.items()))
 
     def __repr__(self):
         return f"<Node {self.op.name if self.op else 'null'} {self.name}>"
@@ -140,7 +140,7 @@ def from_json(text, source="<json>"):
         raw = {key: v for key, v in attrs.items() if key in op.params}
         user = {key: v for key, v in attrs.items() if key not in op.params}
         params = registry.parse_params(op, raw, name)
-        nodes.append(Node(op, name, params, {k2: params[k2] for k2 in raw}, inputs, user))
+        nodes.append(Node(op, name, params, raw, inputs, user))
     try:
         return [(nodes[h[0]], h[1]) for h in heads]
     except (IndexError, TypeError) as err:

@@ -29,8 +29,9 @@ class Symbol:
 
     @property
     def name(self):
-        """The node's name for a single-output symbol, None for a group."""
-        if len(self._outputs) != 1:
+        """The node's name when every output comes from one node, else None (a group)."""
+        nodes = {id(n) for n, _ in self._outputs}
+        if len(nodes) != 1:
             return None
         return self._outputs[0][0].name
 
@@ -240,30 +241,41 @@ class Symbol:
         exe.forward(is_train=False)
         return exe.outputs
 
-    # -- arithmetic ---------------------------------------------------------------------------
-    def _arith(self, other, op_sym, op_scalar):
+    # -- arithmetic: operators map onto the same registered ops MXNet's Symbol uses --------
+    def _arith(self, other, op_sym, op_scalar, reverse=False):
         from . import frontend
         if isinstance(other, Symbol):
-            return frontend.call(op_sym, [self, other], {})
+            args = [other, self] if reverse else [self, other]
+            return frontend.call(op_sym, args, {})
         if isinstance(other, (numbers.Number, np.generic)):
             return frontend.call(op_scalar, [self], {"scalar": other})
-        raise TypeError(f"type {type(other).__name__} not supported with Symbol")
+        return NotImplemented
 
     def __add__(self, o): return self._arith(o, "_Plus", "_PlusScalar")
-    def __radd__(self, o): return self._arith(o, "_Plus", "_PlusScalar")
+    def __radd__(self, o): return self._arith(o, "_Plus", "_PlusScalar", True)
     def __sub__(self, o): return self._arith(o, "_Minus", "_MinusScalar")
-
-    def __rsub__(self, o):
-        return self._arith(o, "_Minus", "_RMinusScalar")
-
+    def __rsub__(self, o): return self._arith(o, "_Minus", "_RMinusScalar", True)
     def __mul__(self, o): return self._arith(o, "_Mul", "_MulScalar")
-    def __rmul__(self, o): return self._arith(o, "_Mul", "_MulScalar")
+    def __rmul__(self, o): return self._arith(o, "_Mul", "_MulScalar", True)
     def __truediv__(self, o): return self._arith(o, "_Div", "_DivScalar")
-    def __rtruediv__(self, o): return self._arith(o, "_Div", "_RDivScalar")
+    def __rtruediv__(self, o): return self._arith(o, "_Div", "_RDivScalar", True)
+    def __mod__(self, o): return self._arith(o, "_Mod", "_ModScalar")
+    def __rmod__(self, o): return self._arith(o, "_Mod", "_RModScalar", True)
     def __pow__(self, o): return self._arith(o, "_Power", "_PowerScalar")
-    def __rpow__(self, o): return self._arith(o, "_Power", "_RPowerScalar")
+    def __rpow__(self, o): return self._arith(o, "_Power", "_rpower_scalar", True)
+    def __eq__(self, o): return self._arith(o, "_equal", "_equal_scalar")
+    def __ne__(self, o): return self._arith(o, "_not_equal", "_not_equal_scalar")
+    def __lt__(self, o): return self._arith(o, "_lesser", "_lesser_scalar")
+    def __le__(self, o): return self._arith(o, "_lesser_equal", "_lesser_equal_scalar")
+    def __gt__(self, o): return self._arith(o, "_greater", "_greater_scalar")
+    def __ge__(self, o): return self._arith(o, "_greater_equal", "_greater_equal_scalar")
     def __neg__(self): return self.__mul__(-1.0)
     __div__, __rdiv__ = __truediv__, __rtruediv__
+    __hash__ = object.__hash__
+
+    def __abs__(self):
+        from . import frontend
+        return frontend.call("abs", [self], {})
 
 
 def atomic_write_text(fname, text):
