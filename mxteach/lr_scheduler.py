@@ -214,9 +214,10 @@ class PolyScheduler(LRScheduler):
 
     After warm-up, for ``num_update <= max_update``::
 
-        lr = final_lr + (start - final_lr) * (1 - (num_update - warmup) / (max_update - warmup)) ** pwr
+        frac = (num_update - warmup_steps) / (max_update - warmup_steps)
+        lr = final_lr + (start - final_lr) * (1 - frac) ** pwr
 
-    and afterwards the last value is kept. ``start`` is the ``base_lr`` given here.
+    and afterwards the last value computed is kept. ``start`` is the ``base_lr`` given here.
 
     Parameters
     ----------
@@ -262,9 +263,10 @@ class CosineScheduler(LRScheduler):
 
     After warm-up, for ``num_update <= max_update``::
 
-        lr = final_lr + (start - final_lr) * (1 + cos(pi * (num_update - warmup) / (max_update - warmup))) / 2
+        frac = (num_update - warmup_steps) / (max_update - warmup_steps)
+        lr = final_lr + (start - final_lr) * (1 + cos(pi * frac)) / 2
 
-    and afterwards the last value is kept.
+    and afterwards the last value computed is kept. ``start`` is the ``base_lr`` given here.
 
     Parameters
     ----------

@@ -1,0 +1,431 @@
+"""Key-value stores: where data-parallel gradients are summed and, optionally, weights updated.
+
+A store holds one array per key. ``push`` sends one value per device, the store sums them (the
+*merge*) and either keeps the sum or, once an optimizer is set, runs the updater on the stored
+weight with the sum as gradient. ``pull`` copies the stored array to every device's output.
+
+Where the merge happens is the difference between the single-machine types, as in MXNet 1.9:
+
+* ``'local'`` (and any other name without ``'device'``): on the CPU (``cpu_pinned(0)``);
+* ``'device'``: on the context of the first value pushed for the key.
+
+Distributed types (``dist_*``), ``nccl`` and ``horovod`` need cluster or GPU setups that
+mxteach does not model; asking for them raises MXNetError.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .base import MXNetError, did_you_mean
+from .context import Context
+from .ndarray.ndarray import NDArray
+from . import optimizer as opt
+
+__all__ = ["KVStoreBase", "KVStore", "create", "KVStoreError"]
+
+
+class KVStoreError(MXNetError, ValueError):
+    """A key, value or argument the store cannot use."""
+
+
+def _check_key(key):
+    if isinstance(key, (str, bytes)):
+        return key.decode() if isinstance(key, bytes) else key
+    if isinstance(key, numbers.Integral) and not isinstance(key, bool):
+        return int(key)
+    raise KVStoreError(f"kvstore keys must be int or str, got {key!r} "
+                       f"({type(key).__name__})")
+
+
+def _as_list(value, what):
+    if isinstance(value, NDArray):
+        return [value]
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, NDArray) for v in value):
+        return list(value)
+    raise KVStoreError(f"{what} must be an NDArray or a non-empty list of NDArrays, got "
+                       f"{type(value).__name__}")
+
+
+def _pairs(key, value, what):
+    """Normalise (key(s), value(s)) to [(key, [NDArray per device]), ...]."""
+    if isinstance(key, (list, tuple)):
+        if not isinstance(value, (list, tuple)) or len(value) != len(key):
+            raise KVStoreError(f"{len(key)} keys need a list of {len(key)} {what}, got "
+                               f"{type(value).__name__}"
+                               + (f" of length {len(value)}" if isinstance(value, (list, tuple))
+                                  else ""))
+        keys = [_check_key(k) for k in key]
+        if len({type(k) for k in keys}) > 1:
+            raise KVStoreError(f"inconsistent key types in {list(key)}: use all int or all str")
+        return [(k, _as_list(v, f"{what} for key {k!r}")) for k, v in zip(keys, value)]
+    return [(_check_key(key), _as_list(value, what))]
+
+
+class KVStoreBase:
+    """What every store type shares: capability names and the registry of store classes.
+
+    ``KVStoreBase.register`` adds a class under its lower-cased name; :func:`create` looks
+    names up there before building a built-in store, as in MXNet 1.9.
+
+    See notebook 04.
+    """
+
+    OPTIMIZER = "optimizer"
+    kv_registry = {}
+
+    @staticmethod
+    def register(klass):
+        """Register a store class under ``klass.__name__.lower()``; usable as a decorator.
+
+        Parameters
+        ----------
+        klass : type
+
+        Returns
+        -------
+        type
+            ``klass``. See notebook 04.
+        """
+        if not isinstance(klass, type):
+            raise KVStoreError(f"register expects a class, got {klass!r}")
+        KVStoreBase.kv_registry[klass.__name__.lower()] = klass
+        return klass
+
+
+class KVStore(KVStoreBase):
+    """A single-process key-value store with MXNet 1.9's ``local``/``device`` semantics.
+
+    Create it with :func:`create`. Keys are all int or all str for the life of a store.
+
+    Parameters
+    ----------
+    name : str, default 'local'
+        The store type; ``'device'`` in the name merges on the first value's device.
+
+    Examples
+    --------
+    >>> import mxteach as mx
+    >>> kv = mx.kv.create('local')
+    >>> kv.init(3, mx.nd.ones((2, 3)))
+    >>> kv.push(3, [mx.nd.ones((2, 3), ctx=mx.cpu(i)) for i in range(2)])
+    >>> out = mx.nd.zeros((2, 3))
+    >>> kv.pull(3, out=out)
+    >>> out.asnumpy()[0]
+    array([2., 2., 2.], dtype=float32)
+
+    See notebook 04.
+    """
+
+    def __init__(self, name="local"):
+        self._type = name
+        self._store = {}
+        self._key_type = None
+        self._updater = None
+        self._compression = None
+        self._residuals = {}
+
+    # -- properties ---------------------------------------------------------------------------
+    @property
+    def type(self):
+        """The type name given to :func:`create` (lower-cased)."""
+        return self._type
+
+    @property
+    def rank(self):
+        """This worker's rank: always 0 (one process)."""
+        return 0
+
+    @property
+    def num_workers(self):
+        """Number of workers: always 1 (one process)."""
+        return 1
+
+    def is_capable(self, capability):
+        """Whether the store supports ``capability`` (only ``'optimizer'`` is known).
+
+        Parameters
+        ----------
+        capability : str
+
+        Returns
+        -------
+        bool
+            See notebook 04.
+        """
+        if capability.lower() == KVStoreBase.OPTIMIZER:
+            return True
+        raise KVStoreError(f"unknown capability {capability!r}; the only one is 'optimizer'")
+
+    def barrier(self):
+        """Synchronise workers; a no-op with one process. See notebook 04."""
+
+    _barrier = barrier
+
+    # -- keys ---------------------------------------------------------------------------------
+    def _use_key_type(self, key):
+        kind = type(key)
+        if self._key_type is None:
+            self._key_type = kind
+        elif self._key_type is not kind:
+            raise KVStoreError(f"key {key!r} is {kind.__name__} but this store already uses "
+                               f"{self._key_type.__name__} keys; mixed key types are not allowed")
+
+    def _stored(self, key, action):
+        self._use_key_type(key)
+        if key not in self._store:
+            known = sorted(self._store, key=str)
+            raise KVStoreError(f"{action}: key {key!r} has not been initialised; call "
+                               f"kv.init({key!r}, value) first (known keys: {known})."
+                               + did_you_mean(key, known))
+        return self._store[key]
+
+    def _merge_context(self, values):
+        if "device" in self._type:
+            return values[0].context
+        return Context("cpu_pinned", 0)
+
+    # -- operations ---------------------------------------------------------------------------
+    def init(self, key, value):
+        """Store the initial value of each key (once per key).
+
+        Parameters
+        ----------
+        key : int, str, or list of them
+        value : NDArray or list of NDArray (one per key)
+
+        See notebook 04.
+        """
+        for k, vals in _pairs(key, value, "values"):
+            self._use_key_type(k)
+            if len(vals) != 1 or k in self._store:
+                raise KVStoreError(f"init: duplicate init of key {k!r}; each key is "
+                                   "initialised once, with one value")
+            self._store[k] = vals[0].copyto(self._merge_context(vals))
+
+    def broadcast(self, key, value, out, priority=0):
+        """:meth:`init` with ``value`` then :meth:`pull` into ``out``. See notebook 04."""
+        self.init(key, value)
+        self.pull(key, out=out, priority=priority)
+
+    def _compress(self, key, position, data):
+        """2-bit quantisation with error feedback, per key and per pushing position."""
+        thr = float(self._compression.get("threshold", 0.5))
+        res = self._residuals.setdefault((key, position), np.zeros_like(data))
+        res += data
+        q = np.where(res >= thr, thr, np.where(res <= -thr, -thr, 0.0)).astype(data.dtype)
+        res -= q
+        return q
+
+    def push(self, key, value, priority=0):
+        """Send values: per key, the per-device values are summed, then stored or used as the
+        gradient of the stored weight when an optimizer is set.
+
+        Parameters
+        ----------
+        key : int, str, or list of them
+        value : NDArray, list of NDArray (devices of one key), or list of those (per key)
+        priority : int
+            Accepted for compatibility; operations run in call order.
+
+        See notebook 04.
+        """
+        for k, vals in _pairs(key, value, "values"):
+            stored = self._stored(k, "push")
+            for i, v in enumerate(vals):
+                if v.shape != stored.shape:
+                    raise KVStoreError(f"push: value {i} for key {k!r} has shape {v.shape}, the "
+                                       f"stored array has shape {stored.shape}")
+            ctx = self._merge_context(vals)
+            merged = np.zeros(stored.shape, dtype=stored._data.dtype)
+            for i, v in enumerate(vals):
+                data = v._data.astype(merged.dtype, copy=False)
+                if self._compression is not None:
+                    data = self._compress(k, i, data)
+                merged += data
+            merged = NDArray(merged, ctx)
+            if self._updater is None:
+                stored._data[...] = merged._data
+                continue
+            if stored.context != ctx:
+                stored = self._store[k] = stored.copyto(ctx)
+            self._updater(k, merged, stored)
+
+    def pull(self, key, out=None, priority=0, ignore_sparse=True):
+        """Copy the stored value of each key into its output array(s).
+
+        Parameters
+        ----------
+        key : int, str, or list of them
+        out : NDArray, list of NDArray (devices of one key), or list of those (per key)
+        priority : int
+            Accepted for compatibility.
+        ignore_sparse : bool
+            Accepted for compatibility (all arrays are dense).
+
+        See notebook 04.
+        """
+        if out is None:
+            raise KVStoreError("pull needs out=: the NDArray(s) to copy the stored value into")
+        for k, outs in _pairs(key, out, "outputs"):
+            stored = self._stored(k, "pull")
+            for i, o in enumerate(outs):
+                if o.shape != stored.shape:
+                    raise KVStoreError(f"pull: output {i} for key {k!r} has shape {o.shape}, the "
+                                       f"stored array has shape {stored.shape}")
+                o._data[...] = stored._data
+
+    def pushpull(self, key, value, out=None, priority=0):
+        """:meth:`push` then :meth:`pull` (into ``value`` when ``out`` is None).
+        See notebook 04."""
+        self.push(key, value, priority)
+        self.pull(key, out=value if out is None else out, priority=priority)
+
+    def row_sparse_pull(self, key, out=None, priority=0, row_ids=None):
+        """Pull only the rows ``row_ids`` of each key; other rows of ``out`` become 0.
+
+        Arrays are dense in mxteach, so this gives the dense form of MXNet's row-sparse result.
+
+        Parameters
+        ----------
+        key : int, str, or list of them
+        out : NDArray or list of NDArray
+        priority : int
+        row_ids : NDArray or list of NDArray
+            One array of row indices, used for every output, or one per output.
+
+        See notebook 04.
+        """
+        if out is None or row_ids is None:
+            raise KVStoreError("row_sparse_pull needs out= and row_ids=")
+        ids = [row_ids] if isinstance(row_ids, NDArray) else list(row_ids)
+        pairs = _pairs(key, out, "outputs")
+        flat = [(k, o) for k, outs in pairs for o in outs]
+        if len(ids) == 1:
+            ids = ids * len(flat)
+        if len(ids) != len(flat):
+            raise KVStoreError(f"row_sparse_pull: {len(ids)} row_ids for {len(flat)} outputs")
+        for (k, o), rid in zip(flat, ids):
+            stored = self._stored(k, "row_sparse_pull")
+            if o.shape != stored.shape:
+                raise KVStoreError(f"row_sparse_pull: output for key {k!r} has shape {o.shape}, "
+                                   f"the stored array has shape {stored.shape}")
+            rows = np.unique(np.asarray(rid._data, dtype=np.int64))
+            o._data[...] = 0
+            o._data[rows] = stored._data[rows]
+
+    # -- optimizer ----------------------------------------------------------------------------
+    def set_gradient_compression(self, compression_params):
+        """Quantise pushed values to 2 bits (``{'type': '2bit', 'threshold': t}``).
+
+        Each pushed value is added to a residual kept per key and device position; entries at or
+        beyond ``±threshold`` are sent as ``±threshold`` and the rest stays in the residual.
+        Only ``device`` (and distributed) stores accept it, as in MXNet.
+
+        Parameters
+        ----------
+        compression_params : dict
+            ``type`` (required, ``'2bit'``) and optional ``threshold`` (default 0.5).
+
+        See notebook 04.
+        """
+        if "device" not in self._type and "dist" not in self._type:
+            raise KVStoreError(f"gradient compression is not supported by a '{self._type}' "
+                               "kvstore; use mx.kv.create('device')")
+        params = dict(compression_params)
+        if "type" not in params:
+            raise KVStoreError("set_gradient_compression needs a 'type' entry, e.g. "
+                               "{'type': '2bit', 'threshold': 0.5}")
+        if params["type"] != "2bit":
+            raise KVStoreError(f"unknown gradient compression type {params['type']!r}; "
+                               "only '2bit' exists")
+        if float(params.get("threshold", 0.5)) <= 0:
+            raise KVStoreError(f"2bit compression needs threshold > 0, got {params['threshold']}")
+        self._compression = params
+        self._residuals = {}
+
+    def set_optimizer(self, optimizer):
+        """Update weights in the store: every later push runs this optimizer's updater on the
+        stored weight with the summed gradient.
+
+        Parameters
+        ----------
+        optimizer : Optimizer
+
+        See notebook 04.
+        """
+        self._set_updater(opt.get_updater(optimizer))
+
+    def _set_updater(self, updater):
+        """Use ``updater(key, merged_value, stored_array)`` on every push."""
+        if not callable(updater):
+            raise KVStoreError(f"updater must be callable, got {type(updater).__name__}")
+        self._updater = updater
+
+    def _require_updater(self, action):
+        if not isinstance(self._updater, opt.Updater):
+            raise KVStoreError(f"{action}: this store has no optimizer; call "
+                               "kv.set_optimizer(optimizer) first")
+        return self._updater
+
+    def save_optimizer_states(self, fname, dump_optimizer=False):
+        """Write the updater's states (and the optimizer if ``dump_optimizer``) to ``fname``.
+
+        Parameters
+        ----------
+        fname : str
+        dump_optimizer : bool, default False
+
+        See notebook 04.
+        """
+        data = self._require_updater("save_optimizer_states").get_states(dump_optimizer)
+        with open(fname, "wb") as f:
+            f.write(data)
+
+    def load_optimizer_states(self, fname):
+        """Read states written by :meth:`save_optimizer_states`.
+
+        Parameters
+        ----------
+        fname : str
+
+        See notebook 04.
+        """
+        updater = self._require_updater("load_optimizer_states")
+        with open(fname, "rb") as f:
+            updater.set_states(f.read())
+
+    def __repr__(self):
+        return f"<KVStore type={self._type!r} keys={len(self._store)}>"
+
+
+_UNSUPPORTED = ("dist", "nccl", "horovod", "byteps")
+
+
+def create(name="local"):
+    """Create a key-value store.
+
+    Parameters
+    ----------
+    name : str, default 'local'
+        ``'local'``, ``'device'``, ``'local_allreduce_cpu'``, ``'local_allreduce_device'``,
+        ``'local_update_cpu'`` ... (case-insensitive), or a name registered with
+        :meth:`KVStoreBase.register`. Names with ``'device'`` merge on the first pushed value's
+        device, the others on the CPU.
+
+    Returns
+    -------
+    KVStore
+        See notebook 04.
+    """
+    if not isinstance(name, str):
+        raise MXNetError(f"kvstore name must be a string, got {type(name).__name__}")
+    name = name.lower()
+    if name in KVStoreBase.kv_registry:
+        return KVStoreBase.kv_registry[name]()
+    for prefix in _UNSUPPORTED:
+        if name.startswith(prefix):
+            raise KVStoreError(f"kvstore type '{name}' needs a cluster or NCCL GPUs, which "
+                               "mxteach does not model; use 'local' or 'device'")
+    return KVStore(name)

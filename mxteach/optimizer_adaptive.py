@@ -1,0 +1,537 @@
+"""Adaptive optimizers (per-coordinate step sizes): Adam, AdaGrad, RMSProp, AdaDelta, Adamax,
+Nadam, Ftrl, FTML and LAMB, as in MXNet 1.9.
+
+Import them from :mod:`mxteach.optimizer` (``mx.optimizer.Adam``); the base class, registry and
+Updater are there. Each rule's docstring gives its formula with ``g`` the raw gradient and
+``lr``/``wd`` the per-index values after multipliers. Where a rule clips matters and differs
+between optimizers, so each docstring says where.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .ndarray.ndarray import zeros
+from .optimizer import Optimizer, register, _buf, _clip, _clip_on, _check_same_shape
+
+__all__ = ["Adam", "AdaGrad", "RMSProp", "AdaDelta", "Adamax", "Nadam", "Ftrl", "FTML", "LAMB"]
+
+
+def _zeros_like(weight, same_dtype=True):
+    return zeros(weight.shape, weight.context, dtype=weight.dtype if same_dtype else None)
+
+
+def _begin(opt, index, weight, grad):
+    """Count the update and return (lr, wd, weight buffer, grad buffer, scalar type)."""
+    _check_same_shape(weight, grad, index)
+    opt._update_count(index)
+    w = _buf(weight)
+    return opt._get_lr(index), opt._get_wd(index), w, _buf(grad), w.dtype.type
+
+
+@register
+class Adam(Optimizer):
+    """Adam (Kingma & Ba), with the bias correction folded into the rate.
+
+    At step ``t`` of this index::
+
+        g = clip(rescale_grad * g + wd * w, clip_gradient)
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g**2
+        w = w - lr * sqrt(1 - beta2**t) / (1 - beta1**t) * m / (sqrt(v) + epsilon)
+
+    Parameters
+    ----------
+    learning_rate : float, default 0.001
+    beta1 : float, default 0.9
+    beta2 : float, default 0.999
+    epsilon : float, default 1e-8
+    lazy_update : bool, default True
+        Accepted for compatibility (all arrays are dense here).
+    **kwargs
+        Passed to :class:`~mxteach.optimizer.Optimizer`.
+
+    Notes
+    -----
+    Weight decay is added to the gradient *before* clipping (unlike SGD). See notebook 04.
+    """
+
+    def __init__(self, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8,
+                 lazy_update=True, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+        self.lazy_update = lazy_update
+
+    def create_state(self, index, weight):
+        return (_zeros_like(weight), _zeros_like(weight))
+
+    def update(self, index, weight, grad, state):
+        lr, wd, w, g, t = _begin(self, index, weight, grad)
+        step = self._index_update_count[index]
+        lr *= math.sqrt(1.0 - self.beta2 ** step) / (1.0 - self.beta1 ** step)
+        gr = g * t(self.rescale_grad) + w * t(wd)
+        if _clip_on(self.clip_gradient):
+            gr = _clip(gr, t(self.clip_gradient))
+        mean, var = _buf(state[0]), _buf(state[1])
+        b1, b2 = t(self.beta1), t(self.beta2)
+        mean[...] = b1 * mean + (t(1) - b1) * gr
+        var[...] = b2 * var + (t(1) - b2) * gr * gr
+        w -= t(lr) * mean / (np.sqrt(var) + t(self.epsilon))
+
+
+@register
+class AdaGrad(Optimizer):
+    """AdaGrad (Duchi et al.): divide by the root of the summed squared gradients.
+
+    Each update::
+
+        g = clip(rescale_grad * g, clip_gradient)
+        h = h + g**2
+        w = w - lr * (g / sqrt(h + eps) + wd * w)
+
+    Parameters
+    ----------
+    eps : float, default 1e-7
+        Added inside the square root.
+    **kwargs
+        Passed to :class:`~mxteach.optimizer.Optimizer` (learning_rate default 0.01).
+
+    Notes
+    -----
+    The history is float32 whatever the weight's dtype. ``clip_gradient=0`` clips every
+    gradient to 0 here (only ``None`` turns clipping off). See notebook 04.
+    """
+
+    def __init__(self, eps=1e-7, **kwargs):
+        super().__init__(**kwargs)
+        self.float_stable_eps = eps
+
+    def create_state(self, index, weight):
+        return _zeros_like(weight, same_dtype=False)
+
+    def update(self, index, weight, grad, state):
+        lr, wd, w, g, t = _begin(self, index, weight, grad)
+        g = g * t(self.rescale_grad)
+        if self.clip_gradient is not None:
+            g = _clip(g, t(self.clip_gradient))
+        hist = _buf(state)
+        hist += np.square(g)
+        div = g / np.sqrt(hist + t(self.float_stable_eps))
+        w += (div + w * t(wd)) * t(-lr)
+
+
+@register
+class RMSProp(Optimizer):
+    """RMSProp: Tieleman & Hinton's (``centered=False``) or Graves's (``centered=True``).
+
+    Both start from ``g = clip(rescale_grad * g + wd * w, clip_gradient)``.
+    Not centered::
+
+        n = (1 - gamma1) * g**2 + gamma1 * n
+        w = w - lr * g / sqrt(n + epsilon)
+
+    Centered::
+
+        n = (1 - gamma1) * g**2 + gamma1 * n
+        m = (1 - gamma1) * g + gamma1 * m
+        delta = gamma2 * delta - lr * g / sqrt(n - m**2 + epsilon)
+        w = w + delta
+
+    then ``w`` is clipped into ``[-clip_weights, clip_weights]`` when ``clip_weights`` is set.
+
+    Parameters
+    ----------
+    learning_rate : float, default 0.001
+    gamma1 : float, default 0.9
+        Decay of the squared-gradient average.
+    gamma2 : float, default 0.9
+        Momentum of ``delta`` (centered only).
+    epsilon : float, default 1e-8
+        Added inside the square root.
+    centered : bool, default False
+    clip_weights : float, optional
+    **kwargs
+        Passed to :class:`~mxteach.optimizer.Optimizer`.
+
+    See notebook 04.
+    """
+
+    def __init__(self, learning_rate=0.001, gamma1=0.9, gamma2=0.9, epsilon=1e-8,
+                 centered=False, clip_weights=None, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.gamma1 = gamma1
+        self.gamma2 = gamma2
+        self.centered = centered
+        self.epsilon = epsilon
+        self.clip_weights = clip_weights
+
+    def create_state(self, index, weight):
+        count = 3 if self.centered else 1
+        return tuple(_zeros_like(weight, same_dtype=False) for _ in range(count))
+
+    def update(self, index, weight, grad, state):
+        lr, wd, w, g, t = _begin(self, index, weight, grad)
+        gr = t(self.rescale_grad) * g + t(wd) * w
+        if _clip_on(self.clip_gradient):
+            gr = _clip(gr, t(self.clip_gradient))
+        g1 = t(self.gamma1)
+        n = _buf(state[0])
+        n[...] = (t(1) - g1) * np.square(gr) + g1 * n
+        if not self.centered:
+            w -= t(lr) * (gr / np.sqrt(n + t(self.epsilon)))
+        else:
+            m, delta = _buf(state[1]), _buf(state[2])
+            m[...] = (t(1) - g1) * gr + g1 * m
+            delta[...] = t(self.gamma2) * delta - t(lr) * (
+                gr / np.sqrt(n - np.square(m) + t(self.epsilon)))
+            w += delta
+        if _clip_on(self.clip_weights):
+            np.clip(w, -t(self.clip_weights), t(self.clip_weights), out=w)
+
+
+@register
+class AdaDelta(Optimizer):
+    """AdaDelta (Zeiler): a step size from the ratio of two running averages; no learning rate.
+
+    Each update::
+
+        g = clip(rescale_grad * g, clip_gradient)
+        acc_g = rho * acc_g + (1 - rho) * g**2
+        delta = sqrt(acc_delta + epsilon) / sqrt(acc_g + epsilon) * g
+        acc_delta = rho * acc_delta + (1 - rho) * delta**2
+        w = w - (delta + wd * w)
+
+    Parameters
+    ----------
+    rho : float, default 0.9
+    epsilon : float, default 1e-5
+    **kwargs
+        Passed to :class:`~mxteach.optimizer.Optimizer`; the learning rate is not used.
+
+    Notes
+    -----
+    As in MXNet 1.9, the caller's gradient array is multiplied by ``rescale_grad`` in place.
+    See notebook 04.
+    """
+
+    def __init__(self, rho=0.90, epsilon=1e-5, **kwargs):
+        super().__init__(**kwargs)
+        self.rho = rho
+        self.epsilon = epsilon
+
+    def create_state(self, index, weight):
+        return (_zeros_like(weight, same_dtype=False), _zeros_like(weight, same_dtype=False))
+
+    def update(self, index, weight, grad, state):
+        _check_same_shape(weight, grad, index)
+        wd = self._get_wd(index)
+        self._update_count(index)
+        w, g = _buf(weight), _buf(grad)
+        t = w.dtype.type
+        g *= t(self.rescale_grad)  # in place, like MXNet: the caller sees the rescaled gradient
+        if self.clip_gradient is not None:
+            g = _clip(g, t(self.clip_gradient))
+        acc_g, acc_delta = _buf(state[0]), _buf(state[1])
+        keep = t(1.0 - self.rho)
+        acc_g *= t(self.rho)
+        acc_g += keep * g * g
+        delta = np.sqrt(acc_delta + t(self.epsilon)) / np.sqrt(acc_g + t(self.epsilon)) * g
+        acc_delta *= t(self.rho)
+        acc_delta += keep * delta * delta
+        w -= delta + t(wd) * w
+
+
+@register
+class Adamax(Optimizer):
+    """AdaMax (Kingma & Ba, section 7): Adam with an infinity-norm second moment.
+
+    At step ``t``::
+
+        g = clip(rescale_grad * g + wd * w, clip_gradient)
+        m = beta1 * m + (1 - beta1) * g
+        u = maximum(beta2 * u, |g|)
+        w = w - lr / (1 - beta1**t) * m / u
+
+    Parameters
+    ----------
+    learning_rate : float, default 0.002
+    beta1 : float, default 0.9
+    beta2 : float, default 0.999
+    **kwargs
+        Passed to :class:`~mxteach.optimizer.Optimizer`.
+
+    See notebook 04.
+    """
+
+    def __init__(self, learning_rate=0.002, beta1=0.9, beta2=0.999, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.beta1 = beta1
+        self.beta2 = beta2
+
+    def create_state(self, index, weight):
+        return (_zeros_like(weight), _zeros_like(weight))
+
+    def update(self, index, weight, grad, state):
+        lr, wd, w, g, t = _begin(self, index, weight, grad)
+        lr /= 1.0 - self.beta1 ** self._index_update_count[index]
+        g = g * t(self.rescale_grad) + t(wd) * w
+        if self.clip_gradient is not None:
+            g = _clip(g, t(self.clip_gradient))
+        m, u = _buf(state[0]), _buf(state[1])
+        m *= t(self.beta1)
+        m += t(1.0 - self.beta1) * g
+        u[...] = np.maximum(t(self.beta2) * u, np.abs(g))
+        w -= t(lr) * m / u
+
+
+@register
+class Nadam(Optimizer):
+    """Nadam (Dozat): Adam with Nesterov momentum and a warming momentum schedule.
+
+    At step ``t``, with ``mu(t) = beta1 * (1 - 0.5 * 0.96 ** (t * schedule_decay))``::
+
+        g = clip(rescale_grad * g + wd * w, clip_gradient)
+        S = S * mu(t)                      (S starts at 1)
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g**2
+        m_bar = (1 - mu(t)) * g / (1 - S) + mu(t+1) * m / (1 - S * mu(t+1))
+        w = w - lr * m_bar / (sqrt(v / (1 - beta2**t)) + epsilon)
+
+    Parameters
+    ----------
+    learning_rate : float, default 0.001
+    beta1 : float, default 0.9
+    beta2 : float, default 0.999
+    epsilon : float, default 1e-8
+    schedule_decay : float, default 0.004
+    **kwargs
+        Passed to :class:`~mxteach.optimizer.Optimizer`.
+
+    Notes
+    -----
+    The product ``S`` (``m_schedule``) is one number for the whole optimizer, as in MXNet: it
+    advances at every update of *any* weight, so a model with k weights moves it k times per
+    batch. See notebook 04.
+    """
+
+    def __init__(self, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8,
+                 schedule_decay=0.004, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+        self.schedule_decay = schedule_decay
+        self.m_schedule = 1.0
+
+    def create_state(self, index, weight):
+        return (_zeros_like(weight), _zeros_like(weight))
+
+    def update(self, index, weight, grad, state):
+        lr, wd, w, g, t = _begin(self, index, weight, grad)
+        step = self._index_update_count[index]
+        g = g * t(self.rescale_grad) + t(wd) * w
+        if self.clip_gradient is not None:
+            g = _clip(g, t(self.clip_gradient))
+        mu_t = self.beta1 * (1.0 - 0.5 * pow(0.96, step * self.schedule_decay))
+        mu_next = self.beta1 * (1.0 - 0.5 * pow(0.96, (step + 1) * self.schedule_decay))
+        self.m_schedule = self.m_schedule * mu_t
+        schedule_next = self.m_schedule * mu_next
+        m, v = _buf(state[0]), _buf(state[1])
+        m *= t(self.beta1)
+        m += t(1.0 - self.beta1) * g
+        v *= t(self.beta2)
+        v += t(1.0 - self.beta2) * g * g
+        g_prime = g / t(1.0 - self.m_schedule)
+        m_prime = m / t(1.0 - schedule_next)
+        v_prime = v / t(1.0 - pow(self.beta2, step))
+        m_bar = t(1.0 - mu_t) * g_prime + t(mu_next) * m_prime
+        w -= t(lr) * m_bar / (np.sqrt(v_prime) + t(self.epsilon))
+
+
+@register
+class Ftrl(Optimizer):
+    """FTRL-Proximal (McMahan et al.), with L1 (``lamda1``) and L2 (``wd``) regularisation.
+
+    Each update::
+
+        g = clip(rescale_grad * g, clip_gradient)
+        z = z + g - (sqrt(n + g**2) - sqrt(n)) * w / lr
+        n = n + g**2
+        w = (sign(z) * lamda1 - z) / ((beta + sqrt(n)) / lr + wd) * (|z| > lamda1)
+
+    Parameters
+    ----------
+    lamda1 : float, default 0.01
+    learning_rate : float, default 0.1
+        Used as the rate when there is no scheduler (a scheduler's own ``base_lr`` wins).
+    beta : float, default 1
+    **kwargs
+        Passed to :class:`~mxteach.optimizer.Optimizer`.
+
+    See notebook 04.
+    """
+
+    def __init__(self, lamda1=0.01, learning_rate=0.1, beta=1, **kwargs):
+        super().__init__(**kwargs)
+        self.lamda1 = lamda1
+        self.beta = beta
+        self.lr = learning_rate
+
+    def create_state(self, index, weight):
+        return (_zeros_like(weight, same_dtype=False), _zeros_like(weight, same_dtype=False))
+
+    def update(self, index, weight, grad, state):
+        lr, wd, w, g, t = _begin(self, index, weight, grad)
+        gr = g * t(self.rescale_grad)
+        if _clip_on(self.clip_gradient):
+            gr = _clip(gr, t(self.clip_gradient))
+        z, n = _buf(state[0]), _buf(state[1])
+        lr_t = t(lr)
+        z += gr - (np.sqrt(n + gr * gr) - np.sqrt(n)) * w / lr_t
+        n += gr * gr
+        lam = t(self.lamda1)
+        w[...] = (np.sign(z) * lam - z) / ((t(self.beta) + np.sqrt(n)) / lr_t + t(wd)) * \
+            (np.abs(z) > lam)
+
+
+@register
+class FTML(Optimizer):
+    """FTML, follow the moving leader (Zheng & Kwok, 2017).
+
+    At step ``t``::
+
+        g = clip(rescale_grad * g + wd * w, clip_gradient)
+        v = beta2 * v + (1 - beta2) * g**2
+        d_t = (1 - beta1**t) / lr * (sqrt(v / (1 - beta2**t)) + epsilon)
+        z = beta1 * z + (1 - beta1) * g - (d_t - beta1 * d) * w
+        d = d_t;  w = -z / d_t
+
+    Parameters
+    ----------
+    beta1 : float, default 0.6
+    beta2 : float, default 0.999
+    epsilon : float, default 1e-8
+    **kwargs
+        Passed to :class:`~mxteach.optimizer.Optimizer`.
+
+    See notebook 04.
+    """
+
+    def __init__(self, beta1=0.6, beta2=0.999, epsilon=1e-8, **kwargs):
+        super().__init__(**kwargs)
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+
+    def create_state(self, index, weight):
+        return (_zeros_like(weight), _zeros_like(weight), _zeros_like(weight))
+
+    def update(self, index, weight, grad, state):
+        lr, wd, w, g, t = _begin(self, index, weight, grad)
+        step = self._index_update_count[index]
+        gr = t(self.rescale_grad) * g + t(wd) * w
+        if _clip_on(self.clip_gradient):
+            gr = _clip(gr, t(self.clip_gradient))
+        d, v, z = (_buf(s) for s in state)
+        b1, b2 = t(self.beta1), t(self.beta2)
+        v[...] = b2 * v + (t(1) - b2) * np.square(gr)
+        d_t = (t(1) - b1 ** t(step)) / t(lr) * (
+            np.sqrt(v / (t(1) - b2 ** t(step))) + t(self.epsilon))
+        z[...] = b1 * z + (t(1) - b1) * gr - (d_t - b1 * d) * w
+        d[...] = d_t
+        w[...] = -z / d_t
+
+
+@register
+class LAMB(Optimizer):
+    """LAMB (You et al., 2019): Adam directions scaled by a layer-wise trust ratio.
+
+    At step ``t``::
+
+        g = clip(rescale_grad * g, clip_gradient)
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g**2
+        u = m_hat / (sqrt(v_hat) + epsilon) + wd * w     (hats: bias-corrected if asked)
+        r1 = ||w|| (clamped to [lower_bound, upper_bound] when given);  r2 = ||u||
+        w = w - lr * (r1 / r2 if r1 > 0 and r2 > 0 else 1) * u
+
+    Parameters
+    ----------
+    learning_rate : float, default 0.001
+    beta1 : float, default 0.9
+    beta2 : float, default 0.999
+    epsilon : float, default 1e-6
+    lower_bound, upper_bound : float, optional
+        Clamp of the weight norm ``r1``.
+    bias_correction : bool, default True
+    **kwargs
+        Passed to :class:`~mxteach.optimizer.Optimizer`.
+
+    See notebook 04.
+    """
+
+    def __init__(self, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-6,
+                 lower_bound=None, upper_bound=None, bias_correction=True, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+        self.lower_bound = lower_bound
+        self.upper_bound = upper_bound
+        self.bias_correction = bias_correction
+        self.aggregate_num = 45
+
+    def create_state(self, index, weight):
+        return (_zeros_like(weight), _zeros_like(weight))
+
+    def _step(self, w, g, mean, var, lr, wd, step):
+        t = w.dtype.type
+        gr = g.astype(t, copy=False) * t(self.rescale_grad)
+        if _clip_on(self.clip_gradient):
+            gr = _clip(gr, t(self.clip_gradient))
+        b1, b2 = t(self.beta1), t(self.beta2)
+        mean[...] = b1 * mean + (t(1) - b1) * gr
+        var[...] = b2 * var + (t(1) - b2) * np.square(gr)
+        m_hat, v_hat = mean, var
+        if self.bias_correction:
+            m_hat = mean / (t(1) - b1 ** t(step))
+            v_hat = var / (t(1) - b2 ** t(step))
+        u = m_hat / (np.sqrt(v_hat) + t(self.epsilon)) + t(wd) * w
+        r1 = t(np.sqrt(np.sum(np.square(w, dtype=np.float32))))
+        r2 = t(np.sqrt(np.sum(np.square(u, dtype=np.float32))))
+        if self.lower_bound:
+            r1 = max(r1, t(self.lower_bound))
+        if self.upper_bound:
+            r1 = min(r1, t(self.upper_bound))
+        ratio = r1 / r2 if (r1 > 0 and r2 > 0) else t(1)
+        w -= t(lr) * ratio * u
+
+    def update(self, index, weight, grad, state):
+        indices = index if isinstance(index, (list, tuple)) else [index]
+        weights = weight if isinstance(index, (list, tuple)) else [weight]
+        grads = grad if isinstance(index, (list, tuple)) else [grad]
+        states = state if isinstance(index, (list, tuple)) else [state]
+        for i, w, g in zip(indices, weights, grads):
+            _check_same_shape(w, g, i)
+            self._update_count(i)
+        for i, w, g, s in zip(indices, weights, grads, states):
+            self._step(_buf(w), _buf(g), _buf(s[0]), _buf(s[1]), self._get_lr(i),
+                       self._get_wd(i), self._index_update_count[i])
+
+    def update_multi_precision(self, index, weight, grad, state):
+        first = weight[0] if isinstance(weight, (list, tuple)) else weight
+        if not (self.multi_precision and first.dtype == np.float16):
+            return self.update(index, weight, grad, state)
+        if isinstance(index, (list, tuple)):
+            for args in zip(index, weight, grad, state):
+                self.update_multi_precision(*args)
+            return
+        master, (mean, var) = state
+        _check_same_shape(weight, grad, index)
+        self._update_count(index)
+        self._step(_buf(master), _buf(grad), _buf(mean), _buf(var), self._get_lr(index),
+                   self._get_wd(index), self._index_update_count[index])
+        _buf(weight)[...] = _buf(master).astype(weight.dtype)
