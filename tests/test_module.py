@@ -377,3 +377,23 @@ mod.bind(data_shapes=[('data', (30, 8))], for_training=False)
 out['pred'] = mod.predict(mx.io.NDArrayIter(X, batch_size=30)).asnumpy()
 """, X=X, prefix=str(tmp_path / "mt"))
     np.testing.assert_allclose(back["pred"], want, rtol=1e-5, atol=1e-7)
+
+
+def test_group2ctxs_places_arrays_by_ctx_group():
+    with mx.sym.AttrScope(ctx_group="dev1"):
+        d = mx.sym.Variable("data")
+        h = mx.sym.FullyConnected(d, num_hidden=4, name="fc1")
+    with mx.sym.AttrScope(ctx_group="dev2"):
+        o = mx.sym.SoftmaxOutput(mx.sym.FullyConnected(h, num_hidden=3, name="fc2"),
+                                 name="softmax")
+    mod = mx.mod.Module(o, group2ctxs={"dev1": mx.cpu(1), "dev2": mx.cpu(2)})
+    mod.bind([("data", (4, 5))], [("softmax_label", (4,))])
+    mod.init_params()
+    mod.init_optimizer()
+    mod.forward_backward(mx.io.DataBatch([mx.nd.ones((4, 5))], [mx.nd.zeros(4)]))
+    mod.update()
+    where = {r.name: r.device for r in mod.exec_group.execs[0].memory_report()}
+    assert where["fc1_weight"] == "cpu(1)" and where["fc1_weight_grad"] == "cpu(1)"
+    assert where["fc2_weight"] == "cpu(2)" and where["fc2_output"] == "cpu(2)"
+    assert where["fc1_output"] == "cpu(1)"
+    assert mod.get_params()[0]["fc1_weight"].context == mx.cpu(0)   # CPU copies

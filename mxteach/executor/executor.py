@@ -66,9 +66,12 @@ class Executor:
     ``backward`` then only run kernels over preallocated memory. See notebook 02.
     """
 
-    def __init__(self, symbol, ctx, args, grads, grad_reqs, aux, shared_from=None):
+    def __init__(self, symbol, ctx, args, grads, grad_reqs, aux, shared_from=None,
+                 group2ctx=None):
         self._symbol = symbol
         self._ctx = ctx
+        self._group2ctx = group2ctx
+        self._place = _placement(symbol, ctx, group2ctx)
         self.arg_names = symbol.list_arguments()
         self.aux_names = symbol.list_auxiliary_states()
         self.output_names = symbol.list_outputs()
@@ -109,6 +112,7 @@ class Executor:
         aux_types = [t or np.float32 for t in aux_types]
         reqs = _norm_reqs(grad_req, names)
         shared_names = set(names if shared_arg_names is None else shared_arg_names)
+        place = _placement(symbol, ctx, group2ctx)
         shared_from, args, grads, aux = {}, {}, {}, {}
 
         def reuse(pool, name, shape, dtype):
@@ -125,22 +129,23 @@ class Executor:
                 shared_from[n] = "shared_exec"
             elif shared_buffer is not None and n not in shared_names and \
                     n not in private_names:
-                args[n] = _from_pool(shared_buffer, n, s, t, ctx)
+                args[n] = _from_pool(shared_buffer, n, s, t, place.get(n, ctx))
                 shared_from[n] = "shared_buffer"
             else:
-                args[n] = NDArray(np.zeros(s, dtype=t), ctx)
+                args[n] = NDArray(np.zeros(s, dtype=t), place.get(n, ctx))
             if reqs[n] != "null":
                 g = reuse(shared_exec.grad_dict, n, s, t) \
                     if shared_exec is not None and n in shared_names else None
                 if g is not None:
                     shared_from[n + "_grad"] = "shared_exec"
-                grads[n] = g if g is not None else NDArray(np.zeros(s, dtype=t), ctx)
+                grads[n] = g if g is not None else NDArray(np.zeros(s, dtype=t),
+                                                           place.get(n, ctx))
         for n, s, t in zip(aux_names, aux_shapes, aux_types):
             a = reuse(shared_exec.aux_dict, n, s, t) if shared_exec is not None else None
             if a is not None:
                 shared_from[n] = "shared_exec"
-            aux[n] = a if a is not None else NDArray(np.zeros(s, dtype=t), ctx)
-        return cls(symbol, ctx, args, grads, reqs, aux, shared_from)
+            aux[n] = a if a is not None else NDArray(np.zeros(s, dtype=t), place.get(n, ctx))
+        return cls(symbol, ctx, args, grads, reqs, aux, shared_from, group2ctx)
 
     @classmethod
     def bind(cls, symbol, ctx, args, args_grad=None, grad_req="write", aux_states=None,
@@ -163,7 +168,7 @@ class Executor:
             if g.shape != args[n].shape:
                 raise ShapeError(f"bind: gradient array for '{n}' has shape {g.shape}, the "
                                  f"argument has {args[n].shape}")
-        return cls(symbol, ctx, args, grads, reqs, aux)
+        return cls(symbol, ctx, args, grads, reqs, aux, group2ctx=group2ctx)
 
     def _build(self):
         plan = self._plan
@@ -383,7 +388,8 @@ class Executor:
             aux[n] = old if old.shape == tuple(s) else NDArray(np.zeros(s, old._data.dtype),
                                                                 self._ctx)
         exe = Executor(self._symbol, self._ctx, args, grads, self._reqs, aux,
-                       {n: "reshaped_from" for n in args if args[n] is self._args.get(n)})
+                       {n: "reshaped_from" for n in args if args[n] is self._args.get(n)},
+                       self._group2ctx)
         exe._monitor, exe._monitor_all = self._monitor, self._monitor_all
         return exe
 
@@ -397,20 +403,23 @@ class Executor:
         rows = []
         dev = str(self._ctx)
 
-        def row(name, role, arr, shared):
+        def row(name, role, arr, shared, device=dev):
             rows.append(MemoryRow(name, role, tuple(arr.shape), arr.dtype.name,
-                                  int(arr.nbytes), dev, shared))
+                                  int(arr.nbytes), str(device), shared))
 
         for n in self.arg_names:
-            row(n, "argument", self._args[n]._data, self._shared_from.get(n, ""))
+            row(n, "argument", self._args[n]._data, self._shared_from.get(n, ""),
+                self._args[n].context)
         for n in self.arg_names:
             if n in self._grads:
-                row(n + "_grad", "gradient", self._grads[n]._data,
-                    self._shared_from.get(n + "_grad", self._shared_from.get(n, "")
-                                          if self._shared_from.get(n) == "reshaped_from"
-                                          else ""))
+                shared = self._shared_from.get(n + "_grad", "")
+                if not shared and self._shared_from.get(n) == "reshaped_from":
+                    shared = "reshaped_from"
+                row(n + "_grad", "gradient", self._grads[n]._data, shared,
+                    self._grads[n].context)
         for n in self.aux_names:
-            row(n, "auxiliary", self._aux[n]._data, self._shared_from.get(n, ""))
+            row(n, "auxiliary", self._aux[n]._data, self._shared_from.get(n, ""),
+                self._aux[n].context)
         for req in self._requests:
             arr = self._buf[req.key]
             shared = ""
@@ -418,7 +427,8 @@ class Executor:
                 arena = next(a for a in self._arenas if req in a.users)
                 others = [u.name for u in arena.users if u is not req]
                 shared = f"arena{arena.index}" + (": " + ", ".join(others) if others else "")
-            row(req.name, req.role, arr, shared)
+            node_name = req.name.rsplit("_", 2 if req.role.endswith("grad") else 1)[0]
+            row(req.name, req.role, arr, shared, self._place.get(node_name, dev))
         return rows
 
     def memory_summary(self):
@@ -437,6 +447,19 @@ class Executor:
         lines = [self._symbol.debug_str(), f"Total {s['total_bytes'] / 2**20:.3f} MB allocated",
                  f"Planner saved {s['saved_bytes'] / 2**20:.3f} MB"]
         return "\n".join(lines)
+
+
+def _placement(symbol, ctx, group2ctx):
+    """{node name: device} for nodes whose ``ctx_group`` attribute ``group2ctx`` maps (model
+    parallelism: those nodes' arrays live on that device)."""
+    if not group2ctx:
+        return {}
+    place = {}
+    for node in symbol._order():
+        group = node.attr.get("ctx_group")
+        if group is not None and group in group2ctx:
+            place[node.name] = group2ctx[group]
+    return place
 
 
 MemoryRow = namedtuple("MemoryRow", "name role shape dtype bytes device shared_with")

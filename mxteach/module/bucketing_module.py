@@ -117,6 +117,12 @@ class BucketingModule(BaseModule):
         return list(self._call_sym_gen(self._default_bucket_key)[1])
 
     @property
+    def label_names(self):
+        if self._curr_module is not None:
+            return self._curr_module.label_names
+        return list(self._call_sym_gen(self._default_bucket_key)[2] or [])
+
+    @property
     def output_names(self):
         if self.binded:
             return self._curr_module.output_names

@@ -79,6 +79,16 @@ class DataParallelExecutorGroup:
         self.slices = None
         self.bind_exec(data_shapes, label_shapes, shared_group)
 
+    def _group2ctx_for(self, k):
+        """group2ctxs may be one dict for every device, a list of dicts (one per device), or a
+        dict whose values are lists of contexts (one per device)."""
+        g = self.group2ctxs
+        if not g:
+            return None
+        if isinstance(g, (list, tuple)):
+            return g[k]
+        return {name: (c[k] if isinstance(c, (list, tuple)) else c) for name, c in g.items()}
+
     def _grad_reqs(self, grad_req, data_shapes):
         data_names = [_desc(d).name for d in data_shapes]
         if isinstance(grad_req, str):
@@ -149,6 +159,7 @@ class DataParallelExecutorGroup:
                 shared_exec = shared_group.execs[k] if shared_group is not None else None
                 exe = Executor.simple_bind(
                     self.symbol, ctx, grad_req=self.grad_req, type_dict=types,
+                    group2ctx=self._group2ctx_for(k),
                     shared_arg_names=self.param_names, shared_exec=shared_exec,
                     shared_buffer=self.shared_data_arrays[k], shapes=shapes,
                     private_names=self.state_names)

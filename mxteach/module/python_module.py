@@ -40,6 +40,10 @@ class PythonModule(BaseModule):
         return list(self._data_names)
 
     @property
+    def label_names(self):
+        return list(self._label_names) if self._label_names is not None else []
+
+    @property
     def output_names(self):
         return list(self._output_names)
 

@@ -71,6 +71,12 @@ class SequentialModule(BaseModule):
         return self._modules[0].data_names if self._modules else []
 
     @property
+    def label_names(self):
+        """Label names of the members added with take_labels=True."""
+        return [n for mod, meta in zip(self._modules, self._metas)
+                if meta.get(self.META_TAKE_LABELS, False) for n in (mod.label_names or [])]
+
+    @property
     def output_names(self):
         return self._modules[-1].output_names if self._modules else []
 

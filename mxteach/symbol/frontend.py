@@ -105,7 +105,7 @@ def call(opname, args, kwargs):
         else:
             sym = inputs.get(input_name)
         if sym is None:
-            attr = {key: format_param(v) for key, v in raw.items()}
+            attr = AttrScope.get({key: format_param(v) for key, v in raw.items()})
             attr.update(init_attrs.get(input_name, {}))
             entries.append((Node(None, f"{name}_{input_name}", attr=attr), 0))
             continue
