@@ -127,7 +127,7 @@ class SequentialModule(BaseModule):
             for mod in self._modules:
                 a, x = mod.get_params()
                 known |= set(a) | set(x)
-            extra = sorted(set(arg_params) | set(aux_params or {}) - known)
+            extra = sorted((set(arg_params) | set(aux_params or {})) - known)
             if extra:
                 raise MXNetError(f"init_params: {extra} belong to no module of the chain; "
                                  "pass allow_extra=True to ignore them")
