@@ -1,1 +1,271 @@
-"""(operators of this family are being written)"""
+"""Convolution and Pooling, 1-D (N, C, W) and 2-D (N, C, H, W).
+
+Convolution is im2col + one BLAS GEMM per group (numpy matmul), and col2im for the data
+gradient; Pooling is direct Numba loops. The column buffer (C*KH*KW x N*OH*OW elements) and the
+GEMM result live in the node's ``state`` and are reused across calls; backward reuses the
+forward's columns when it sees the same data buffer (inputs do not change between an
+executor's forward and backward), else rebuilds them. Both treat 1-D data as 2-D with H = 1. Kernels:
+``kernels/cpu/conv.py``; numpy twins: ``kernels/reference_conv.py``.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .registry import Op, Param, register, assign
+from ..base import MXNetError, ShapeError
+from ..kernels.cpu import conv as K
+from .nn import inplace_view, _dx_mode
+
+_LAYOUTS = (None, "NCW", "NCHW", "NCDHW", "NHWC", "NDHWC", "NWC")
+
+
+def _geometry(op, p, data, kernel):
+    """Check data against a 1-/2-D kernel; return (stride, dilate, pad) as full tuples."""
+    nd = len(kernel)
+    if nd not in (1, 2):
+        raise MXNetError(f"{op}: kernel {kernel} has {nd} dimensions; mxteach supports 1-D and "
+                         f"2-D {op.lower()} (kernel=(k,) or (kh, kw))")
+    want_layout = ("NCW", "NCHW")[nd - 1]
+    if p["layout"] not in (None, want_layout):
+        raise MXNetError(f"{op}: layout '{p['layout']}' is not supported on CPU (MXNet 1.9 "
+                         f"cannot run it either); use {want_layout} and transpose the data")
+    if len(data) != nd + 2:
+        raise ShapeError(f"{op}: input data has shape {tuple(data)}, expected {nd + 2}-D "
+                         f"(batch, channel, {'x' if nd == 1 else 'y, x'}) for kernel {kernel}")
+    out = []
+    for key, default in (("stride", 1), ("dilate", 1), ("pad", 0)):
+        v = p.get(key, ())
+        v = tuple(v) if v else (default,) * nd
+        if len(v) != nd:
+            raise MXNetError(f"{op}: {key} = {v} must have as many entries as kernel {kernel}")
+        if key != "pad" and min(v) < 1:
+            raise MXNetError(f"{op}: {key} = {v} must be positive")
+        out.append(v)
+    return out
+
+
+def _as4(shape):
+    """1-D shapes seen as 2-D with H = 1."""
+    return tuple(shape) if len(shape) == 4 else (shape[0], shape[1], 1, shape[2])
+
+
+def _pair(v, fill=1):
+    """A 1-D (k,) geometry as 2-D (fill, k): kernel/stride/dilate 1 and pad 0 along H."""
+    return (fill,) + tuple(v) if len(v) == 1 else tuple(v)
+
+
+# -- Convolution ------------------------------------------------------------------------------
+def _conv_args(p):
+    return ["data", "weight"] + ([] if p["no_bias"] else ["bias"])
+
+
+def _conv_shape(p, in_shapes):
+    kernel, f, g = p["kernel"], p["num_filter"], p["num_group"]
+    if f <= 0 or g <= 0 or f % g:
+        raise MXNetError(f"Convolution: num_filter = {f} must be a positive multiple of "
+                         f"num_group = {g}")
+    bias = [] if p["no_bias"] else [(f,)]
+    data = in_shapes[0]
+    if data is None:
+        return [None, in_shapes[1]] + bias, [None]
+    stride, dilate, pad = _geometry("Convolution", p, data, kernel)
+    if data[1] % g:
+        raise ShapeError(f"Convolution: data has {data[1]} channels, not divisible by "
+                         f"num_group = {g}")
+    want = [tuple(data), (f, data[1] // g) + tuple(kernel)] + bias
+    for name, got, exp in zip(_conv_args(p), in_shapes, want):
+        if got is not None and tuple(got) != exp:
+            raise ShapeError(f"Convolution: input {name} has shape {tuple(got)}, expected {exp}")
+    spatial = []
+    for x, k, s, d, pd in zip(data[2:], kernel, stride, dilate, pad):
+        span = d * (k - 1) + 1
+        if span > x + 2 * pd:
+            raise ShapeError(f"Convolution: dilated kernel size {span} exceeds input size {x} "
+                             f"padded by {pd} (data {tuple(data)}, kernel {kernel})")
+        spatial.append((x + 2 * pd - span) // s + 1)
+    return want, [(data[0], f) + tuple(spatial)]
+
+
+def _conv_setup(p, x):
+    """Geometry as 2-D numbers plus the cached column buffer (C*KH*KW, N, OH*OW)."""
+    stride, dilate, pad = _geometry("Convolution", p, x.shape, p["kernel"])
+    (kh, kw), (sh, sw), (dh, dw) = map(_pair, (p["kernel"], stride, dilate))
+    ph, pw = _pair(pad, 0)
+    n, c, h, w = _as4(x.shape)
+    oh = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    ow = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    geo = (kh, kw, sh, sw, ph, pw, dh, dw, ow)
+    return geo, (n, c, h, w, oh, ow)
+
+
+def _buffer(state, key, shape, dtype):
+    """A scratch array kept in the node state and reused while shape and dtype stay the same."""
+    buf = state.get(key)
+    if buf is None or buf.shape != shape or buf.dtype != dtype:
+        buf = state[key] = np.empty(shape, dtype)
+    return buf
+
+
+def _im2col(p, x, state):
+    geo, (n, c, h, w, oh, ow) = _conv_setup(p, x)
+    col = _buffer(state, "col", (c * geo[0] * geo[1], n, oh * ow), x.dtype)
+    K.im2col(np.ascontiguousarray(x).reshape(n, c, h, w), col, *geo)
+    # col now holds this data; backward reuses it unless another forward replaced it
+    state["col_of"] = (x.__array_interface__["data"][0], x.shape, x.dtype)
+    return col, geo, (n, c, h, w, oh, ow)
+
+
+def _conv_forward(p, ins, outs, is_train, state):
+    x, wgt = ins[0], ins[1]
+    col, geo, (n, c, h, w, oh, ow) = _im2col(p, x, state)
+    f, g = p["num_filter"], p["num_group"]
+    fg, kg = f // g, col.shape[0] // g
+    w2 = wgt.reshape(f, -1)
+    tmp = _buffer(state, "gemm", (f, n * oh * ow), x.dtype)
+    cols = col.reshape(col.shape[0], -1)
+    for i in range(g):     # BLAS GEMM per group: (F/g, K/g) @ (K/g, N*L)
+        np.matmul(w2[i * fg:(i + 1) * fg], cols[i * kg:(i + 1) * kg], out=tmp[i * fg:(i + 1) * fg])
+    bias = ins[2] if not p["no_bias"] else tmp[:, 0]
+    K.conv_output(tmp.reshape(f, n, oh * ow), np.ascontiguousarray(bias),
+                  inplace_view(outs[0], (n, f, oh * ow), "Convolution"), not p["no_bias"])
+
+
+def _conv_backward(p, ograds, ins, outs, igrads, reqs, state):
+    x, wgt = ins[0], ins[1]
+    if state.get("col_of") == (x.__array_interface__["data"][0], x.shape, x.dtype):
+        col = state["col"]
+        geo, (n, c, h, w, oh, ow) = _conv_setup(p, x)
+    else:
+        col, geo, (n, c, h, w, oh, ow) = _im2col(p, x, state)
+    f, g = p["num_filter"], p["num_group"]
+    fg, kg = f // g, col.shape[0] // g
+    dyt = _buffer(state, "gemm", (f, n * oh * ow), x.dtype)      # dY as (F, N*L)
+    dyt.reshape(f, n, oh * ow)[...] = ograds[0].reshape(n, f, oh * ow).transpose(1, 0, 2)
+    cols = col.reshape(col.shape[0], -1)
+    if not p["no_bias"]:
+        assign(igrads[2], reqs[2], dyt.sum(axis=1))
+    if _dx_mode(reqs[1], igrads[1]):
+        dw = np.empty((f, kg), x.dtype)
+        for i in range(g):
+            np.matmul(dyt[i * fg:(i + 1) * fg], cols[i * kg:(i + 1) * kg].T,
+                      out=dw[i * fg:(i + 1) * fg])
+        assign(igrads[1], reqs[1], dw.reshape(wgt.shape))
+    if _dx_mode(reqs[0], igrads[0]):
+        w2 = wgt.reshape(f, -1)
+        for i in range(g):     # the column gradient overwrites the columns (no longer needed)
+            np.matmul(w2[i * fg:(i + 1) * fg].T, dyt[i * fg:(i + 1) * fg],
+                      out=cols[i * kg:(i + 1) * kg])
+        state["col_of"] = None
+        K.col2im(col, inplace_view(igrads[0], (n, c, h, w), "Convolution"), *geo,
+                 reqs[0] == "add")
+
+
+register(Op(
+    name="Convolution",
+    params={"kernel": Param("shape", doc="(k,) or (kh, kw)"), "stride": Param("shape", ()),
+            "dilate": Param("shape", ()), "pad": Param("shape", ()),
+            "num_filter": Param("int"), "num_group": Param("int", 1),
+            "workspace": Param("int", 1024, doc="accepted; the column buffer is not split"),
+            "no_bias": Param("bool", False),
+            "cudnn_tune": Param("str", None, optional=True,
+                                choices=(None, "fastest", "limited_workspace", "off")),
+            "cudnn_off": Param("bool", False), "layout": Param("str", None, optional=True,
+                                                               choices=_LAYOUTS[:-1])},
+    arguments=_conv_args, infer_shape=_conv_shape, forward=_conv_forward,
+    backward=_conv_backward, backward_uses=("ins",),
+    doc="1-D/2-D convolution (cross-correlation, as MXNet): im2col, then a GEMM per group. "
+        "See notebook 04."))
+
+
+# -- Pooling ----------------------------------------------------------------------------------
+def _pool_geometry(p, data):
+    """(kernel, stride, pad) for the data, with global_pool and 1-D resolved."""
+    if len(data) not in (3, 4):
+        raise ShapeError(f"Pooling: input data has shape {tuple(data)}; mxteach pools 1-D "
+                         f"(N, C, W) and 2-D (N, C, H, W) data")
+    nd = len(data) - 2
+    if p["global_pool"]:
+        if p["layout"] not in (None, ("NCW", "NCHW")[nd - 1]):
+            raise MXNetError(f"Pooling: layout '{p['layout']}' is not supported; use "
+                             f"{('NCW', 'NCHW')[nd - 1]} and transpose the data")
+        return tuple(data[2:]), (1,) * nd, (0,) * nd
+    if not p["kernel"]:
+        raise MXNetError("Pooling: set kernel, or global_pool=True to pool the whole input")
+    if len(p["kernel"]) != nd:
+        raise ShapeError(f"Pooling: kernel {p['kernel']} does not match data {tuple(data)}")
+    stride, _, pad = _geometry("Pooling", dict(p, dilate=()), data, p["kernel"])
+    return p["kernel"], stride, pad
+
+
+def _pool_check(p):
+    if p["pooling_convention"] == "same":
+        raise MXNetError("Pooling: pooling_convention='same' fails in MXNet 1.9.1's own shape "
+                         "inference; use 'valid' or 'full' with explicit pad")
+    if p["pool_type"] == "lp" and p["p_value"] not in (1, 2, 3):
+        raise MXNetError(f"Pooling: pool_type='lp' needs p_value 1, 2 or 3, got {p['p_value']}")
+
+
+def _pool_shape(p, in_shapes):
+    _pool_check(p)
+    data = in_shapes[0]
+    if data is None:
+        return in_shapes, [None]
+    kernel, stride, pad = _pool_geometry(p, data)
+    spatial = []
+    for x, k, s, pd in zip(data[2:], kernel, stride, pad):
+        if k > x + 2 * pd:
+            raise ShapeError(f"Pooling: kernel size {k} exceeds input size {x} padded by {pd} "
+                             f"(data {tuple(data)})")
+        if p["global_pool"]:
+            spatial.append(1)
+        elif p["pooling_convention"] == "full":
+            spatial.append(1 + math.ceil((x + 2 * pd - k) / s))
+        else:
+            spatial.append(1 + (x + 2 * pd - k) // s)
+    return [tuple(data)], [tuple(data[:2]) + tuple(spatial)]
+
+
+def _pool_call(p, x):
+    kernel, stride, pad = _pool_geometry(p, x.shape)
+    (kh, kw), (sh, sw) = map(_pair, (kernel, stride))
+    ph, pw = _pair(pad, 0)
+    include = p["count_include_pad"] is None or p["count_include_pad"]
+    return (kh, kw, sh, sw, ph, pw, K.POOL_CODES[p["pool_type"]], include, p["p_value"] or 1)
+
+
+def _pool_forward(p, ins, outs, is_train, state):
+    _pool_check(p)
+    x = ins[0]
+    out = inplace_view(outs[0], _as4(outs[0].shape), "Pooling")
+    K.pool_forward(np.ascontiguousarray(x).reshape(_as4(x.shape)), out, *_pool_call(p, x),
+                   np.finfo(x.dtype).min)
+
+
+def _pool_backward(p, ograds, ins, outs, igrads, reqs, state):
+    if not _dx_mode(reqs[0], igrads[0]):
+        return
+    x, y = ins[0], outs[0]
+    K.pool_backward(np.ascontiguousarray(x).reshape(_as4(x.shape)),
+                    np.ascontiguousarray(y).reshape(_as4(y.shape)),
+                    np.ascontiguousarray(ograds[0]).reshape(_as4(y.shape)),
+                    inplace_view(igrads[0], _as4(x.shape), "Pooling"), *_pool_call(p, x),
+                    reqs[0] == "add")
+
+
+register(Op(
+    name="Pooling",
+    params={"kernel": Param("shape", ()),
+            "pool_type": Param("str", "max", choices=("avg", "lp", "max", "sum")),
+            "global_pool": Param("bool", False), "cudnn_off": Param("bool", False),
+            "pooling_convention": Param("str", "valid", choices=("full", "same", "valid"),
+                                        doc="'valid' floors the output size, 'full' ceils it"),
+            "stride": Param("shape", ()), "pad": Param("shape", ()),
+            "p_value": Param("int", None, optional=True, doc="the p of lp pooling"),
+            "count_include_pad": Param("bool", None, optional=True,
+                                       doc="avg: divide by the padded window size (default)"),
+            "layout": Param("str", None, optional=True, choices=_LAYOUTS)},
+    arguments=["data"], infer_shape=_pool_shape, forward=_pool_forward,
+    backward=_pool_backward,
+    doc="1-D/2-D max, average, sum or Lp pooling over windows. See notebook 04."))

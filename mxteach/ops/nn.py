@@ -1,10 +1,49 @@
-"""Neural-network layers: FullyConnected, Activation, LeakyReLU, Dropout, Embedding, BatchNorm."""
+"""Neural-network layers: FullyConnected, Activation, LeakyReLU, Dropout, Embedding.
+
+BatchNorm lives in ``nn_norm.py`` (imported at the end of this file, so it registers with this
+family). Kernels: ``kernels/cpu/nn.py``; numpy twins: ``kernels/reference_nn.py``.
+"""
 from __future__ import annotations
 
 import numpy as np
 
 from .registry import Op, Param, register, assign
-from ..base import ShapeError
+from .. import random as _random
+from ..base import MXNetError, ShapeError
+from ..kernels.cpu import nn as K
+
+
+def inplace_view(a, shape, op="operator"):
+    """``a`` reshaped without copying: kernels write through it into the caller's buffer."""
+    if not a.flags.c_contiguous:
+        raise MXNetError(f"{op}: output/gradient buffers must be C-contiguous (got strides "
+                         f"{a.strides} for shape {a.shape})")
+    return a.reshape(shape)
+
+
+def _flat_in(a):
+    return np.ascontiguousarray(a).reshape(-1)
+
+
+def _dx_mode(req, buf):
+    """Kernel code for a gradient request: 0 skip, 1 write, 2 add."""
+    if buf is None or req == "null":
+        return 0
+    return 2 if req == "add" else 1
+
+
+def _same_shape(opname, names):
+    """Shape rule of elementwise layers: every input and the output share data's shape."""
+    def rule(p, in_shapes):
+        data = in_shapes[0]
+        if data is None:
+            return in_shapes, [None]
+        for name, got in zip(names, in_shapes):
+            if got is not None and tuple(got) != tuple(data):
+                raise ShapeError(f"{opname}: input {name} has shape {tuple(got)}, expected "
+                                 f"{tuple(data)}")
+        return [tuple(data)] * len(in_shapes), [tuple(data)]
+    return rule
 
 
 # -- FullyConnected -------------------------------------------------------------------------
@@ -56,3 +95,242 @@ register(Op(
     arguments=_fc_args, infer_shape=_fc_shape, forward=_fc_forward, backward=_fc_backward,
     backward_uses=("ins",),
     doc="y = x W^T + b, x flattened to 2-D unless flatten=False. See notebook 02."))
+
+
+# -- Activation -------------------------------------------------------------------------------
+_ACT_TYPES = ("relu", "sigmoid", "softrelu", "softsign", "tanh")
+
+
+def _act_forward(p, ins, outs, is_train, state):
+    K.unary_forward(_flat_in(ins[0]), inplace_view(outs[0], -1, "Activation"),
+                    K.ACT_CODES[p["act_type"]], 0.0)
+
+
+def _act_backward(p, ograds, ins, outs, igrads, reqs, state):
+    if _dx_mode(reqs[0], igrads[0]) == 0:
+        return
+    K.unary_backward(_flat_in(ins[0]), _flat_in(outs[0]), _flat_in(ograds[0]),
+                     inplace_view(igrads[0], -1, "Activation"), K.ACT_CODES[p["act_type"]],
+                     0.0, reqs[0] == "add")
+
+
+register(Op(
+    name="Activation",
+    params={"act_type": Param("str", choices=_ACT_TYPES,
+                              doc="relu, sigmoid, softrelu (log(1+e^x)), softsign or tanh")},
+    arguments=["data"], infer_shape=_same_shape("Activation", ["data"]),
+    forward=_act_forward, backward=_act_backward,
+    doc="Elementwise activation y = f(x). See notebook 02."))
+
+
+# -- LeakyReLU --------------------------------------------------------------------------------
+_LEAKY_TYPES = ("elu", "gelu", "leaky", "prelu", "rrelu", "selu")
+
+
+def _leaky_args(p):
+    return ["data", "gamma"] if p["act_type"] == "prelu" else ["data"]
+
+
+def _leaky_outputs(p):
+    # rrelu shows its random slopes as a second output, as MXNet 1.9 lists it
+    return ["output", "mask"] if p["act_type"] == "rrelu" else ["output"]
+
+
+def _leaky_shape(p, in_shapes):
+    data = in_shapes[0]
+    n_out = len(_leaky_outputs(p))
+    if data is None:
+        return in_shapes, [None] * n_out
+    data = tuple(data)
+    if p["act_type"] != "prelu":
+        return [data], [data] * n_out
+    if len(data) < 2:
+        raise ShapeError(f"LeakyReLU(prelu): input data has shape {data}; prelu needs at least "
+                         f"2-D data (batch, channel, ...) so gamma can have one slope per channel")
+    gamma = in_shapes[1]
+    if gamma is None:
+        gamma = (data[1],)
+    elif tuple(gamma) not in ((data[1],), (1,)):
+        raise ShapeError(f"LeakyReLU(prelu): input gamma has shape {tuple(gamma)}, expected "
+                         f"({data[1]},) (one slope per channel of data {data}) or (1,)")
+    return [data, tuple(gamma)], [data]
+
+
+def _as3(a, shape=None):
+    """(outer, C, inner) view with C on axis 1 (PReLU's channel axis)."""
+    s = a.shape if shape is None else shape
+    return a.reshape(s[0], s[1], -1)
+
+
+def _leaky_forward(p, ins, outs, is_train, state):
+    kind, x = p["act_type"], ins[0]
+    if kind == "prelu":
+        K.prelu_forward(_as3(np.ascontiguousarray(x)), np.ascontiguousarray(ins[1]),
+                        _as3(inplace_view(outs[0], x.shape, "LeakyReLU")))
+    elif kind == "rrelu":
+        # training draws one slope per element from U(lower, upper); inference uses their mean
+        if is_train:
+            slopes = _random.rng().uniform(p["lower_bound"], p["upper_bound"], x.shape)
+            outs[1][...] = slopes
+        else:
+            outs[1][...] = (p["lower_bound"] + p["upper_bound"]) / 2
+        np.multiply(x, np.where(x > 0, 1, outs[1]), out=outs[0])
+        state["mask"] = outs[1].copy()
+    else:
+        K.unary_forward(_flat_in(x), inplace_view(outs[0], -1, "LeakyReLU"),
+                        K.ACT_CODES[kind], p["slope"])
+
+
+def _leaky_backward(p, ograds, ins, outs, igrads, reqs, state):
+    kind, x, dy = p["act_type"], ins[0], ograds[0]
+    mode = _dx_mode(reqs[0], igrads[0])
+    if kind == "prelu":
+        gamma = np.ascontiguousarray(ins[1])
+        dgamma_c = np.zeros(x.shape[1], dtype=np.float64)
+        dx3 = _as3(inplace_view(igrads[0], x.shape, "LeakyReLU")) if mode else _as3(x)
+        K.prelu_backward(_as3(np.ascontiguousarray(x)), gamma, _as3(np.ascontiguousarray(dy)),
+                         dx3, dgamma_c, mode)
+        dgamma = dgamma_c.sum(keepdims=True) if gamma.shape[0] == 1 else dgamma_c
+        assign(igrads[1], reqs[1], dgamma.astype(gamma.dtype))
+    elif kind == "rrelu":
+        mask = state.get("mask")
+        if mask is None:
+            raise MXNetError("LeakyReLU(rrelu): backward needs a forward pass first")
+        assign(igrads[0], reqs[0], dy * np.where(x > 0, 1, mask))
+    elif mode:
+        K.unary_backward(_flat_in(x), _flat_in(outs[0]), _flat_in(dy),
+                         inplace_view(igrads[0], -1, "LeakyReLU"), K.ACT_CODES[kind],
+                         p["slope"], mode == 2)
+
+
+register(Op(
+    name="LeakyReLU",
+    params={"act_type": Param("str", "leaky", choices=_LEAKY_TYPES),
+            "slope": Param("float", 0.25, doc="negative slope (leaky), alpha (elu)"),
+            "lower_bound": Param("float", 0.125, doc="rrelu: lowest random slope"),
+            "upper_bound": Param("float", 0.334, doc="rrelu: highest random slope")},
+    arguments=_leaky_args, outputs=_leaky_outputs, infer_shape=_leaky_shape,
+    forward=_leaky_forward, backward=_leaky_backward,
+    doc="Leaky rectifiers: leaky, elu, selu, gelu, prelu (learned slope per channel, argument "
+        "gamma) and rrelu (random slope while training). See notebook 02."))
+
+
+# -- Dropout ----------------------------------------------------------------------------------
+def _dropout_check(p, ndim):
+    if not 0.0 <= p["p"] <= 1.0:
+        raise MXNetError(f"Dropout: p = {p['p']} must lie in [0, 1]")
+    for ax in p["axes"]:
+        if not -ndim <= ax < ndim:
+            raise ShapeError(f"Dropout: axes {p['axes']} has axis {ax}, but data has only "
+                             f"{ndim} dimensions")
+
+
+def _dropout_shape(p, in_shapes):
+    if in_shapes[0] is not None:
+        _dropout_check(p, len(in_shapes[0]))
+    return _same_shape("Dropout", ["data"])(p, in_shapes)
+
+
+def _dropout_forward(p, ins, outs, is_train, state):
+    x = ins[0]
+    _dropout_check(p, x.ndim)
+    active = (is_train or p["mode"] == "always") and p["p"] > 0
+    if not active:
+        state["mask"] = None
+        outs[0][...] = x
+        return
+    # one mask entry per position, shared (broadcast) along the listed axes
+    shape = list(x.shape)
+    for ax in p["axes"]:
+        shape[ax] = 1
+    keep = 1.0 - p["p"]
+    kept = _random.rng().random_sample(shape) < keep
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # p = 1 keeps nothing and scales by 1/0: MXNet then outputs NaN (0 * inf), and so do we
+        scale = x.dtype.type(1) / x.dtype.type(keep)
+        mask = kept.astype(x.dtype) * scale
+        np.multiply(x, mask, out=outs[0])
+    state["mask"] = mask
+
+
+def _dropout_backward(p, ograds, ins, outs, igrads, reqs, state):
+    mask = state.get("mask")
+    with np.errstate(invalid="ignore"):
+        assign(igrads[0], reqs[0], ograds[0] if mask is None else ograds[0] * mask)
+
+
+register(Op(
+    name="Dropout",
+    params={"p": Param("float", 0.5, doc="fraction of the input that gets dropped"),
+            "mode": Param("str", "training", choices=("always", "training"),
+                          doc="'training': only when is_train; 'always': also in inference"),
+            "axes": Param("shape", (), doc="axes along which one mask value is shared"),
+            "cudnn_off": Param("bool", False, optional=True, doc="accepted, no effect on CPU")},
+    arguments=["data"], infer_shape=_dropout_shape, forward=_dropout_forward,
+    backward=_dropout_backward, backward_uses=(),
+    doc="Randomly zeroes inputs with probability p and scales the rest by 1/(1-p) while "
+        "training; the identity otherwise. The mask is kept in the node state for backward. "
+        "See notebook 03."))
+
+
+# -- Embedding --------------------------------------------------------------------------------
+_EMB_DTYPES = ("bfloat16", "float16", "float32", "float64", "int32", "int64", "int8", "uint8")
+
+
+def _emb_check(p):
+    for key in ("input_dim", "output_dim"):
+        if p[key] <= 0:
+            raise MXNetError(f"Embedding: {key} = {p[key]} must be positive")
+
+
+def _emb_shape(p, in_shapes):
+    _emb_check(p)
+    want_w = (p["input_dim"], p["output_dim"])
+    if in_shapes[1] is not None and tuple(in_shapes[1]) != want_w:
+        raise ShapeError(f"Embedding: input weight has shape {tuple(in_shapes[1])}, expected "
+                         f"{want_w} (input_dim, output_dim)")
+    data = in_shapes[0]
+    if data is None:
+        return [None, want_w], [None]
+    return [tuple(data), want_w], [tuple(data) + (p["output_dim"],)]
+
+
+def _emb_type(p, in_types):
+    # indices keep their own dtype; weight and output use the dtype parameter
+    return [in_types[0], p["dtype"]], [p["dtype"]]
+
+
+def _indices(data):
+    # one index dtype for the kernels (float64 holds every int32 exactly): one compilation
+    return np.ascontiguousarray(data, dtype=np.float64).reshape(-1)
+
+
+def _emb_forward(p, ins, outs, is_train, state):
+    K.embedding_forward(_indices(ins[0]), np.ascontiguousarray(ins[1]),
+                        inplace_view(outs[0], (-1, p["output_dim"]), "Embedding"))
+
+
+def _emb_backward(p, ograds, ins, outs, igrads, reqs, state):
+    # Indices are not differentiable. MXNet 1.9 refuses any data gradient request; we write 0.
+    if reqs[0] == "write":
+        assign(igrads[0], "write", 0)
+    if _dx_mode(reqs[1], igrads[1]):
+        K.embedding_backward(_indices(ins[0]),
+                             np.ascontiguousarray(ograds[0]).reshape(-1, p["output_dim"]),
+                             inplace_view(igrads[1], igrads[1].shape, "Embedding"),
+                             reqs[1] == "add")
+
+
+register(Op(
+    name="Embedding",
+    params={"input_dim": Param("int", doc="vocabulary size (rows of weight)"),
+            "output_dim": Param("int", doc="embedding size (columns of weight)"),
+            "dtype": Param("dtype", "float32", choices=_EMB_DTYPES),
+            "sparse_grad": Param("bool", False, doc="accepted; the gradient is dense here")},
+    arguments=["data", "weight"], infer_shape=_emb_shape, infer_type=_emb_type,
+    forward=_emb_forward, backward=_emb_backward, backward_uses=("ins",),
+    doc="Looks up rows of weight: out[..., :] = weight[int(data[...])], indices truncated "
+        "toward zero and clipped into [0, input_dim). See notebook 05."))
+
+
+from . import nn_norm  # noqa: E402,F401  (BatchNorm registers with this family)

@@ -1,0 +1,181 @@
+"""Numba CPU kernels for the convolution family (``ops/conv.py``): im2col/col2im around a BLAS
+GEMM for Convolution, and direct loops for Pooling.
+
+Everything is written for 2-D (N, C, H, W) data; 1-D operators pass a view with H = 1 and a
+1-row kernel. The column buffer has shape (C*KH*KW, N, OH*OW): one row per (channel, kernel
+offset), so the convolution of the whole batch is one GEMM ``W (F, C*KH*KW) @ col`` per group,
+and the weight gradient is one GEMM ``dY (F, N*OH*OW) @ col.T``.
+
+Every kernel works on contiguous float32 or float64 arrays and has a numpy twin with the same
+name and signature in ``kernels/reference_conv.py``. Set ``NUMBA_DISABLE_JIT=1`` to step
+through them as plain Python.
+"""
+from __future__ import annotations
+
+import math
+
+from numba import njit, prange
+
+__all__ = ["POOL_CODES", "im2col", "col2im", "conv_output", "pool_forward", "pool_backward"]
+
+POOL_CODES = {"max": 0, "avg": 1, "sum": 2, "lp": 3}
+
+
+@njit(cache=True, parallel=True)
+def im2col(x, col, kh, kw, sh, sw, ph, pw, dh, dw, ow_n):
+    """col[(c*kh + i)*kw + j, n, oh*ow_n + ow] = x[n, c, oh*sh - ph + i*dh, ow*sw - pw + j*dw]
+    (zero where that falls in the padding). ``ow_n`` is the output width."""
+    N, C, H, W = x.shape
+    K = col.shape[0]
+    oh_n = col.shape[2] // ow_n
+    for r in prange(K):
+        c = r // (kh * kw)
+        i = (r // kw) % kh
+        j = r % kw
+        for n in range(N):
+            for oh in range(oh_n):
+                h = oh * sh - ph + i * dh
+                base = oh * ow_n
+                if h < 0 or h >= H:
+                    for ow in range(ow_n):
+                        col[r, n, base + ow] = 0
+                    continue
+                for ow in range(ow_n):
+                    w = ow * sw - pw + j * dw
+                    if 0 <= w < W:
+                        col[r, n, base + ow] = x[n, c, h, w]
+                    else:
+                        col[r, n, base + ow] = 0
+
+
+@njit(cache=True, parallel=True)
+def col2im(col, dx, kh, kw, sh, sw, ph, pw, dh, dw, ow_n, accumulate):
+    """The adjoint of im2col: every column entry is added back to the pixel it was copied from.
+    One (n, c) plane per parallel task, so no two tasks write the same pixel."""
+    N, C, H, W = dx.shape
+    oh_n = col.shape[2] // ow_n
+    for nc in prange(N * C):
+        n = nc // C
+        c = nc % C
+        if not accumulate:
+            dx[n, c, :, :] = 0
+        for i in range(kh):
+            for j in range(kw):
+                r = (c * kh + i) * kw + j
+                for oh in range(oh_n):
+                    h = oh * sh - ph + i * dh
+                    if h < 0 or h >= H:
+                        continue
+                    base = oh * ow_n
+                    for ow in range(ow_n):
+                        w = ow * sw - pw + j * dw
+                        if 0 <= w < W:
+                            dx[n, c, h, w] += col[r, n, base + ow]
+
+
+@njit(cache=True)
+def conv_output(tmp, bias, out, has_bias):
+    """out[n, f, :] = tmp[f, n, :] (+ bias[f]): the GEMM result (F, N, L) back to (N, F, L)."""
+    F, N, L = tmp.shape
+    for nf in range(N * F):
+        n = nf // F
+        f = nf % F
+        b = bias[f] if has_bias else 0.0
+        for k in range(L):
+            out[n, f, k] = tmp[f, n, k] + b
+
+
+@njit(cache=True, inline="always")
+def _window(o, s, p, k, size):
+    """Window of output index ``o``: (start, end) clipped to the data, and the padded extent
+    (end clipped only to size + pad) that count_include_pad divides by."""
+    start = o * s - p
+    end = min(start + k, size + p)
+    span = end - start
+    return max(start, 0), min(end, size), span
+
+
+@njit(cache=True, parallel=True)
+def pool_forward(x, out, kh, kw, sh, sw, ph, pw, mode, count_include_pad, p_value, lowest):
+    """Pooling of (N, C, H, W) into (N, C, OH, OW). ``mode`` from POOL_CODES; max starts from
+    ``lowest`` (so a window entirely in the padding gives it, as MXNet's does)."""
+    N, C, H, W = x.shape
+    OH, OW = out.shape[2], out.shape[3]
+    for nc in prange(N * C):
+        n = nc // C
+        c = nc % C
+        for oh in range(OH):
+            h0, h1, hspan = _window(oh, sh, ph, kh, H)
+            for ow in range(OW):
+                w0, w1, wspan = _window(ow, sw, pw, kw, W)
+                if mode == 0:
+                    m = lowest
+                    for h in range(h0, h1):
+                        for w in range(w0, w1):
+                            v = x[n, c, h, w]
+                            if v > m:
+                                m = v
+                    out[n, c, oh, ow] = m
+                else:
+                    s = 0.0
+                    for h in range(h0, h1):
+                        for w in range(w0, w1):
+                            v = x[n, c, h, w]
+                            if mode == 3:
+                                s += v ** p_value
+                            else:
+                                s += v
+                    if mode == 1:
+                        size = hspan * wspan if count_include_pad else (h1 - h0) * (w1 - w0)
+                        out[n, c, oh, ow] = s / size
+                    elif mode == 2:
+                        out[n, c, oh, ow] = s
+                    elif p_value == 1:
+                        out[n, c, oh, ow] = s
+                    elif p_value == 2:
+                        out[n, c, oh, ow] = math.sqrt(s)
+                    else:
+                        out[n, c, oh, ow] = math.copysign(abs(s) ** (1.0 / p_value), s)
+
+
+@njit(cache=True, parallel=True)
+def pool_backward(x, y, dy, dx, kh, kw, sh, sw, ph, pw, mode, count_include_pad, p_value,
+                  accumulate):
+    """Gradient of pool_forward. Max sends each output's gradient to the first input in its
+    window (row-major) equal to the output, as MXNet's CPU kernel does on ties."""
+    N, C, H, W = x.shape
+    OH, OW = y.shape[2], y.shape[3]
+    for nc in prange(N * C):
+        n = nc // C
+        c = nc % C
+        if not accumulate:
+            dx[n, c, :, :] = 0
+        for oh in range(OH):
+            h0, h1, hspan = _window(oh, sh, ph, kh, H)
+            for ow in range(OW):
+                w0, w1, wspan = _window(ow, sw, pw, kw, W)
+                g = dy[n, c, oh, ow]
+                if mode == 0:
+                    target = y[n, c, oh, ow]
+                    found = False
+                    for h in range(h0, h1):
+                        for w in range(w0, w1):
+                            if x[n, c, h, w] == target:
+                                dx[n, c, h, w] += g
+                                found = True
+                                break
+                        if found:
+                            break
+                elif mode == 1 or mode == 2:
+                    if mode == 1:
+                        size = hspan * wspan if count_include_pad else (h1 - h0) * (w1 - w0)
+                        g = g / size
+                    for h in range(h0, h1):
+                        for w in range(w0, w1):
+                            dx[n, c, h, w] += g
+                else:
+                    yv = y[n, c, oh, ow]
+                    for h in range(h0, h1):
+                        for w in range(w0, w1):
+                            v = x[n, c, h, w]
+                            dx[n, c, h, w] += g * (v / yv) ** (p_value - 1)
