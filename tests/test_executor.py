@@ -252,3 +252,15 @@ out['json'] = open(workdir + '/conv-symbol.json').read()
                                atol=1e-6)
     np.testing.assert_allclose(exe.grad_dict["conv1_weight"].asnumpy(),
                                ref["grads"]["conv1_weight"], rtol=1e-5, atol=1e-5)
+
+
+def test_memory_report_shows_operator_workspaces_after_forward():
+    d = mx.sym.Variable("data")
+    c = mx.sym.Convolution(d, kernel=(3, 3), num_filter=4, name="c")
+    exe = mx.sym.Dropout(c, name="dp").simple_bind(mx.cpu(), data=(2, 3, 8, 8))
+    assert not [r for r in exe.memory_report() if r.role == "workspace"]
+    exe.forward(is_train=True)
+    work = {r.name: r for r in exe.memory_report() if r.role == "workspace"}
+    # im2col columns: (C*KH*KW) x (N*OH*OW) floats
+    assert work["c:col"].bytes == 3 * 3 * 3 * 2 * 6 * 6 * 4
+    assert work["dp:mask"].shape == (2, 4, 6, 6)

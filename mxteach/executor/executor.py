@@ -429,6 +429,13 @@ class Executor:
                 shared = f"arena{arena.index}" + (": " + ", ".join(others) if others else "")
             node_name = req.name.rsplit("_", 2 if req.role.endswith("grad") else 1)[0]
             row(req.name, req.role, arr, shared, self._place.get(node_name, dev))
+        # scratch an operator keeps between calls (im2col columns, masks, batch statistics);
+        # it exists only after the first forward
+        for node in self._plan.op_nodes:
+            for key, value in self._states[id(node)].items():
+                if isinstance(value, np.ndarray):
+                    row(f"{node.name}:{key}", "workspace", value, "",
+                        self._place.get(node.name, dev))
         return rows
 
     def memory_summary(self):
