@@ -180,3 +180,15 @@ def test_arithmetic_symbols_evaluate():
     out = expr.eval(ctx=mx.cpu(), a=mx.nd.array(av), b=mx.nd.array(bv))[0].asnumpy()
     want = (av + bv) * 2 - av / bv + 1 + av + 3 / av + av ** 2
     np.testing.assert_allclose(out, want, rtol=1e-6)
+
+
+def test_zeros_ones_full_with_inferred_batch():
+    x = mx.sym.Variable("x")
+    s = x + mx.sym.zeros((0, 4)) + mx.sym.ones((3, 4)) * mx.sym.full((3, 4), 2.5)
+    assert s.infer_shape(x=(3, 4)) == ([(3, 4)], [(3, 4)], [])
+    out = s.eval(x=mx.nd.ones((3, 4)))[0].asnumpy()
+    np.testing.assert_array_equal(out, np.full((3, 4), 3.5, np.float32))
+    fc = mx.sym.FullyConnected(mx.sym.zeros((0, 2)), num_hidden=3, name="fc") + \
+        mx.sym.FullyConnected(x, num_hidden=3, name="fx")
+    assert fc.infer_shape(x=(5, 4))[0][1] == (3, 2)        # fc_weight from the (0, 2) state
+    assert json.loads(mx.sym.zeros((0, 4)).tojson())["nodes"][0]["op"] == "_zeros"

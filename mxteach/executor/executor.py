@@ -209,7 +209,10 @@ class Executor:
 
     def _backward_steps(self):
         plan, buf = self._plan, self._buf
-        steps, written = [], set()
+        steps = []
+        # a head's gradient arrives through out_grads; internal consumers add to it
+        written = {("grad", id(n), i) for n, i in plan.heads
+                   if n.op is not None and not n.op.loss}
         for n in plan.backward_nodes:
             k = n.num_args()
             ograds = None if n.op.loss else [buf[("grad", id(n), j)]
@@ -282,6 +285,7 @@ class Executor:
             if len(out_grads) != len(plan.heads):
                 raise MXNetError(f"backward: got {len(out_grads)} out_grads for "
                                  f"{len(plan.heads)} outputs {self.output_names}")
+        copied = set()
         for k, (n, i) in enumerate(plan.heads):
             gkey = ("grad", id(n), i)
             if n.op is None or n.op.loss or gkey not in self._buf:
@@ -294,7 +298,11 @@ class Executor:
             if g.shape != self._buf[gkey].shape:
                 raise ShapeError(f"backward: out_grad for '{self.output_names[k]}' has shape "
                                  f"{g.shape}, expected {self._buf[gkey].shape}")
-            self._buf[gkey][...] = g
+            if gkey in copied:      # the same output listed twice in a Group: gradients add
+                self._buf[gkey] += g
+            else:
+                self._buf[gkey][...] = g
+                copied.add(gkey)
         for fn, p, og, ins, outs, ig, reqs, st, _ in self._bwd:
             fn(p, og, ins, outs, ig, reqs, st)
 

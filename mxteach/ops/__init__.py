@@ -4,7 +4,7 @@ import importlib
 from . import registry
 
 # Each family file registers its operators on import.
-FAMILIES = ("nn", "conv", "loss", "shape", "elemwise", "reduce")
+FAMILIES = ("nn", "conv", "loss", "shape", "elemwise", "reduce", "init_ops")
 
 for _fam in FAMILIES:
     importlib.import_module(f"{__name__}.{_fam}")

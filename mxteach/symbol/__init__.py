@@ -24,3 +24,17 @@ maximum = _binary_or_scalar("_Maximum", "_MaximumScalar", "_MaximumScalar")
 minimum = _binary_or_scalar("_Minimum", "_MinimumScalar", "_MinimumScalar")
 pow = _binary_or_scalar("_Power", "_PowerScalar", "_RPowerScalar")  # noqa: A001 - MXNet's name
 power = pow
+
+
+def zeros(shape, dtype=None, **kwargs):
+    """A symbol of zeros; 0 in ``shape`` is inferred from the consumer. See notebook 01."""
+    return _frontend.call("_zeros", [], dict(kwargs, shape=shape, dtype=dtype or "float32"))
+
+
+def ones(shape, dtype=None, **kwargs):
+    return _frontend.call("_ones", [], dict(kwargs, shape=shape, dtype=dtype or "float32"))
+
+
+def full(shape, val, dtype=None, **kwargs):
+    return _frontend.call("_full", [], dict(kwargs, shape=shape, value=float(val),
+                                            dtype=dtype or "float32"))

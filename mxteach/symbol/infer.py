@@ -27,15 +27,48 @@ def _attr_shape(node):
     return shape if all(d > 0 for d in shape) and shape else None
 
 
+_CREATORS = ("_zeros", "_ones", "_full")
+
+
 def infer_shapes(heads, given):
     """Return {(id(node), idx): shape or None} for every entry; ``given`` maps variable names
-    to shapes. Conflicts raise ShapeError naming the node and the input."""
+    to shapes. Conflicts raise ShapeError naming the node and the input.
+
+    Creation ops (``mx.sym.zeros((0, H))``) may leave dimensions at 0 for "infer me"; when
+    consumers alone cannot fill them, the 0s are tried as each given input's batch size and
+    the first choice that makes the whole graph consistent is kept (RNN begin states).
+    """
     order = topo_order(heads)
     shapes = {}
     for node in order:
         if node.op is None:
             s = given.get(node.name)
             shapes[(id(node), 0)] = tuple(int(d) for d in s) if s is not None else _attr_shape(node)
+    _fixpoint(order, shapes)
+    partial = [n for n in order if n.op is not None and n.op.name in _CREATORS
+               and shapes.get((id(n), 0)) is None and 0 in tuple(n.params["shape"])]
+    if partial:
+        # candidates: every given leading dimension first, then the other dimensions
+        # (layout TNC puts the batch second)
+        batches = []
+        for pos in (0, 1, 2):
+            for s in given.values():
+                if s is not None and len(s) > pos and int(s[pos]) not in batches:
+                    batches.append(int(s[pos]))
+        for b in batches:
+            trial = dict(shapes)
+            for n in partial:
+                trial[(id(n), 0)] = tuple(b if d == 0 else d for d in n.params["shape"])
+            try:
+                _fixpoint(order, trial)
+            except ShapeError:
+                continue
+            shapes = trial
+            break
+    return order, shapes
+
+
+def _fixpoint(order, shapes):
     for _ in range(len(order) + 1):
         changed = False
         for node in order:
@@ -68,12 +101,18 @@ def infer_shapes(heads, given):
                         f"{tuple(old)}, but the operator expects {new}")
             for j in range(n_out):
                 o = outs[j] if j < len(outs) else None
-                if o is not None and shapes.get((id(node), j)) is None:
-                    shapes[(id(node), j)] = tuple(int(d) for d in o)
+                if o is None:
+                    continue
+                o = tuple(int(d) for d in o)
+                known = shapes.get((id(node), j))
+                if known is None:
+                    shapes[(id(node), j)] = o
                     changed = True
+                elif known != o:
+                    raise ShapeError(f"Error in operator {node.name} ({node.op.name}): output "
+                                     f"{j} has shape {o}, but its consumers need {known}")
         if not changed:
             break
-    return order, shapes
 
 
 def infer_types(heads, given):
