@@ -190,5 +190,5 @@ def test_zeros_ones_full_with_inferred_batch():
     np.testing.assert_array_equal(out, np.full((3, 4), 3.5, np.float32))
     fc = mx.sym.FullyConnected(mx.sym.zeros((0, 2)), num_hidden=3, name="fc") + \
         mx.sym.FullyConnected(x, num_hidden=3, name="fx")
-    assert fc.infer_shape(x=(5, 4))[0][1] == (3, 2)        # fc_weight from the (0, 2) state
+    assert fc.infer_shape(x=(5, 4))[0][0] == (3, 2)        # fc_weight from the (0, 2) state
     assert json.loads(mx.sym.zeros((0, 4)).tojson())["nodes"][0]["op"] == "_zeros"
