@@ -73,11 +73,16 @@ class BaseModule:
         return Stage.OPTIMIZER_INSTALLED
 
     def _require(self, *flags, call):
-        """Raise NotBoundError naming the missing step when ``call`` comes too early."""
-        for f in flags:
-            if not self._flags[f]:
-                raise NotBoundError(f"{type(self).__name__}.{call}() needs {_HOW[f]} first; the "
-                                    f"module is at stage '{self.stage}'")
+        """Raise NotBoundError naming every missing step when ``call`` comes too early."""
+        missing = [f for f in flags if not self._flags[f]]
+        if not missing:
+            return
+        if "params_initialized" in missing and not self.binded and "binded" not in missing:
+            missing.insert(0, "binded")
+        what = call if call.endswith(("shapes", "names")) else call + "()"
+        steps = " then ".join(_HOW[f] for f in missing)
+        raise NotBoundError(f"{type(self).__name__}.{what} needs {steps} first; the module is "
+                            f"at stage '{self.stage}'")
 
     def _emit(self, kind, before, **data):
         if self.events:

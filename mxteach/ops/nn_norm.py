@@ -113,6 +113,9 @@ register(Op(
             "min_calib_range": Param("float", None, optional=True, doc="quantisation; unused"),
             "max_calib_range": Param("float", None, optional=True, doc="quantisation; unused")},
     arguments=["data", "gamma", "beta"], aux=["moving_mean", "moving_var"],
+    # as in MXNet, the running statistics carry their own initializers
+    extra={"input_attrs": {"moving_mean": {"__init__": '["zero", {}]'},
+                           "moving_var": {"__init__": '["one", {}]'}}},
     outputs=_bn_outputs, infer_shape=_bn_shape, forward=_bn_forward, backward=_bn_backward,
     backward_uses=("ins",),
     doc="y = (x - mean) / sqrt(var + eps) * gamma + beta per channel: batch statistics while "
