@@ -397,3 +397,19 @@ def test_group2ctxs_places_arrays_by_ctx_group():
     assert where["fc2_weight"] == "cpu(2)" and where["fc2_output"] == "cpu(2)"
     assert where["fc1_output"] == "cpu(1)"
     assert mod.get_params()[0]["fc1_weight"].context == mx.cpu(0)   # CPU copies
+
+
+def test_batchnorm_module_initializes_running_stats_by_attribute():
+    d = mx.sym.Variable("data")
+    h = mx.sym.BatchNorm(mx.sym.FullyConnected(d, num_hidden=4, name="fc1"), name="bn1")
+    mod = mx.mod.Module(mx.sym.SoftmaxOutput(h, name="softmax"))
+    mod.bind([("data", (6, 3))], [("softmax_label", (6,))])
+    mod.init_params()
+    aux = mod.get_params()[1]
+    np.testing.assert_array_equal(aux["bn1_moving_mean"].asnumpy(), np.zeros(4))
+    np.testing.assert_array_equal(aux["bn1_moving_var"].asnumpy(), np.ones(4))
+    X, y = toy_data(6, d=3, k=4)
+    mod.init_optimizer()
+    mod.forward_backward(mx.io.DataBatch([mx.nd.array(X)], [mx.nd.array(y)]))
+    mod.update()
+    assert not np.allclose(mod.get_params()[1]["bn1_moving_mean"].asnumpy(), 0)
