@@ -40,6 +40,8 @@ demo: install sysdeps
 test: install sysdeps oracle
 	MXTEACH_ORACLE=$(ORACLE)/bin/python MXTEACH_REQUIRE_ORACLE=1 MXTEACH_REQUIRE_BROWSER=1 \
 		$(PY) -m pytest -n auto -q $(PYTEST_ARGS) tests
+	NUMBA_ENABLE_CUDASIM=1 $(PY) -m pytest -q -p no:cacheprovider -m cudasim \
+		tests/test_cuda_kernels.py tests/test_gpu_module.py
 	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax \
 		--nbval-sanitize-with notebooks/sanitize.cfg notebooks
 

@@ -127,7 +127,11 @@ class SGD(_MasterCopyMixin, Optimizer):
         lrs, wds = self._get_lrs(indices), self._get_wds(indices)
         momentum = self.momentum if self.momentum > 0 else 0.0
         for w, g, s, lr, wd in zip(weights, grads, states, lrs, wds):
-            if multi_precision:
+            if w.context.device_type == "gpu":   # -- GPU hook: the CUDA twin of sgd_step
+                from .kernels.cuda.operators import sgd_update
+                sgd_update(w, g, s, lr, wd, self.rescale_grad, self.clip_gradient, momentum,
+                           multi_precision)
+            elif multi_precision:
                 mom, master = s
                 sgd_step(_buf(master), _buf(g), None if mom is None else _buf(mom), lr, wd,
                          self.rescale_grad, self.clip_gradient, momentum)

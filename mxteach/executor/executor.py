@@ -12,6 +12,7 @@ from ..context import Context
 from ..ndarray.ndarray import NDArray
 from ..symbol.infer import infer_shapes, infer_types
 from . import memory
+from . import gpu as _gpu
 from .plan import GraphPlan
 
 __all__ = ["Executor"]
@@ -171,6 +172,8 @@ class Executor:
         return cls(symbol, ctx, args, grads, reqs, aux, group2ctx=group2ctx)
 
     def _build(self):
+        if _gpu.wanted(self):      # -- GPU hook: device buffers, CUDA kernels (executor/gpu.py)
+            return _gpu.build(self)
         plan = self._plan
         requests = plan.buffer_requests()
         self._requests = requests

@@ -43,6 +43,17 @@ class NDArray:
 
     __array_priority__ = 1000.0
 
+    def __new__(cls, data=None, ctx=None):
+        # -- GPU hook: an NDArray on mx.gpu(i) is a GPUNDArray (device memory; ndarray/gpu.py)
+        if cls is NDArray and data is not None:
+            # ctx=None means the current context (with mx.gpu(0): ...); None there is cpu(0)
+            dev = ctx if ctx is not None else Context._local.__dict__.get("value")
+            if dev is not None and (dev if isinstance(dev, Context) else
+                                    _ctx(dev)).device_type == "gpu":
+                from .gpu import GPUNDArray
+                return object.__new__(GPUNDArray)
+        return object.__new__(cls)
+
     def __init__(self, data, ctx=None):
         self._data = data if isinstance(data, np.ndarray) else np.asarray(data)
         self._ctx = _ctx(ctx)
@@ -416,7 +427,12 @@ def zeros_like_nd(a):
 
 
 def waitall():
-    """Operations run eagerly; nothing to wait for."""
+    """Wait until queued work is done. CPU operations run eagerly; CUDA kernels (mx.gpu) are
+    queued asynchronously on a real GPU, so this waits for every device in use."""
+    import sys
+    gpu = sys.modules.get(__package__ + ".gpu")     # -- GPU hook: loaded once a gpu array exists
+    if gpu is not None:
+        gpu.synchronize()
 
 
 def _fill_random(draw, shape, dtype, ctx, out):
@@ -440,9 +456,13 @@ def invoke(op, inputs, params, out=None, name=None):
                          f"({op.list_arguments(p) + op.list_aux(p)}), got {len(arrays)}")
     _, out_shapes = op.infer_shape(p, in_shapes)
     _, out_types = op.types(p, [a.dtype.name for a in arrays])
-    outs = [np.zeros(s, dtype=t or mx_real_t) for s, t in zip(out_shapes, out_types)]
-    op.forward(p, arrays, outs, False, {})
-    results = [NDArray(o, ctx) for o in outs]
+    if ctx.device_type == "gpu":   # -- GPU hook: the operator's CUDA forward (ndarray/gpu.py)
+        from .gpu import invoke as invoke_gpu
+        results = invoke_gpu(op, p, inputs, out_shapes, out_types, ctx)
+    else:
+        outs = [np.zeros(s, dtype=t or mx_real_t) for s, t in zip(out_shapes, out_types)]
+        op.forward(p, arrays, outs, False, {})
+        results = [NDArray(o, ctx) for o in outs]
     if out is not None:
         targets = out if isinstance(out, (list, tuple)) else [out]
         for t, r in zip(targets, results):
