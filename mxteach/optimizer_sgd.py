@@ -15,7 +15,7 @@ import numpy as np
 
 from .ndarray.ndarray import zeros
 from . import random as _random
-from .optimizer import Optimizer, register, _buf, _clip, _clip_on, _check_same_shape
+from .optimizer_base import Optimizer, register, _buf, _clip, _clip_on, _check_same_shape
 
 __all__ = ["SGD", "ccSGD", "NAG", "Signum", "SGLD", "DCASGD", "Test", "sgd_step", "nag_step"]
 

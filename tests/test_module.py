@@ -413,3 +413,18 @@ def test_batchnorm_module_initializes_running_stats_by_attribute():
     mod.forward_backward(mx.io.DataBatch([mx.nd.array(X)], [mx.nd.array(y)]))
     mod.update()
     assert not np.allclose(mod.get_params()[1]["bn1_moving_mean"].asnumpy(), 0)
+
+
+def test_monitor_follows_reshaped_executors():
+    mod = bound_module()
+    mon = mx.mon.Monitor(1, pattern="data")
+    mod.install_monitor(mon)
+    X, y = toy_data(7)
+    mod.forward(mx.io.DataBatch([mx.nd.array(X)], [mx.nd.array(y)]), is_train=False)
+    assert mon.exes == mod.exec_group.execs
+    mon.tic()
+    mod.forward(mx.io.DataBatch([mx.nd.array(X)], [mx.nd.array(y)]), is_train=False)
+    (step, name, text), = mon.toc()
+    assert name == "data"
+    assert float(text.split()[0].strip("[]")) == pytest.approx(
+        np.linalg.norm(X) / np.sqrt(X.size), rel=1e-5)

@@ -155,6 +155,7 @@ class DataParallelExecutorGroup:
             types = {d.name: d.dtype for d in descs if d.name in self.arg_names}
             if reshape and old:
                 exe = old[k].reshape(partial_shaping=True, allow_up_sizing=True, **shapes)
+                _retarget_monitor(old[k], exe)
             else:
                 shared_exec = shared_group.execs[k] if shared_group is not None else None
                 exe = Executor.simple_bind(
@@ -298,3 +299,10 @@ class DataParallelExecutorGroup:
     def install_monitor(self, mon):
         for exe in self.execs:
             mon.install(exe)
+
+
+def _retarget_monitor(old_exe, new_exe):
+    """A Monitor installed on ``old_exe`` now watches ``new_exe`` (its reshaped successor)."""
+    mon = getattr(old_exe._monitor, "__self__", None)
+    if mon is not None and hasattr(mon, "exes"):
+        mon.exes = [new_exe if e is old_exe else e for e in mon.exes]

@@ -75,7 +75,9 @@ class PythonModule(BaseModule):
         self.params_initialized = True
 
     def update(self):
-        """No parameters to update."""
+        """No parameters to update (the event still marks the step)."""
+        if self.events:
+            self._emit("update", self.stage)
 
     def update_metric(self, eval_metric, labels, pre_sliced=False):
         if self._label_shapes is None:
@@ -161,6 +163,9 @@ class PythonLossModule(PythonModule):
             self._labels = data_batch.label[0]
         if self._monitor is not None:
             self._monitor.stat_helper(self._name + "_output", self._scores)
+        if self.events:
+            self._emit("forward", self.stage, is_train=is_train,
+                       shapes=[tuple(self._scores.shape)])
 
     def get_outputs(self, merge_multi_context=True):
         if not merge_multi_context:
@@ -184,6 +189,8 @@ class PythonLossModule(PythonModule):
         if not isinstance(grad, NDArray):
             grad = NDArray(np.asarray(grad, dtype=np.float32))
         self._scores_grad = grad
+        if self.events:
+            self._emit("backward", self.stage)
 
     def get_input_grads(self, merge_multi_context=True):
         if not merge_multi_context:

@@ -1,0 +1,513 @@
+"""Optimizers: how a gradient becomes a weight change, as ``mx.optimizer`` in MXNet 1.9.
+
+An :class:`Optimizer` owns the hyper-parameters (learning rate or schedule, weight decay ``wd``,
+``rescale_grad``, ``clip_gradient``, per-parameter multipliers) and the update rule; the
+per-weight state (momentum, running averages ...) lives in an :class:`Updater`, which creates it
+on the first update of each index and can pickle it (``get_states`` / ``set_states``), as the
+kvstore and ``Module.save_optimizer_states`` do.
+
+The update rules change arrays in place, in float32 when the weights are float32, in the order
+MXNet's kernels use; each optimizer's docstring gives its formula. This file holds the base
+class, the registry and the Updater. The SGD family (SGD, NAG, Signum, SGLD, DCASGD) is in
+:mod:`mxteach.optimizer_sgd`, the adaptive ones (Adam, AdaGrad, RMSProp, AdaDelta, Adamax,
+Nadam, Ftrl, FTML, LAMB) in :mod:`mxteach.optimizer_adaptive`; all are importable from here.
+"""
+from __future__ import annotations
+
+import pickle
+import warnings
+
+import numpy as np
+
+from .base import MXNetError, did_you_mean
+from .ndarray.ndarray import NDArray
+
+__all__ = ["Optimizer", "register", "create", "Updater", "get_updater", "OptimizerError",
+           "LearningRateLockedError"]
+
+
+class OptimizerError(MXNetError, ValueError):
+    """A bad optimizer name or argument (MXNet raises ValueError for these)."""
+
+
+class LearningRateLockedError(MXNetError, UserWarning):
+    """``set_learning_rate`` on an optimizer driven by an ``lr_scheduler`` (MXNet raises
+    UserWarning as an exception here)."""
+
+
+# ------------------------------------------------------------------------------------------
+# small helpers shared by the update rules
+# ------------------------------------------------------------------------------------------
+def _buf(x):
+    """The numpy buffer behind an NDArray (updates write into it in place)."""
+    if not isinstance(x, NDArray):
+        raise MXNetError(f"optimizer update expects NDArrays, got {type(x).__name__}")
+    return x._data
+
+
+def _clip_on(clip_gradient):
+    """Kernel-based rules clip only for a truthy, non-negative bound (as MXNet's kernels)."""
+    return bool(clip_gradient) and clip_gradient >= 0
+
+
+def _clip(a, bound):
+    return np.clip(a, -bound, bound)
+
+
+def _check_same_shape(weight, grad, index):
+    if weight.shape != grad.shape:
+        raise MXNetError(f"optimizer update of index {index!r}: weight shape {weight.shape} and "
+                         f"gradient shape {grad.shape} differ")
+
+
+class Optimizer:
+    """Base class of all optimizers: hyper-parameters, multipliers and update counting.
+
+    Parameters
+    ----------
+    rescale_grad : float, default 1.0
+        Gradients are multiplied by this before use (Module sets ``1/batch_size``).
+    param_idx2name : dict of int to str, optional
+        Index → parameter name. With it, every name not ending in ``_weight`` or ``_gamma``
+        gets weight-decay multiplier 0 (biases, BatchNorm beta, ...).
+    wd : float, default 0.0
+        Weight decay (L2) coefficient.
+    clip_gradient : float, optional
+        Clip the (rescaled) gradient into ``[-clip_gradient, clip_gradient]``.
+    learning_rate : float, optional
+        Initial rate; default 0.01 without a scheduler. With a scheduler it overwrites the
+        scheduler's ``base_lr`` (warning when they differ).
+    lr_scheduler : LRScheduler, optional
+        Called with ``num_update`` to give the rate of every update.
+    sym : Symbol, optional
+        Graph whose variables' ``__lr_mult__`` / ``__wd_mult__`` attributes set multipliers
+        (read through ``sym.attr_dict()`` and ``sym.list_arguments()``).
+    begin_num_update : int, default 0
+        Starting value of the update counters.
+    multi_precision : bool, default False
+        Keep a float32 master copy of float16 weights and update that.
+    param_dict : dict of int to Parameter, optional
+        Objects with ``lr_mult`` / ``wd_mult`` attributes, looked up before anything else.
+
+    Notes
+    -----
+    The rate and decay of index ``i`` are ``lr * mult`` and ``wd * mult``, where the multiplier is
+    found, in this order, in ``param_dict[i]``, ``lr_mult[i]`` / ``wd_mult[i]``, then under the
+    name ``param_idx2name[i]``, else 1. ``num_update`` is the largest per-index update count
+    and is what the scheduler sees. See notebook 04.
+    """
+
+    opt_registry = {}
+
+    def __init__(self, rescale_grad=1.0, param_idx2name=None, wd=0.0, clip_gradient=None,
+                 learning_rate=None, lr_scheduler=None, sym=None, begin_num_update=0,
+                 multi_precision=False, param_dict=None):
+        self.rescale_grad = rescale_grad
+        self.lr_scheduler = lr_scheduler
+        if lr_scheduler is None and learning_rate is None:
+            learning_rate = 0.01
+        self.lr = learning_rate
+        if lr_scheduler is not None and learning_rate is not None \
+                and lr_scheduler.base_lr != learning_rate:
+            warnings.warn(f"learning_rate={learning_rate} overwrites the lr_scheduler's base_lr "
+                          f"({lr_scheduler.base_lr})", UserWarning, stacklevel=2)
+            lr_scheduler.base_lr = learning_rate
+        self.wd = wd
+        self.lr_mult = {}
+        self.wd_mult = {}
+        self.begin_num_update = begin_num_update
+        self.num_update = begin_num_update
+        # one count table per device id: Module updates each device's copy separately
+        self._all_index_update_counts = {0: {}}
+        self._index_update_count = self._all_index_update_counts[0]
+        self.clip_gradient = clip_gradient
+        self.multi_precision = multi_precision
+        self.aggregate_num = 0
+        if param_idx2name is None:
+            param_idx2name = {}
+        if not isinstance(param_idx2name, dict):
+            raise OptimizerError("param_idx2name must be a dict of parameter index to name, got "
+                                 f"{type(param_idx2name).__name__}")
+        self.idx2name = dict(param_idx2name)
+        self.sym_info = (sym.attr_dict(), sym.list_arguments()) if sym is not None else ()
+        self.param_dict = param_dict if param_dict else {}
+        self.set_lr_mult({})
+        self.set_wd_mult({})
+
+    # -- registry -----------------------------------------------------------------------------
+    @staticmethod
+    def register(klass):
+        """Register an Optimizer subclass under its lower-cased class name.
+
+        Parameters
+        ----------
+        klass : type
+            The class; returned unchanged, so this works as a decorator.
+
+        Returns
+        -------
+        type
+            ``klass``. See notebook 04.
+        """
+        if not isinstance(klass, type):
+            raise OptimizerError(f"register expects a class, got {klass!r}")
+        name = klass.__name__.lower()
+        old = Optimizer.opt_registry.get(name)
+        if old is not None and old is not klass:
+            warnings.warn(f"optimizer {klass.__module__}.{klass.__name__} replaces "
+                          f"{old.__module__}.{old.__name__} under the name '{name}'")
+        Optimizer.opt_registry[name] = klass
+        return klass
+
+    @staticmethod
+    def create_optimizer(name, **kwargs):
+        """Build a registered optimizer by (case-insensitive) name.
+
+        Parameters
+        ----------
+        name : str or Optimizer
+            Registered name such as ``'sgd'`` or ``'Adam'``. An Optimizer instance is returned
+            as it is (no keyword arguments allowed then).
+        **kwargs
+            Constructor arguments.
+
+        Returns
+        -------
+        Optimizer
+            The new optimizer. See notebook 04.
+        """
+        if isinstance(name, Optimizer):
+            if kwargs:
+                raise OptimizerError(f"create() got an Optimizer instance and keyword arguments "
+                                     f"{sorted(kwargs)}; set them on the instance instead")
+            return name
+        if not isinstance(name, str):
+            raise OptimizerError(f"optimizer must be a name or an Optimizer, got "
+                                 f"{type(name).__name__}")
+        klass = Optimizer.opt_registry.get(name.lower())
+        if klass is None:
+            raise OptimizerError(f"Cannot find optimizer '{name}'; registered: "
+                                 f"{sorted(Optimizer.opt_registry)}."
+                                 + did_you_mean(name.lower(), Optimizer.opt_registry))
+        return klass(**kwargs)
+
+    # -- learning rate ------------------------------------------------------------------------
+    @property
+    def learning_rate(self):
+        """The current rate: the scheduler's value at ``num_update``, else ``lr``."""
+        if self.lr_scheduler is not None:
+            return self.lr_scheduler(self.num_update)
+        return self.lr
+
+    def set_learning_rate(self, lr):
+        """Set the rate of an optimizer that has no scheduler.
+
+        Parameters
+        ----------
+        lr : float
+            The new rate.
+
+        Raises
+        ------
+        LearningRateLockedError
+            When an ``lr_scheduler`` is set (it owns the rate). See notebook 04.
+        """
+        if self.lr_scheduler is not None:
+            raise LearningRateLockedError(
+                "set_learning_rate: this optimizer has an lr_scheduler, which decides the "
+                "rate; change the scheduler (or build the optimizer without one) instead")
+        self.lr = lr
+
+    def set_lr_scale(self, args_lrscale):
+        """Removed in MXNet; use :meth:`set_lr_mult`."""
+        raise MXNetError("set_lr_scale is deprecated; use set_lr_mult({name: mult}) instead")
+
+    def set_lr_mult(self, args_lr_mult):
+        """Set per-parameter learning-rate multipliers (replacing earlier ones).
+
+        Parameters
+        ----------
+        args_lr_mult : dict of str or int to float
+            Name (or index) → multiplier. Variables' ``__lr_mult__`` attributes from ``sym``
+            come first and are overridden by these. See notebook 04.
+        """
+        self.lr_mult = {}
+        if self.sym_info:
+            attrs, arg_names = self.sym_info
+            for name in arg_names:
+                if "__lr_mult__" in attrs.get(name, {}):
+                    self.lr_mult[name] = float(attrs[name]["__lr_mult__"])
+        self.lr_mult.update(args_lr_mult)
+
+    def set_wd_mult(self, args_wd_mult):
+        """Set per-parameter weight-decay multipliers (replacing earlier ones).
+
+        Parameters
+        ----------
+        args_wd_mult : dict of str or int to float
+            Name (or index) → multiplier. Defaults first: every name in ``param_idx2name``
+            that does not end in ``_weight`` or ``_gamma`` gets 0; then ``__wd_mult__``
+            attributes from ``sym``; then these. See notebook 04.
+        """
+        self.wd_mult = {}
+        for name in self.idx2name.values():
+            if not (name.endswith("_weight") or name.endswith("_gamma")):
+                self.wd_mult[name] = 0.0
+        if self.sym_info:
+            attrs, arg_names = self.sym_info
+            for name in arg_names:
+                if "__wd_mult__" in attrs.get(name, {}):
+                    self.wd_mult[name] = float(attrs[name]["__wd_mult__"])
+        self.wd_mult.update(args_wd_mult)
+
+    # -- counting and per-index hyper-parameters ----------------------------------------------
+    def _set_current_context(self, device_id):
+        """Switch to the update-count table of device ``device_id``."""
+        self._index_update_count = self._all_index_update_counts.setdefault(device_id, {})
+
+    def _update_count(self, index):
+        """Count one more update of ``index`` (or of each index in a list)."""
+        for idx in index if isinstance(index, (list, tuple)) else [index]:
+            count = self._index_update_count.get(idx, self.begin_num_update) + 1
+            self._index_update_count[idx] = count
+            self.num_update = max(count, self.num_update)
+
+    def _mult(self, index, table, attr):
+        if index in self.param_dict:
+            return getattr(self.param_dict[index], attr)
+        if index in table:
+            return table[index]
+        if index in self.idx2name:
+            return table.get(self.idx2name[index], 1.0)
+        return 1.0
+
+    def _get_lrs(self, indices):
+        lr = self.lr_scheduler(self.num_update) if self.lr_scheduler is not None else self.lr
+        return [lr * self._mult(i, self.lr_mult, "lr_mult") for i in indices]
+
+    def _get_lr(self, index):
+        """Learning rate of ``index``: current rate times its multiplier."""
+        return self._get_lrs([index])[0]
+
+    def _get_wds(self, indices):
+        return [self.wd * self._mult(i, self.wd_mult, "wd_mult") for i in indices]
+
+    def _get_wd(self, index):
+        """Weight decay of ``index``: ``wd`` times its multiplier."""
+        return self._get_wds([index])[0]
+
+    # -- state and update ---------------------------------------------------------------------
+    def create_state(self, index, weight):
+        """The auxiliary state for one weight (None when the rule needs none).
+
+        Parameters
+        ----------
+        index : int or str
+            The weight's key.
+        weight : NDArray
+            The weight (states take its shape and context).
+
+        Returns
+        -------
+        NDArray, tuple of NDArray or None
+            See notebook 04.
+        """
+        return None
+
+    def create_state_multi_precision(self, index, weight):
+        """Like :meth:`create_state`, plus a float32 master copy for float16 weights when
+        ``multi_precision`` is on: then the state is ``(master_copy, state)``. See notebook 04."""
+        if self.multi_precision and weight.dtype == np.float16:
+            master = weight.astype(np.float32)
+            return (master, self.create_state(index, master))
+        if weight.dtype == np.float16:
+            warnings.warn("updating float16 weights in float16 can converge poorly; consider "
+                          "multi_precision=True")
+        return self.create_state(index, weight)
+
+    def update(self, index, weight, grad, state):
+        """Apply one update to ``weight`` in place.
+
+        Parameters
+        ----------
+        index : int or str
+            The weight's key (selects multipliers and the update count).
+        weight : NDArray
+            Changed in place.
+        grad : NDArray
+            Gradient of the loss with respect to ``weight``.
+        state : object
+            What :meth:`create_state` returned for this weight (changed in place).
+
+        Notes
+        -----
+        The base class has no rule; calling it raises MXNetError. See notebook 04.
+        """
+        raise MXNetError(f"{type(self).__name__} does not define update(); subclass Optimizer "
+                         "and implement update(index, weight, grad, state)")
+
+    def update_multi_precision(self, index, weight, grad, state):
+        """:meth:`update`, through the float32 master copy for float16 weights when
+        ``multi_precision`` is on. See notebook 04."""
+        if self.multi_precision and weight.dtype == np.float16:
+            master, inner = state
+            self.update(index, master, grad.astype(np.float32), inner)
+            _buf(weight)[...] = _buf(master).astype(np.float16)
+        else:
+            self.update(index, weight, grad, state)
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("param_dict", None)  # parameters belong to the trainer, not the checkpoint
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.param_dict = {}
+
+    def __repr__(self):
+        return (f"{type(self).__name__}(learning_rate={self.lr}, wd={self.wd}, "
+                f"rescale_grad={self.rescale_grad}, clip_gradient={self.clip_gradient})")
+
+
+register = Optimizer.register
+create = Optimizer.create_optimizer
+
+
+# ------------------------------------------------------------------------------------------
+# Updater: per-weight states, as the kvstore and Module use them
+# ------------------------------------------------------------------------------------------
+class Updater:
+    """Applies an optimizer to keyed weights and keeps each weight's state.
+
+    ``updater(index, grad, weight)`` (lists allowed) creates the state of a new index on first
+    use, then calls the optimizer. Optimizers with ``aggregate_num > 0`` (SGD, LAMB) receive
+    lists of up to ``aggregate_num`` weights of one dtype per call, as in MXNet.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+        The optimizer to apply.
+
+    Attributes
+    ----------
+    states : dict
+        Index → state, as returned by ``optimizer.create_state_multi_precision``.
+
+    See notebook 04.
+    """
+
+    def __init__(self, optimizer):
+        if not isinstance(optimizer, Optimizer):
+            raise MXNetError(f"Updater needs an Optimizer, got {type(optimizer).__name__}")
+        self.optimizer = optimizer
+        self.states = {}
+        self.states_synced = {}
+        self.aggregate_updates = optimizer.aggregate_num > 0
+
+    def __call__(self, index, grad, weight):
+        if isinstance(index, (list, tuple)):
+            indices, grads, weights = list(index), list(grad), list(weight)
+        else:
+            indices, grads, weights = [index], [grad], [weight]
+        if not (len(indices) == len(grads) == len(weights)):
+            raise MXNetError(f"Updater got {len(indices)} indices, {len(grads)} gradients and "
+                             f"{len(weights)} weights; they must pair up")
+        if weights:
+            self.optimizer._set_current_context(weights[0].context.device_id)
+        for i, idx in enumerate(indices):
+            if isinstance(idx, bytes):
+                indices[i] = idx = idx.decode()
+            if idx not in self.states:
+                self.states[idx] = self.optimizer.create_state_multi_precision(idx, weights[i])
+                self.states_synced[idx] = True
+            elif not self.states_synced[idx]:
+                self.states[idx] = self.sync_state_context(self.states[idx], weights[i].context)
+                self.states_synced[idx] = True
+        if not self.aggregate_updates:
+            for idx, w, g in zip(indices, weights, grads):
+                self.optimizer.update_multi_precision(idx, w, g, self.states[idx])
+            return
+        groups = {}
+        for idx, w, g in zip(indices, weights, grads):
+            groups.setdefault(np.dtype(w.dtype), []).append((idx, w, g))
+        size = self.optimizer.aggregate_num
+        for members in groups.values():
+            for start in range(0, len(members), size):
+                chunk = members[start:start + size]
+                idxs = [m[0] for m in chunk]
+                self.optimizer.update_multi_precision(
+                    idxs, [m[1] for m in chunk], [m[2] for m in chunk],
+                    [self.states[i] for i in idxs])
+
+    def sync_state_context(self, state, context):
+        """Move a state (NDArray, or tuple/list of them) to ``context``.
+
+        Parameters
+        ----------
+        state : NDArray, tuple, list or None
+        context : Context
+
+        Returns
+        -------
+        The same structure on ``context``. See notebook 04.
+        """
+        if isinstance(state, NDArray):
+            return state.as_in_context(context)
+        if isinstance(state, (tuple, list)):
+            moved = [self.sync_state_context(s, context) for s in state]
+            return tuple(moved) if isinstance(state, tuple) else moved
+        return state
+
+    def set_states(self, states):
+        """Load states (and possibly the optimizer) from :meth:`get_states` bytes.
+
+        Parameters
+        ----------
+        states : bytes
+            A pickle of the states dict, or of ``(states, optimizer)``.
+
+        Notes
+        -----
+        States move to their weights' devices on the next update. See notebook 04.
+        """
+        loaded = pickle.loads(states)
+        if isinstance(loaded, tuple) and len(loaded) == 2:
+            self.states, self.optimizer = loaded
+            self.aggregate_updates = self.optimizer.aggregate_num > 0
+        elif isinstance(loaded, dict):
+            self.states = loaded
+        else:
+            raise MXNetError(f"set_states: expected a pickled dict of states or (states, "
+                             f"optimizer), got {type(loaded).__name__}")
+        self.states_synced = dict.fromkeys(self.states, False)
+
+    def get_states(self, dump_optimizer=False):
+        """Pickle the states dict (with the optimizer when ``dump_optimizer``).
+
+        Parameters
+        ----------
+        dump_optimizer : bool, default False
+            Also save the optimizer, with its counters and schedule.
+
+        Returns
+        -------
+        bytes
+            See notebook 04.
+        """
+        return pickle.dumps((self.states, self.optimizer) if dump_optimizer else self.states)
+
+
+def get_updater(optimizer):
+    """An :class:`Updater` for ``optimizer`` (what kvstores and Module use).
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+
+    Returns
+    -------
+    Updater
+        See notebook 04.
+    """
+    return Updater(optimizer)
