@@ -248,3 +248,10 @@ def test_python_module_defaults_and_errors():
     loss.forward(mx.io.DataBatch([mx.nd.ones((2, 3))], [mx.nd.zeros(2)]), is_train=True)
     with pytest.raises(MXNetError, match="grad_func"):
         loss.backward()
+
+
+def test_bucketing_predict_with_plain_iterator_uses_default_bucket():
+    mod = bucketing()
+    X = np.random.RandomState(2).randint(0, 20, (10, 8)).astype("f")
+    out = mod.predict(mx.io.NDArrayIter(X, batch_size=4))
+    assert out.shape == (10, 5) and mod.current_bucket_key == 8

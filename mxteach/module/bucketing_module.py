@@ -270,18 +270,22 @@ class BucketingModule(BaseModule):
         """Bind the batch's bucket ahead of time, keeping the current bucket current."""
         self._require("binded", "params_initialized", call="prepare")
         original = self._curr_bucket_key
-        self.switch_bucket(data_batch.bucket_key, data_batch.provide_data,
+        self.switch_bucket(self._key_of(data_batch), data_batch.provide_data,
                            data_batch.provide_label)
         self._curr_module.prepare(data_batch, sparse_row_id_fn=sparse_row_id_fn)
         self.switch_bucket(original, None, None)
 
     def forward(self, data_batch, is_train=None):
         self._require("binded", "params_initialized", call="forward")
-        key = getattr(data_batch, "bucket_key", None)
-        if key is None:
-            key = self._default_bucket_key
-        self.switch_bucket(key, data_batch.provide_data, data_batch.provide_label)
+        self.switch_bucket(self._key_of(data_batch), data_batch.provide_data,
+                           data_batch.provide_label)
         self._curr_module.forward(data_batch, is_train=is_train)
+
+    def _key_of(self, data_batch):
+        """The batch's bucket key; a batch without one (plain NDArrayIter) uses the default
+        bucket, where MXNet would pass None to sym_gen."""
+        key = getattr(data_batch, "bucket_key", None)
+        return self._default_bucket_key if key is None else key
 
     def backward(self, out_grads=None):
         self._require("binded", "params_initialized", call="backward")
