@@ -2,11 +2,13 @@
 ``cpu(1)`` hold separate buffers, so data moves between them only through explicit copies."""
 from __future__ import annotations
 
+import math
 import numbers
+import warnings
 
 import numpy as np
 
-from ..base import MXNetError, DTypeError, mx_real_t
+from ..base import MXNetError, DTypeError, ShapeError, mx_real_t
 from ..context import Context, current_context
 
 __all__ = ["NDArray", "array", "zeros", "ones", "full", "empty", "arange", "concatenate",
@@ -91,9 +93,7 @@ class NDArray:
 
     @property
     def T(self):
-        if self.ndim > 2:
-            raise MXNetError("NDArray.T is only defined for arrays with at most 2 dimensions")
-        return NDArray(np.ascontiguousarray(self._data.T), self._ctx)
+        return self if self.ndim < 2 else self.transpose()
 
     # -- conversion ---------------------------------------------------------------------------
     def asnumpy(self):
@@ -102,7 +102,7 @@ class NDArray:
 
     def asscalar(self):
         if self.size != 1:
-            raise MXNetError(f"asscalar() needs an array of size 1, got shape {self.shape}")
+            raise ShapeError(f"asscalar() needs an array of size 1, got shape {self.shape}")
         return self._data.reshape(-1)[0]
 
     def astype(self, dtype, copy=True):
@@ -118,7 +118,8 @@ class NDArray:
         """Copy into an NDArray (shapes must match) or onto a Context (a new array)."""
         if isinstance(other, NDArray):
             if other is self:
-                return other
+                warnings.warn("You are attempting to copy an array to itself", RuntimeWarning)
+                return False
             if other.shape != self.shape:
                 raise MXNetError(f"copyto: shape mismatch, source {self.shape} vs target "
                                  f"{other.shape}")
@@ -126,7 +127,7 @@ class NDArray:
             return other
         if isinstance(other, Context):
             return NDArray(self._data.copy(), other)
-        raise MXNetError(f"copyto needs an NDArray or a Context, got {type(other).__name__}")
+        raise DTypeError(f"copyto needs an NDArray or a Context, got {type(other).__name__}")
 
     def as_in_context(self, context):
         return self if context == self._ctx else self.copyto(context)
@@ -213,6 +214,11 @@ class NDArray:
         shape (1,)."""
         out = self._data[self._key(key)]
         if not isinstance(out, np.ndarray) or out.ndim == 0:
+            idx = key if isinstance(key, tuple) else (key,)
+            if all(isinstance(k, (int, np.integer)) for k in idx):
+                # all-integer index: MXNet gives a 1-element VIEW, not a copy
+                idx = tuple(slice(k % n, k % n + 1) for k, n in zip(idx, self.shape))
+                return NDArray(self._data[idx].reshape(1), self._ctx)
             out = np.array(out, dtype=self._data.dtype).reshape(1)
         elif not (_is_basic(key) and out.flags.c_contiguous):
             out = out.copy()
@@ -379,8 +385,6 @@ def array(source_array, ctx=None, dtype=None):
     else:
         default = mx_real_t
     data = np.array(source_array, dtype=_dtype(dtype, default), copy=True)
-    if data.ndim == 0:
-        data = data.reshape(1)
     return NDArray(data, _ctx(ctx))
 
 
@@ -412,9 +416,13 @@ def full(shape, val, ctx=None, dtype=None, out=None, **kw):
 def arange(start, stop=None, step=1.0, repeat=1, infer_range=False, ctx=None, dtype=None):
     if stop is None:
         start, stop = 0, start
-    data = np.arange(start, stop, step, dtype=_dtype(dtype))
-    if repeat > 1:
-        data = np.repeat(data, repeat)
+    if step == 0 or (step > 0 and start >= stop) or (step < 0 and start <= stop):
+        raise MXNetError(f"arange: invalid range (start, stop, step) = ({start}, {stop}, {step})")
+    dt = _dtype(dtype)
+    n = int(math.ceil((stop - start) / step))
+    # as MXNet's kernel: dtype(start) + i * dtype(step), not numpy's accumulated delta
+    i = (np.arange(n * int(repeat)) // int(repeat)).astype(dt)
+    data = (dt.type(start) + i * dt.type(step)).astype(dt, copy=False)
     return NDArray(data, _ctx(ctx))
 
 

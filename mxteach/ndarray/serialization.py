@@ -89,29 +89,31 @@ def _normalise(data):
     if isinstance(data, dict):
         for k, v in data.items():
             if not isinstance(k, str):
-                raise SerializationTypeError(f"save: dict keys must be str, got key {k!r} of type "
-                                    f"{type(k).__name__}")
+                raise SerializationTypeError(f"save: dict keys must be str, got key {k!r} of "
+                                             f"type {type(k).__name__}")
             if not isinstance(v, NDArray):
-                raise SerializationTypeError(f"save: value for key {k!r} is a {type(v).__name__}, not an "
-                                    f"NDArray (wrap numpy data with mx.nd.array)")
+                raise SerializationTypeError(f"save: value for key {k!r} is a "
+                                             f"{type(v).__name__}, not an NDArray (wrap numpy "
+                                             f"data with mx.nd.array)")
         return list(data.values()), list(data.keys())
     if isinstance(data, list):
         for i, v in enumerate(data):
             if not isinstance(v, NDArray):
-                raise SerializationTypeError(f"save: list item {i} is a {type(v).__name__}, not an "
-                                    f"NDArray (wrap numpy data with mx.nd.array)")
+                raise SerializationTypeError(f"save: list item {i} is a {type(v).__name__}, "
+                                             f"not an NDArray (wrap numpy data with "
+                                             f"mx.nd.array)")
         return list(data), []
-    raise SerializationValueError(f"save: data must be an NDArray, a list of NDArrays or a dict "
-                         f"str -> NDArray, got {type(data).__name__}")
+    raise SerializationValueError(f"save: data must be an NDArray, a list of NDArrays or a "
+                                  f"dict str -> NDArray, got {type(data).__name__}")
 
 
 def _array_bytes(arr, magic, what):
     host = arr.asnumpy()
     flag = DTYPE_TO_FLAG.get(host.dtype.newbyteorder("="))
     if flag is None:
-        raise SerializationTypeError(f"save: {what} has dtype {host.dtype.name}, which MXNet files "
-                            f"cannot hold; supported: "
-                            f"{', '.join(d.name for d in FLAG_TO_DTYPE.values())}")
+        raise SerializationTypeError(f"save: {what} has dtype {host.dtype.name}, which MXNet "
+                                     f"files cannot hold; supported: "
+                                     f"{', '.join(d.name for d in FLAG_TO_DTYPE.values())}")
     ctx = arr.context
     parts = [struct.pack("<Ii", magic, STYPE_DEFAULT),
              struct.pack(f"<i{host.ndim}q", host.ndim, *host.shape),
@@ -153,8 +155,10 @@ def _atomic_write(fname, payload):
 
     A reader never sees a half-written file, and a failure leaves the old file (if any) intact.
     """
+    if os.path.islink(fname):  # replace the file the link points to, keep the link
+        fname = os.path.realpath(fname)
     dirname = os.path.dirname(os.path.abspath(fname))
-    tmp = os.path.join(dirname, f".{os.path.basename(fname)}.{uuid.uuid4().hex[:12]}.tmp")
+    tmp = os.path.join(dirname, f".{os.path.basename(fname)[:200]}.{uuid.uuid4().hex[:12]}.tmp")
     try:
         # O_EXCL: never clobber someone else's file; mode 0o666 lets the umask decide, as for
         # a plain open(fname, 'wb')
@@ -397,4 +401,4 @@ def _fspath(fname, fn):
         return os.fspath(fname)
     except TypeError:
         raise SerializationTypeError(f"{fn}: fname must be a str or path, got "
-                            f"{type(fname).__name__}") from None
+                                     f"{type(fname).__name__}") from None

@@ -15,24 +15,8 @@ def infer_reshape(src, target, reverse=False):
     """
     src = tuple(int(s) for s in src)
     target = tuple(int(t) for t in target)
-    if reverse:
-        rev_target = []
-        i = len(target) - 1
-        # -4 takes two following values; keep each group together when reversing
-        groups = []
-        j = 0
-        while j < len(target):
-            if target[j] == -4:
-                groups.append(target[j:j + 3])
-                j += 3
-            else:
-                groups.append((target[j],))
-                j += 1
-        for g in reversed(groups):
-            rev_target.extend(g if g[0] != -4 else (-4, g[2], g[1]))
-        del i
-        out = infer_reshape(src[::-1], tuple(rev_target), False)
-        return out[::-1]
+    if reverse:  # MXNet reverses the code list as is, -4 groups included
+        return infer_reshape(src[::-1], target[::-1], False)[::-1]
     out = []
     infer_at = None
     i = 0  # position in src
@@ -67,6 +51,8 @@ def infer_reshape(src, target, reverse=False):
                 raise ShapeError(f"Reshape: -4 needs two values after it (target {target})")
             d = src[i]
             a, b = target[j + 1], target[j + 2]
+            if a == -1 and b == -1:
+                raise ShapeError(f"Reshape: -4 split dims cannot both be -1 (target {target})")
             if a == -1:
                 a = d // b
             if b == -1:
