@@ -319,7 +319,8 @@ class Module(BaseModule):
             self._arg_params = shared_module._arg_params
             self._aux_params = shared_module._aux_params
         elif self.params_initialized:
-            self._exec_group.set_params(self._arg_params, self._aux_params)
+            # loaded dicts may hold parameters of other buckets too
+            self._exec_group.set_params(self._arg_params, self._aux_params, allow_extra=True)
         else:
             self._arg_params = {n: NDArray(np.zeros_like(b[0]._data), cpu())
                                 for n, b in zip(self._param_names,

@@ -177,6 +177,7 @@ class SequentialModule(BaseModule):
         for i, (mod, meta) in enumerate(zip(self._modules, self._metas)):
             takes = bool(meta.get(self.META_TAKE_LABELS, False))
             needs_label |= takes
+            produced = [(_name(d), _shape(d)) for d in my_data]
             if meta.get(self.META_AUTO_WIRING, False):
                 names = mod.data_names
                 if len(names) != len(my_data):
@@ -191,12 +192,12 @@ class SequentialModule(BaseModule):
             except MXNetError as err:
                 if i == 0:
                     raise
-                prev = type(self._modules[i - 1]).__name__
+                prev = self._modules[i - 1]
                 raise ShapeError(
-                    f"SequentialModule junction {i - 1}→{i}: module {i - 1} ({prev}) outputs "
-                    f"{[(_name(d), _shape(d)) for d in my_data]}, which module {i} "
-                    f"({type(mod).__name__}, data_names {mod.data_names}) cannot take: "
-                    f"{err}") from err
+                    f"SequentialModule junction {i - 1}→{i}: module {i - 1} "
+                    f"({type(prev).__name__}, outputs {prev.output_names}) gives {produced}, "
+                    f"which module {i} ({type(mod).__name__}, data_names {mod.data_names}) "
+                    f"cannot take: {err}") from err
             self._junctions.append((i, mod, [(_name(d), _shape(d)) for d in my_data],
                                     list(mod.output_shapes), takes))
             my_data = mod.output_shapes
