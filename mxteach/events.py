@@ -51,6 +51,12 @@ class EventStream:
     def __bool__(self):
         return bool(self._listeners) or (self._parent is not None and bool(self._parent))
 
+    def wants(self, kind):
+        """True if some listener here or up the forwarding chain takes ``kind`` events."""
+        if any(kinds is None or kind in kinds for _, kinds in self._listeners):
+            return True
+        return self._parent is not None and self._parent.wants(kind)
+
     def subscribe(self, fn, kinds=None):
         entry = (fn, None if kinds is None else frozenset(kinds))
         self._listeners.append(entry)
@@ -66,7 +72,7 @@ class EventStream:
         self._parent = parent
 
     def emit(self, kind, before="", after="", **data):
-        if not self:
+        if not self.wants(kind):
             return None
         event = Event(kind, self.owner, before, after, data, time.time())
         self._deliver(event)

@@ -89,7 +89,7 @@ class DataBatch:
         One array per label input.
     pad : int, optional
         How many examples at the end are filler (repeated from the start of the data);
-        ``predict`` and ``score`` drop them.
+        ``predict`` drops them; ``score`` counts them (as MXNet does).
     index : numpy.ndarray, optional
         The example indices in this batch, when the iterator knows them.
     bucket_key : hashable, optional

@@ -428,3 +428,39 @@ def test_monitor_follows_reshaped_executors():
     assert name == "data"
     assert float(text.split()[0].strip("[]")) == pytest.approx(
         np.linalg.norm(X) / np.sqrt(X.size), rel=1e-5)
+
+
+def test_fit_emits_begin_and_end_and_optimizer_is_visible():
+    X, y = toy_data(40)
+    mod = mx.mod.Module(make_net())
+    kinds = []
+    mod.events.subscribe(lambda e: kinds.append((e.kind, dict(e.data))),
+                         kinds={"fit_begin", "fit_end", "init_params"})
+    assert mod.optimizer is None
+    mod.fit(mx.io.NDArrayIter(X, y, batch_size=20), num_epoch=2,
+            eval_data=mx.io.NDArrayIter(X, y, batch_size=20))
+    fit_kinds = [(k, d) for k, d in kinds if k.startswith("fit_")]
+    assert [k for k, _ in fit_kinds] == ["fit_begin", "fit_end"]
+    assert fit_kinds[1][1] == {"begin_epoch": 0, "num_epoch": 2, "had_eval": True}
+    # fit re-sets the parameters at each epoch end (as MXNet); the event says so
+    calls = [d["call"] for k, d in kinds if k == "init_params"]
+    assert calls == ["init_params", "set_params", "set_params"]
+    assert isinstance(mod.optimizer, mx.optimizer.SGD)
+
+
+def test_event_stream_wants_only_subscribed_kinds():
+    stream = mx.events.EventStream()
+    assert not stream.wants("forward")
+    stream.subscribe(lambda e: None, kinds={"update"})
+    assert stream.wants("update") and not stream.wants("forward")
+    assert stream.emit("forward") is None
+    child = mx.events.EventStream()
+    child.forward_to(stream)
+    assert child.wants("update") and not child.wants("batch_end")
+
+
+def test_slice_counts_never_raise():
+    from mxteach.module.executor_group import slice_counts
+    assert slice_counts(2, [1, 1, 1]) == [1, 1, 0]
+    assert slice_counts(10, [1, 4]) == [2, 8]
+    assert sum(slice_counts(7, [3, 3, 3])) == 7

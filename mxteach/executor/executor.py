@@ -130,8 +130,9 @@ class Executor:
                 shared_from[n] = "shared_exec"
             elif shared_buffer is not None and n not in shared_names and \
                     n not in private_names:
-                args[n] = _from_pool(shared_buffer, n, s, t, place.get(n, ctx))
-                shared_from[n] = "shared_buffer"
+                args[n], reused = _from_pool(shared_buffer, n, s, t, place.get(n, ctx))
+                if reused:
+                    shared_from[n] = "shared_buffer"
             else:
                 args[n] = NDArray(np.zeros(s, dtype=t), place.get(n, ctx))
             if reqs[n] != "null":
@@ -454,11 +455,14 @@ class Executor:
         naive = sum(r.nbytes for r in self._requests if r.planned)
         planned = sum(a.nbytes for a in self._arenas)
         fixed = sum(r.nbytes for r in self._requests if not r.planned)
+        workspace = sum(v.nbytes for st in self._states.values() for v in st.values()
+                        if isinstance(v, np.ndarray))
         arrays = sum(a._data.nbytes for d in (self._args, self._grads, self._aux)
                      for a in d.values())
         return {"arrays_bytes": arrays, "dedicated_bytes": fixed,
                 "intermediate_naive_bytes": naive, "intermediate_planned_bytes": planned,
-                "saved_bytes": naive - planned, "total_bytes": arrays + fixed + planned}
+                "saved_bytes": naive - planned, "workspace_bytes": workspace,
+                "total_bytes": arrays + fixed + planned + workspace}
 
     def debug_str(self):
         s = self.memory_summary()
@@ -485,12 +489,13 @@ MemoryRow.__doc__ = "One buffer of an executor (see Executor.memory_report)."
 
 
 def _from_pool(pool, name, shape, dtype, ctx):
-    """Reuse (a view of) pool[name] when it is large enough, else allocate and remember it."""
+    """(array, reused): a view of pool[name] when it is large enough, else a new array that
+    the pool remembers for the next executor."""
     need = int(np.prod(shape)) * np.dtype(dtype).itemsize
     arr = pool.get(name)
     if arr is not None and arr._data.nbytes >= need and arr._data.flags.c_contiguous:
         flat = arr._data.reshape(-1).view(np.uint8)
-        return NDArray(flat[:need].view(dtype).reshape(shape), ctx)
+        return NDArray(flat[:need].view(dtype).reshape(shape), ctx), True
     new = NDArray(np.zeros(shape, dtype=dtype), ctx)
     pool[name] = new
-    return new
+    return new, False

@@ -85,7 +85,7 @@ class BaseModule:
                             f"at stage '{self.stage}'")
 
     def _emit(self, kind, before, **data):
-        if self.events:
+        if self.events.wants(kind):
             self.events.emit(kind, before, self.stage, **data)
 
     # -- high-level API -----------------------------------------------------------------------
@@ -195,6 +195,8 @@ class BaseModule:
             validation_metric = eval_metric
         if not isinstance(eval_metric, _metric.EvalMetric):
             eval_metric = _metric.create(eval_metric)
+        self._emit("fit_begin", self.stage, begin_epoch=begin_epoch, num_epoch=num_epoch,
+                   had_eval=eval_data is not None)
         for epoch in range(begin_epoch, num_epoch):
             tic = time.time()
             eval_metric.reset()
@@ -228,7 +230,7 @@ class BaseModule:
                                            locals=locals())
                     for cb in _as_list(batch_end_callback):
                         cb(params)
-                if self.events:
+                if self.events.wants("batch_end"):
                     batches = data_batch if isinstance(data_batch, list) else [data_batch]
                     samples += sum(b.data[0].shape[0] - (b.pad or 0) for b in batches)
                     self._emit("batch_end", self.stage, epoch=epoch, nbatch=nbatch,
@@ -253,6 +255,8 @@ class BaseModule:
                 for name, val in res:
                     self.logger.info("Epoch[%d] Validation-%s=%f", epoch, name, val)
             train_data.reset()
+        self._emit("fit_end", self.stage, begin_epoch=begin_epoch, num_epoch=num_epoch,
+                   had_eval=eval_data is not None)
 
     # -- symbol and parameters ----------------------------------------------------------------
     @property

@@ -144,6 +144,11 @@ class BucketingModule(BaseModule):
         return self._curr_module.output_shapes
 
     @property
+    def optimizer(self):
+        """The shared Optimizer (None before init_optimizer)."""
+        return self._curr_module.optimizer if self._curr_module is not None else None
+
+    @property
     def symbol(self):
         """The current bucket's symbol (what ``save_checkpoint`` writes for that bucket)."""
         return self._curr_module.symbol if self._curr_module is not None else self._symbol

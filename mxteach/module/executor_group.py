@@ -12,16 +12,28 @@ from ..executor import Executor
 from ..io import DataDesc
 from ..ndarray.ndarray import NDArray
 
-__all__ = ["DataParallelExecutorGroup", "split_input_slice"]
+__all__ = ["DataParallelExecutorGroup", "split_input_slice", "slice_counts"]
 
 
-def split_input_slice(batch_size, work_load_list):
-    """Slices of ``range(batch_size)`` proportional to ``work_load_list`` (rounded; the last
-    device takes what rounding leaves). An empty slice is an error."""
+def slice_counts(batch_size, work_load_list):
+    """Rows per device for ``batch_size`` split by ``work_load_list`` (rounded; the last
+    device takes what rounding leaves); may contain zeros — never raises."""
     total = float(sum(work_load_list))
     counts = [int(round(w * batch_size / total)) for w in work_load_list]
     if sum(counts) < batch_size:
         counts[-1] += batch_size - sum(counts)
+    clipped, end = [], 0
+    for n in counts:        # rounding up may overshoot: later devices get what is left
+        begin = min(end, batch_size)
+        end = min(begin + n, batch_size)
+        clipped.append(end - begin)
+    return clipped
+
+
+def split_input_slice(batch_size, work_load_list):
+    """Slices of ``range(batch_size)`` from :func:`slice_counts`. An empty slice is an
+    error naming the device."""
+    counts = slice_counts(batch_size, work_load_list)
     slices, end = [], 0
     for k, n in enumerate(counts):
         begin = min(end, batch_size)

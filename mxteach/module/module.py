@@ -171,6 +171,11 @@ class Module(BaseModule):
         return self._exec_group.get_output_shapes()
 
     @property
+    def optimizer(self):
+        """The installed Optimizer (None before init_optimizer)."""
+        return self._optimizer
+
+    @property
     def exec_group(self):
         """The DataParallelExecutorGroup (None before bind): executors, slices, arrays."""
         return self._exec_group
@@ -197,7 +202,7 @@ class Module(BaseModule):
                 {k: v.copy() for k, v in self._aux_params.items()})
 
     def init_params(self, initializer=None, arg_params=None, aux_params=None,
-                    allow_missing=False, force_init=False, allow_extra=False):
+                    allow_missing=False, force_init=False, allow_extra=False, _call="init_params"):
         """Initialize parameters: from ``arg_params``/``aux_params`` where given, else with
         ``initializer`` (default ``Uniform(0.01)``)."""
         if self.params_initialized and not force_init:
@@ -233,7 +238,7 @@ class Module(BaseModule):
         self._params_dirty = False
         self._exec_group.set_params(self._arg_params, self._aux_params, allow_extra=True)
         self._emit("init_params", before, initializer=repr(initializer),
-                   from_arrays=arg_params is not None, force_init=force_init)
+                   from_arrays=arg_params is not None, force_init=force_init, call=_call)
 
     def _check_shapes(self, given, own, what, allow_extra):
         if given is None:
@@ -254,7 +259,7 @@ class Module(BaseModule):
         if not allow_missing:
             self.init_params(initializer=None, arg_params=arg_params, aux_params=aux_params,
                              allow_missing=allow_missing, force_init=force_init,
-                             allow_extra=allow_extra)
+                             allow_extra=allow_extra, _call="set_params")
             return
         if self.params_initialized and not force_init:
             warnings.warn("Parameters already initialized and force_init=False. "
@@ -451,7 +456,7 @@ class Module(BaseModule):
                                         for d, x in zip(self._label_shapes, batch0.label)]
             self.reshape(dshapes, lshapes)
         self._exec_group.forward(data_batch, is_train)
-        if self.events:
+        if self.events.wants("forward"):
             self._emit("forward", before, is_train=is_train,
                        shapes=[tuple(x.shape) for x in batch0.data],
                        pad=getattr(batch0, "pad", 0) or 0)
@@ -459,7 +464,7 @@ class Module(BaseModule):
     def backward(self, out_grads=None):
         self._require("binded", "params_initialized", call="backward")
         self._exec_group.backward(out_grads=out_grads)
-        if self.events:
+        if self.events.wants("backward"):
             self._emit("backward", self.stage)
 
     def update(self):
@@ -482,7 +487,7 @@ class Module(BaseModule):
                 kv.pull(name, grad_list, priority=-idx)
             for k, (w, g) in enumerate(zip(arg_list, grad_list)):
                 self._updater(idx * len(self._context) + k, g, w)
-        if self.events:
+        if self.events.wants("update"):
             self._emit("update", self.stage, num_update=getattr(self._optimizer,
                                                                  "num_update", None))
 

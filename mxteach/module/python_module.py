@@ -76,7 +76,7 @@ class PythonModule(BaseModule):
 
     def update(self):
         """No parameters to update (the event still marks the step)."""
-        if self.events:
+        if self.events.wants("update"):
             self._emit("update", self.stage)
 
     def update_metric(self, eval_metric, labels, pre_sliced=False):
@@ -163,7 +163,7 @@ class PythonLossModule(PythonModule):
             self._labels = data_batch.label[0]
         if self._monitor is not None:
             self._monitor.stat_helper(self._name + "_output", self._scores)
-        if self.events:
+        if self.events.wants("forward"):
             self._emit("forward", self.stage, is_train=is_train,
                        shapes=[tuple(self._scores.shape)])
 
@@ -189,7 +189,7 @@ class PythonLossModule(PythonModule):
         if not isinstance(grad, NDArray):
             grad = NDArray(np.asarray(grad, dtype=np.float32))
         self._scores_grad = grad
-        if self.events:
+        if self.events.wants("backward"):
             self._emit("backward", self.stage)
 
     def get_input_grads(self, merge_multi_context=True):
