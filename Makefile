@@ -51,7 +51,7 @@ test-fast: install oracle
 		-m "not slow and not browser and not cudasim" tests
 
 bench: install oracle
-	$(PY) -m pip install -q -e '.[bench]'
+	$(PY) -m pip install -q -e '.[dev,lab,bench]'
 	MXTEACH_ORACLE=$(ORACLE)/bin/python $(PY) benchmarks/run_all.py
 
 clean:
