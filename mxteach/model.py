@@ -6,29 +6,10 @@ save never leaves a partial file. See notebook 04.
 from __future__ import annotations
 
 import os
-import tempfile
 
 from .base import MXNetError
 
-__all__ = ["save_checkpoint", "load_checkpoint", "load_params", "atomic_write_bytes"]
-
-
-def atomic_write_bytes(fname, data):
-    """Write ``data`` to ``fname`` via a temp file + fsync + rename."""
-    folder = os.path.dirname(os.path.abspath(fname))
-    if not os.path.isdir(folder):
-        raise MXNetError(f"cannot write '{fname}': folder '{folder}' does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, fname)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+__all__ = ["save_checkpoint", "load_checkpoint", "load_params"]
 
 
 def save_checkpoint(prefix, epoch, symbol, arg_params, aux_params, remove_amp_cast=True):

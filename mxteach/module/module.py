@@ -17,7 +17,8 @@ from ..base import MXNetError, ShapeError, did_you_mean
 from ..context import Context, cpu
 from ..initializer import InitDesc, Uniform
 from ..io import DataDesc
-from ..model import load_checkpoint, save_checkpoint as _save_checkpoint, atomic_write_bytes
+from ..fileio import atomic_write
+from ..model import load_checkpoint, save_checkpoint as _save_checkpoint
 from ..ndarray.ndarray import NDArray
 from .base_module import BaseModule
 from .executor_group import DataParallelExecutorGroup
@@ -531,7 +532,7 @@ class Module(BaseModule):
         if self._update_on_kvstore:
             self._kvstore.save_optimizer_states(fname)
         else:
-            atomic_write_bytes(fname, self._updater.get_states())
+            atomic_write(fname, self._updater.get_states())
 
     def load_optimizer_states(self, fname):
         self._require("optimizer_initialized", call="load_optimizer_states")

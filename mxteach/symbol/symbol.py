@@ -1,10 +1,7 @@
 """Symbol: a handle on one or more outputs of a graph, with MXNet 1.x's Symbol API."""
 from __future__ import annotations
 
-import copy as _copy
 import numbers
-import os
-import tempfile
 
 import numpy as np
 
@@ -205,7 +202,8 @@ class Symbol:
 
     def save(self, fname, remove_amp_cast=True):
         """Write MXNet symbol JSON atomically (temp file in the same folder, then rename)."""
-        atomic_write_text(fname, self.tojson())
+        from ..fileio import atomic_write
+        atomic_write(fname, self.tojson().encode("utf-8"))
 
     def debug_str(self):
         lines = []
@@ -276,21 +274,3 @@ class Symbol:
     def __abs__(self):
         from . import frontend
         return frontend.call("abs", [self], {})
-
-
-def atomic_write_text(fname, text):
-    """Write ``text`` to ``fname`` through a temp file and a rename: never a partial file."""
-    folder = os.path.dirname(os.path.abspath(fname))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, fname)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
