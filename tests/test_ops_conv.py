@@ -97,6 +97,53 @@ def test_pool_kernels_match_reference(case, dtype):
         np.testing.assert_allclose(dxs[0], dxs[1], rtol=10 * tol, atol=10 * tol)
 
 
+MAX_POOLS = [c for c in POOLS if c[0] == "max"] + [("max", 2, 2, 2, 2, 0, 0, True, 1),
+                                                  ("max", 3, 2, 1, 2, 1, 0, True, 1)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", MAX_POOLS, ids=[f"max{i}" for i in range(len(MAX_POOLS))])
+def test_pool_max_recorded_argmax_matches_window_search(case, dtype):
+    """The training-forward path (argmax recorded, gradient scattered) against pool_forward +
+    pool_backward's window search, with ties (first maximum wins), the lowest value and -inf."""
+    _, kh, kw, sh, sw, ph, pw, inc, pv = case
+    x = rnd(2, 3, 5, 6, dtype=dtype)
+    x[0, 0, :2, :2] = 1.5                                      # a 2x2 block of equal maxima
+    x[0, 1] = 0.25                                             # a whole plane of ties
+    x[1, 0, :3, :3] = np.finfo(dtype).min                      # windows of the lowest value
+    x[1, 1, :3, :] = -np.inf                                   # windows of -inf only
+    x[1, 2, 1, 1:4] = x[1, 2, 1, 1]                            # a row of ties
+    oh, ow = 1 + (5 + 2 * ph - kh) // sh, 1 + (6 + 2 * pw - kw) // sw
+    args = (kh, kw, sh, sw, ph, pw)
+    lowest = np.finfo(dtype).min
+    want_y, got_y = np.empty((2, 3, oh, ow), dtype), np.empty((2, 3, oh, ow), dtype)
+    argmax = np.empty((2, 3, oh, ow), np.int32)
+    K.pool_forward(x, want_y, *args, 0, inc, pv, lowest)
+    K.pool_max_forward_argmax(x, got_y, argmax, *args, lowest)
+    np.testing.assert_array_equal(got_y, want_y)
+    dy = rnd(*want_y.shape, seed=1, dtype=dtype)
+    for acc in (False, True):
+        want, got = np.full(x.shape, 0.5, dtype), np.full(x.shape, 0.5, dtype)
+        K.pool_backward(x, want_y, dy, want, *args, 0, inc, pv, acc)
+        K.pool_max_backward_argmax(argmax, dy, got, acc)
+        np.testing.assert_array_equal(got, want)
+
+
+def test_pooling_backward_same_after_training_and_inference_forward():
+    """The operator scatters through recorded positions after a training forward and searches
+    the windows after an inference forward; both give the same gradient (ties included)."""
+    x = np.round(rnd(2, 3, 6, 6, dtype=np.float32) * 2) / 2   # many ties
+    dy = [rnd(2, 3, 3, 3, seed=1, dtype=np.float32)]
+    params = dict(kernel=(2, 2), stride=(2, 2), pool_type="max")
+    ys, grads = [], []
+    for is_train in (True, False):
+        y, g = run_op_backward("Pooling", [x], out_grads=dy, is_train=is_train, **params)
+        ys.append(y[0])
+        grads.append(g[0])
+    np.testing.assert_array_equal(ys[0], ys[1])
+    np.testing.assert_array_equal(grads[0], grads[1])
+
+
 # -- operators against numpy ----------------------------------------------------------------------
 @pytest.mark.parametrize("params", [
     {"kernel": (3, 3), "num_filter": 4},

@@ -235,18 +235,38 @@ def _pool_call(p, x):
     return (kh, kw, sh, sw, ph, pw, K.POOL_CODES[p["pool_type"]], include, p["p_value"] or 1)
 
 
+def _data_key(x, y):
+    """Identifies the data and output buffers a recorded argmax belongs to."""
+    return (x.__array_interface__["data"][0], x.shape, x.dtype, y.__array_interface__["data"][0])
+
+
 def _pool_forward(p, ins, outs, is_train, state):
     _pool_check(p)
     x = ins[0]
     out = inplace_view(outs[0], _as4(outs[0].shape), "Pooling")
-    K.pool_forward(np.ascontiguousarray(x).reshape(_as4(x.shape)), out, *_pool_call(p, x),
-                   np.finfo(x.dtype).min)
+    call = _pool_call(p, x)
+    x4 = np.ascontiguousarray(x).reshape(_as4(x.shape))
+    if is_train and p["pool_type"] == "max":
+        # record each output's input position so backward scatters instead of searching
+        argmax = _buffer(state, "argmax", out.shape, np.int32)
+        K.pool_max_forward_argmax(x4, out, argmax, *call[:6], np.finfo(x.dtype).min)
+        state["argmax_of"] = _data_key(x, outs[0])
+    else:
+        state["argmax_of"] = None
+        K.pool_forward(x4, out, *call, np.finfo(x.dtype).min)
 
 
 def _pool_backward(p, ograds, ins, outs, igrads, reqs, state):
     if not _dx_mode(reqs[0], igrads[0]):
         return
     x, y = ins[0], outs[0]
+    if p["pool_type"] == "max" and state.get("argmax_of") == _data_key(x, y):
+        K.pool_max_backward_argmax(state["argmax"],
+                                   np.ascontiguousarray(ograds[0]).reshape(_as4(y.shape)),
+                                   inplace_view(igrads[0], _as4(x.shape), "Pooling"),
+                                   reqs[0] == "add")
+        return
+    # no positions recorded (e.g. a backward after an inference forward): search the windows
     K.pool_backward(np.ascontiguousarray(x).reshape(_as4(x.shape)),
                     np.ascontiguousarray(y).reshape(_as4(y.shape)),
                     np.ascontiguousarray(ograds[0]).reshape(_as4(y.shape)),

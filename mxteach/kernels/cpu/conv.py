@@ -16,7 +16,8 @@ import math
 
 from numba import njit, prange
 
-__all__ = ["POOL_CODES", "im2col", "col2im", "conv_output", "pool_forward", "pool_backward"]
+__all__ = ["POOL_CODES", "im2col", "col2im", "conv_output", "pool_forward", "pool_backward",
+           "pool_max_forward_argmax", "pool_max_backward_argmax"]
 
 POOL_CODES = {"max": 0, "avg": 1, "sum": 2, "lp": 3}
 
@@ -179,3 +180,55 @@ def pool_backward(x, y, dy, dx, kh, kw, sh, sw, ph, pw, mode, count_include_pad,
                         for w in range(w0, w1):
                             v = x[n, c, h, w]
                             dx[n, c, h, w] += g * (v / yv) ** (p_value - 1)
+
+
+@njit(cache=True, parallel=True)
+def pool_max_forward_argmax(x, out, argmax, kh, kw, sh, sw, ph, pw, lowest):
+    """Max pooling as pool_forward (mode 0), also recording in ``argmax[n, c, oh, ow]`` the flat
+    position ``h * W + w`` of each output's input: the first maximum in row-major order (strict
+    ``>``), the one pool_backward's search finds, or -1 when the window holds no value >= lowest
+    (pool_backward then sends nothing either). Training forwards call this so the backward can
+    scatter with pool_max_backward_argmax instead of searching every window again."""
+    N, C, H, W = x.shape
+    OH, OW = out.shape[2], out.shape[3]
+    for nc in prange(N * C):
+        n = nc // C
+        c = nc % C
+        for oh in range(OH):
+            h0, h1, hspan = _window(oh, sh, ph, kh, H)
+            for ow in range(OW):
+                w0, w1, wspan = _window(ow, sw, pw, kw, W)
+                m = lowest
+                best = -1
+                for h in range(h0, h1):
+                    for w in range(w0, w1):
+                        v = x[n, c, h, w]
+                        # selects, not a branch per element (which mispredicts on real data)
+                        take = v > m
+                        m = v if take else m
+                        best = h * W + w if take else best
+                if best < 0:        # nothing above lowest: the first value equal to it, if any
+                    for h in range(h0, h1):
+                        for w in range(w0, w1):
+                            if best < 0 and x[n, c, h, w] == lowest:
+                                best = h * W + w
+                out[n, c, oh, ow] = m
+                argmax[n, c, oh, ow] = best
+
+
+@njit(cache=True, parallel=True)
+def pool_max_backward_argmax(argmax, dy, dx, accumulate):
+    """Max-pooling gradient from the positions pool_max_forward_argmax recorded:
+    ``dx[n, c].flat[argmax[n, c, oh, ow]] += dy[n, c, oh, ow]`` (nothing for -1)."""
+    N, C, H, W = dx.shape
+    OH, OW = dy.shape[2], dy.shape[3]
+    for nc in prange(N * C):
+        n = nc // C
+        c = nc % C
+        if not accumulate:
+            dx[n, c, :, :] = 0
+        for oh in range(OH):
+            for ow in range(OW):
+                k = argmax[n, c, oh, ow]
+                if k >= 0:
+                    dx[n, c, k // W, k % W] += dy[n, c, oh, ow]

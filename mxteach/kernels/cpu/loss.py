@@ -37,16 +37,23 @@ def softmax_forward(x, lengths, temperature, use_log, out):
             for j in range(1, m):
                 if x[i, j, k] > top:
                     top = x[i, j, k]
+            inv_t = 1.0 / temperature
             total = 0.0
-            for j in range(m):
-                total += math.exp((x[i, j, k] - top) / temperature)
             if use_log:
+                for j in range(m):
+                    total += math.exp((x[i, j, k] - top) * inv_t)
                 log_total = math.log(total)
                 for j in range(m):
-                    out[i, j, k] = (x[i, j, k] - top) / temperature - log_total
+                    out[i, j, k] = (x[i, j, k] - top) * inv_t - log_total
             else:
+                # one pass: store each exp while summing (float64), then scale by 1/total
                 for j in range(m):
-                    out[i, j, k] = math.exp((x[i, j, k] - top) / temperature) / total
+                    e = math.exp((x[i, j, k] - top) * inv_t)
+                    out[i, j, k] = e
+                    total += e
+                scale = 1.0 / total
+                for j in range(m):
+                    out[i, j, k] *= scale
             for j in range(m, n):
                 out[i, j, k] = 0.0
 
