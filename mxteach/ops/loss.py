@@ -8,7 +8,7 @@ gradient buffers untouched, and so do we.
 
 Known difference from MXNet 1.9.1: with grad_req='add' the loss heads here accumulate; MXNet's
 SoftmaxOutput overwrites instead, and its regression outputs return garbled sums.
-See notebook 03.
+See notebook 02.
 """
 from __future__ import annotations
 
@@ -134,7 +134,7 @@ def _softmax_family(opname, use_log):
               arguments=args, infer_shape=infer_shape, infer_type=infer_type, forward=forward,
               backward=backward, backward_uses=("ins", "outs"),
               doc=(f"{'log(softmax)' if use_log else 'exp(x / T) / sum(exp(x / T))'} along "
-                   f"`axis`. See notebook 03."))
+                   f"`axis`. See notebook 02."))
 
 
 register(_softmax_family("softmax", use_log=False))
@@ -226,7 +226,7 @@ register(Op(
     arguments=("data", "label"), infer_shape=_so_shape, forward=_so_forward,
     backward=_so_backward, loss=True, aliases=("Softmax",), backward_uses=("ins", "outs"),
     doc="Softmax forward; backward (softmax - onehot(label)) * grad_scale, normalized as "
-        "`normalization` says. See notebook 03."))
+        "`normalization` says. See notebook 02."))
 
 
 # -- LinearRegressionOutput, MAERegressionOutput, LogisticRegressionOutput -------------------
@@ -273,7 +273,7 @@ for _name, _fwd, _grad, _doc in (
     register(Op(name=_name, params={"grad_scale": Param("float", 1.0)},
                 arguments=("data", "label"), infer_shape=_regression_shape(_name),
                 forward=_reg_forward, backward=_reg_backward, loss=True,
-                doc=f"{_doc} * grad_scale / (outputs per sample). See notebook 03."))
+                doc=f"{_doc} * grad_scale / (outputs per sample). See notebook 02."))
 
 
 # -- MakeLoss, BlockGrad --------------------------------------------------------------------
@@ -303,7 +303,7 @@ register(Op(
     arguments=("data",), infer_shape=_same_shape, forward=_copy_forward,
     backward=_makeloss_backward, loss=True, backward_uses=("outs",),
     doc="Turns any symbol into a loss: out = data, gradient grad_scale (divided by the batch "
-        "or by the count of outputs above valid_thresh). See notebook 03."))
+        "or by the count of outputs above valid_thresh). See notebook 02."))
 
 
 def _blockgrad_backward(p, ograds, ins, outs, igrads, reqs, state):
@@ -313,4 +313,4 @@ def _blockgrad_backward(p, ograds, ins, outs, igrads, reqs, state):
 register(Op(
     name="BlockGrad", params={}, arguments=("data",), infer_shape=_same_shape,
     forward=_copy_forward, backward=_blockgrad_backward, aliases=("stop_gradient",),
-    backward_uses=(), doc="Identity forward; stops gradients (writes zeros). See notebook 03."))
+    backward_uses=(), doc="Identity forward; stops gradients (writes zeros). See notebook 02."))

@@ -270,7 +270,7 @@ register(Op(
     backward=_dropout_backward, backward_uses=(),
     doc="Randomly zeroes inputs with probability p and scales the rest by 1/(1-p) while "
         "training; the identity otherwise. The mask is kept in the node state for backward. "
-        "See notebook 03."))
+        "See notebook 02."))
 
 
 # -- Embedding --------------------------------------------------------------------------------

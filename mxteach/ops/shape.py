@@ -3,7 +3,7 @@ slice_axis, zeros_like, ones_like, Cast. They are views and copies, so numpy doe
 backward of each is the matching reshape, split or scatter of the head gradient.
 
 The indexing operators (take, where, one_hot, SequenceMask, argmax) live in ``shape_index.py``,
-imported at the end of this file. See notebook 02.
+imported at the end of this file. See notebook 01.
 """
 from __future__ import annotations
 
@@ -81,7 +81,7 @@ for _name, _aliases, _params, _rule, _doc in (
          "insert a size-1 axis at `axis`")):
     register(Op(name=_name, params=_params, arguments=("data",), aliases=_aliases,
                 infer_shape=_unary(_name, _rule), forward=_copy_out, backward=_reshape_back,
-                backward_uses=(), doc=f"{_doc}. See notebook 02."))
+                backward_uses=(), doc=f"{_doc}. See notebook 01."))
 
 
 # -- transpose ------------------------------------------------------------------------------
@@ -106,7 +106,7 @@ register(Op(
     name="transpose", params={"axes": Param("shape", ())}, arguments=("data",),
     infer_shape=_unary("transpose", lambda p, s: tuple(s[a] for a in _perm(p, len(s)))),
     forward=_transpose_forward, backward=_transpose_backward,
-    backward_uses=(), doc="Permute axes (reversed when `axes` is empty). See notebook 02."))
+    backward_uses=(), doc="Permute axes (reversed when `axes` is empty). See notebook 01."))
 
 
 # -- Concat, stack ---------------------------------------------------------------------------
@@ -149,7 +149,7 @@ register(Op(
     name="Concat", params={"num_args": Param("int"), "dim": Param("int", 1)},
     arguments=_arg_names, num_args_param="num_args", aliases=("concat",),
     infer_shape=_concat_shape, forward=_concat_forward, backward=_concat_backward,
-    backward_uses=("ins",), doc="Join inputs along `dim`. See notebook 02."))
+    backward_uses=("ins",), doc="Join inputs along `dim`. See notebook 01."))
 
 
 def _stack_shape(p, in_shapes):
@@ -181,7 +181,7 @@ register(Op(
     name="stack", params={"num_args": Param("int"), "axis": Param("int", 0)},
     arguments=_arg_names, num_args_param="num_args", infer_shape=_stack_shape,
     forward=_stack_forward, backward=_stack_backward,
-    backward_uses=(), doc="Join inputs along a new axis. See notebook 02."))
+    backward_uses=(), doc="Join inputs along a new axis. See notebook 01."))
 
 
 # -- SliceChannel, slice_axis -----------------------------------------------------------------
@@ -236,7 +236,7 @@ register(Op(
     arguments=("data",), outputs=lambda p: [f"output{i}" for i in range(p["num_outputs"])],
     aliases=("split",), infer_shape=_split_shape, forward=_split_forward,
     backward=_split_backward, backward_uses=(),
-    doc="Split into num_outputs equal parts along `axis`. See notebook 02."))
+    doc="Split into num_outputs equal parts along `axis`. See notebook 01."))
 
 
 def _slice_range(p, s):
@@ -276,7 +276,7 @@ register(Op(
     arguments=("data",), infer_shape=_unary("slice_axis", _slice_shape),
     forward=_slice_forward, backward=_slice_backward, backward_uses=(),
     doc="Elements [begin, end) along `axis`; negative values count from the end, end=None "
-        "means the end. See notebook 02."))
+        "means the end. See notebook 01."))
 
 
 # -- zeros_like, ones_like, Cast ------------------------------------------------------
@@ -285,7 +285,7 @@ for _name, _fill in (("zeros_like", 0), ("ones_like", 1)):
                 infer_shape=_unary(_name, lambda p, s: s),
                 forward=lambda p, ins, outs, t, st, _fill=_fill: outs[0].fill(_fill),
                 backward=_zero_grads, backward_uses=(),
-                doc=f"An array of {_fill}s shaped like the input. See notebook 02."))
+                doc=f"An array of {_fill}s shaped like the input. See notebook 01."))
 
 
 def _cast_backward(p, ograds, ins, outs, igrads, reqs, state):
@@ -298,7 +298,7 @@ register(Op(
     aliases=("cast",), infer_shape=_unary("Cast", lambda p, s: s),
     infer_type=lambda p, t: (list(t), [p["dtype"]]),
     forward=_copy_out, backward=_cast_backward,
-    backward_uses=(), doc="Convert to `dtype` (float to int truncates). See notebook 02."))
+    backward_uses=(), doc="Convert to `dtype` (float to int truncates). See notebook 01."))
 
 
 from . import shape_index  # noqa: E402,F401  (take, where, one_hot, SequenceMask, argmax)

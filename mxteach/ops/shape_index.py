@@ -3,7 +3,7 @@
 Imported at the end of ``shape.py``. Gather/scatter (take), one_hot and SequenceMask run Numba
 kernels from ``kernels/cpu/shape.py``. Indices, conditions and lengths get no gradient: MXNet
 writes zeros into theirs (take, where, one_hot), except SequenceMask, which leaves
-``sequence_length``'s gradient untouched. See notebook 02.
+``sequence_length``'s gradient untouched. See notebook 01.
 """
 from __future__ import annotations
 
@@ -69,7 +69,7 @@ register(Op(
     infer_type=lambda p, t: ([t[0], t[1] or "float32"], [t[0]]),
     forward=_take_forward, backward=_take_backward, backward_uses=("ins",),
     doc="Gather slices of `a` along `axis` at `indices` (float indices are truncated); the "
-        "gradient scatter-adds. See notebook 02."))
+        "gradient scatter-adds. See notebook 01."))
 
 
 # -- where ------------------------------------------------------------------------------------
@@ -114,7 +114,7 @@ register(Op(
     infer_type=lambda p, t: ([t[0] or t[1] or t[2], t[1] or t[2], t[1] or t[2]], [t[1] or t[2]]),
     forward=_where_forward, backward=_where_backward, backward_uses=("ins",),
     doc="x where condition is nonzero, else y; condition may also be one flag per row. "
-        "See notebook 02."))
+        "See notebook 01."))
 
 
 # -- one_hot ----------------------------------------------------------------------------------
@@ -140,7 +140,7 @@ register(Op(
     infer_type=lambda p, t: ([t[0] or "float32"], [p["dtype"]]),
     forward=_one_hot_forward, backward=_zero_grads, backward_uses=(),
     doc="One row per index: on_value at the index, off_value elsewhere (indices outside "
-        "[0, depth) give all off_value). See notebook 02."))
+        "[0, depth) give all off_value). See notebook 01."))
 
 
 # -- SequenceMask -----------------------------------------------------------------------------
@@ -195,7 +195,7 @@ register(Op(
     infer_shape=_seqmask_shape, forward=_seqmask_forward, backward=_seqmask_backward,
     backward_uses=("ins",),
     doc="Set time steps at or past each sequence's length to `value` (time is axis 0, or 1 with "
-        "axis=1). See notebook 02."))
+        "axis=1). See notebook 01."))
 
 
 def _argmax_shape(p, s):
@@ -215,4 +215,4 @@ register(Op(
     arguments=("data",), infer_shape=_unary("argmax", _argmax_shape),
     forward=_argmax_forward, backward=_zero_grads, backward_uses=(),
     doc="Index of the largest value (first on ties), returned in the input's dtype as MXNet "
-        "does. See notebook 02."))
+        "does. See notebook 01."))
