@@ -14,13 +14,13 @@ Nadam, Ftrl, FTML, LAMB) in :mod:`mxteach.optimizer_adaptive`; all are importabl
 """
 from __future__ import annotations
 
-import pickle
 import warnings
 
 import numpy as np
 
 from .base import MXNetError, did_you_mean
 from .ndarray.ndarray import NDArray
+from .optimizer_states import dumps as _states_dumps, loads as _states_loads
 
 __all__ = ["Optimizer", "register", "create", "Updater", "get_updater", "OptimizerError",
            "LearningRateLockedError"]
@@ -465,13 +465,14 @@ class Updater:
         Parameters
         ----------
         states : bytes
-            A pickle of the states dict, or of ``(states, optimizer)``.
+            A pickle of the states dict, or of ``(states, optimizer)``, written here or by
+            MXNet 1.9 (see :mod:`mxteach.optimizer_states`). Corrupt data raises MXNetError.
 
         Notes
         -----
         States move to their weights' devices on the next update. See notebook 04.
         """
-        loaded = pickle.loads(states)
+        loaded = _states_loads(states, "set_states")
         if isinstance(loaded, tuple) and len(loaded) == 2:
             self.states, self.optimizer = loaded
             self.aggregate_updates = self.optimizer.aggregate_num > 0
@@ -493,9 +494,10 @@ class Updater:
         Returns
         -------
         bytes
-            See notebook 04.
+            A pickle real MXNet 1.9 can load (NDArrays in MXNet's pickled form; see
+            :mod:`mxteach.optimizer_states`). See notebook 04.
         """
-        return pickle.dumps((self.states, self.optimizer) if dump_optimizer else self.states)
+        return _states_dumps((self.states, self.optimizer) if dump_optimizer else self.states)
 
 
 def get_updater(optimizer):

@@ -1,7 +1,6 @@
 """Optimizers: each rule against a float64 numpy reference written here, and every optimizer
 (with wd, rescale_grad, clip_gradient, schedules and multipliers) against real MXNet 1.9.1
 over several steps, through the Updater as Module and the kvstore use it."""
-import pickle
 import warnings
 
 import numpy as np
@@ -9,6 +8,7 @@ import pytest
 
 import mxteach as mx
 from mxteach.base import MXNetError
+from mxteach import optimizer_states
 from oracle import run_oracle
 
 RNG = np.random.RandomState(7)
@@ -505,7 +505,7 @@ def test_states_pickle_without_optimizer_and_sync_context():
     upd = mx.optimizer.get_updater(mx.optimizer.Adam())
     w = mx.nd.ones((2,), ctx=mx.cpu(0))
     upd(0, mx.nd.ones((2,)), w)
-    states = pickle.loads(upd.get_states())
+    states = optimizer_states.loads(upd.get_states())  # NDArrays pickle in MXNet's form
     assert set(states) == {0} and isinstance(states[0][0], mx.nd.NDArray)
     upd.set_states(upd.get_states())
     w1 = mx.nd.ones((2,), ctx=mx.cpu(1))

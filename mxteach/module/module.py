@@ -545,5 +545,6 @@ class Module(BaseModule):
             blob = f.read()
         try:
             self._updater.set_states(blob)
-        except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as err:
+        except (MXNetError, pickle.UnpicklingError, EOFError, ValueError, TypeError,
+                AttributeError) as err:
             raise MXNetError(f"optimizer states file '{fname}' is corrupt: {err}") from None

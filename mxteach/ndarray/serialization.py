@@ -48,7 +48,8 @@ from ..base import MXNetError
 from ..context import Context
 from .ndarray import NDArray
 
-__all__ = ["save", "load", "load_frombuffer", "dumps", "loads"]
+__all__ = ["save", "load", "load_frombuffer", "dumps", "loads", "array_record",
+           "load_array_record"]
 
 LIST_MAGIC = 0x112
 V1_MAGIC = 0xF993FAC8
@@ -320,6 +321,29 @@ def loads(buf, source="<bytes>"):
     if not names:
         return nds
     return dict(zip(names, nds))
+
+
+def array_record(arr):
+    """One array's record, without the list header: what MXNet's ``MXNDArraySaveRawBytes``
+    returns and what a pickled MXNet NDArray carries as ``{'handle': record}``.
+
+    V2 as ``save`` writes it; V3 for a 0-d or zero-size array (see the module notes).
+    """
+    magic = V3_MAGIC if (arr.ndim == 0 or arr.size == 0) else V2_MAGIC
+    return _array_bytes(arr, magic, "array")
+
+
+def load_array_record(buf, source="<bytes>"):
+    """The NDArray (on ``cpu(0)``) held in one record, as :func:`array_record` writes it.
+
+    A truncated or corrupt record, or bytes left over after it, raise MXNetError naming
+    ``source``.
+    """
+    r = _Reader(buf, source)
+    data = _read_array(r, 0)
+    if r.pos != len(r.buf):
+        r.fail(f"{len(r.buf) - r.pos} unexpected bytes after the array record")
+    return NDArray(data, Context("cpu", 0))
 
 
 def load_frombuffer(buf):
