@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 
 import numpy as np
 
@@ -259,6 +260,22 @@ class BaseModule:
                    had_eval=eval_data is not None)
 
     # -- symbol and parameters ----------------------------------------------------------------
+    def set_params(self, arg_params, aux_params, allow_missing=False, force_init=True,
+                   allow_extra=False):
+        """Assign parameter values. As in MXNet, without ``allow_missing`` this is
+        ``init_params`` from the given arrays with no initializer (a missing name is an error);
+        with it, each module kind copies what is given (``_assign_params``)."""
+        if not allow_missing:
+            self.init_params(initializer=None, arg_params=arg_params, aux_params=aux_params,
+                             allow_missing=False, force_init=force_init,
+                             allow_extra=allow_extra, _call="set_params")
+            return
+        if self.params_initialized and not force_init:
+            warnings.warn("Parameters already initialized and force_init=False. "
+                          "set_params call ignored.", stacklevel=2)
+            return
+        self._assign_params(arg_params, aux_params, force_init, allow_extra)
+
     @property
     def symbol(self):
         """The symbol of this module (for BucketingModule: the current bucket's)."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import time
-import warnings
 
 import numpy as np
 
@@ -162,7 +161,7 @@ class BucketingModule(BaseModule):
         return params
 
     def init_params(self, initializer=None, arg_params=None, aux_params=None,
-                    allow_missing=False, force_init=False, allow_extra=False):
+                    allow_missing=False, force_init=False, allow_extra=False, _call="init_params"):
         if self.params_initialized and not force_init:
             return
         self._require("binded", call="init_params")
@@ -173,20 +172,10 @@ class BucketingModule(BaseModule):
                                       allow_extra=allow_extra)
         self._params_dirty = False
         self.params_initialized = True
-        self._emit("init_params", before)
+        self._emit("init_params", before, call=_call)
 
-    def set_params(self, arg_params, aux_params, allow_missing=False, force_init=True,
-                   allow_extra=False):
-        if not allow_missing:
-            self.init_params(initializer=None, arg_params=arg_params, aux_params=aux_params,
-                             allow_missing=allow_missing, force_init=force_init,
-                             allow_extra=allow_extra)
-            return
-        if self.params_initialized and not force_init:
-            warnings.warn("Parameters already initialized and force_init=False. "
-                          "set_params call ignored.", stacklevel=2)
-            return
-        self._curr_module.set_params(arg_params, aux_params, allow_missing=allow_missing,
+    def _assign_params(self, arg_params, aux_params, force_init, allow_extra):
+        self._curr_module.set_params(arg_params, aux_params, allow_missing=True,
                                      force_init=force_init, allow_extra=allow_extra)
         self._params_dirty = True
         self.params_initialized = True

@@ -254,18 +254,9 @@ class Module(BaseModule):
                 raise ShapeError(f"{what}['{k}'] has shape {tuple(v.shape)}, the module's "
                                  f"'{k}' has shape {own[k].shape}")
 
-    def set_params(self, arg_params, aux_params, allow_missing=False, force_init=True,
-                   allow_extra=False):
-        """Assign parameter values. ``allow_extra=False`` rejects names the module lacks."""
-        if not allow_missing:
-            self.init_params(initializer=None, arg_params=arg_params, aux_params=aux_params,
-                             allow_missing=allow_missing, force_init=force_init,
-                             allow_extra=allow_extra, _call="set_params")
-            return
-        if self.params_initialized and not force_init:
-            warnings.warn("Parameters already initialized and force_init=False. "
-                          "set_params call ignored.", stacklevel=2)
-            return
+    def _assign_params(self, arg_params, aux_params, force_init, allow_extra):
+        """set_params(allow_missing=True): copy what is given; ``allow_extra=False`` rejects
+        names the module lacks."""
         self._require("binded", call="set_params")
         before = self.stage
         self._check_shapes(arg_params, self._arg_params, "arg_params", allow_extra)

@@ -110,7 +110,7 @@ class SequentialModule(BaseModule):
         return arg_params, aux_params
 
     def init_params(self, initializer=None, arg_params=None, aux_params=None,
-                    allow_missing=False, force_init=False, allow_extra=False):
+                    allow_missing=False, force_init=False, allow_extra=False, _call="init_params"):
         if self.params_initialized and not force_init:
             return
         self._require("binded", call="init_params")
@@ -132,15 +132,9 @@ class SequentialModule(BaseModule):
                 raise MXNetError(f"init_params: {extra} belong to no module of the chain; "
                                  "pass allow_extra=True to ignore them")
         self.params_initialized = True
-        self._emit("init_params", before)
+        self._emit("init_params", before, call=_call)
 
-    def set_params(self, arg_params, aux_params, allow_missing=False, force_init=True,
-                   allow_extra=False):
-        if not allow_missing:
-            self.init_params(initializer=None, arg_params=arg_params, aux_params=aux_params,
-                             allow_missing=allow_missing, force_init=force_init,
-                             allow_extra=allow_extra)
-            return
+    def _assign_params(self, arg_params, aux_params, force_init, allow_extra):
         for mod in self._modules:
             mod.set_params(arg_params, aux_params, allow_missing=True, force_init=force_init,
                            allow_extra=True)
