@@ -20,7 +20,7 @@ from . import base as name  # mx.name.NameManager / mx.name.Prefix
 
 __version__ = "0.1.0"
 
-# Later layers; each is imported if present so the package grows file by file.
+# Imported on first use, so `import mxteach` stays quick and light.
 _OPTIONAL = {
     "symbol": "symbol", "sym": "symbol", "executor": "executor",
     "io": "io", "metric": "metric", "optimizer": "optimizer", "opt": "optimizer",

@@ -8,10 +8,7 @@ from ..ops import registry as _registry
 from ..ops.frontend import split_call as _split_call
 from ..base import MXNetError as _MXNetError
 
-try:
-    from .serialization import save, load, load_frombuffer
-except ImportError:  # pragma: no cover - written by the serialization module
-    pass
+from .serialization import save, load, load_frombuffer
 
 
 class random:  # noqa: N801 - mirrors the mx.nd.random namespace
