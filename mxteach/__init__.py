@@ -17,6 +17,7 @@ from . import ndarray as nd
 from . import random
 from . import test_utils
 from . import base as name  # mx.name.NameManager / mx.name.Prefix
+from . import base as error  # mx.error.MXNetError / mx.error.register_error
 
 __version__ = "0.1.0"
 
@@ -28,10 +29,18 @@ _OPTIONAL = {
     "callback": "callback", "kvstore": "kvstore", "kv": "kvstore", "model": "model",
     "monitor": "monitor", "mon": "monitor", "visualization": "visualization",
     "viz": "visualization", "module": "module", "mod": "module", "rnn": "rnn", "events": "events",
+    "attribute": "symbol.frontend",   # mx.attribute.AttrScope
 }
+# Names MXNet exports at the top level from a submodule: name -> (submodule, attribute).
+_OPTIONAL_NAMES = {"AttrScope": ("symbol.frontend", "AttrScope")}
 
 
 def __getattr__(attr):
+    if attr in _OPTIONAL_NAMES:
+        where, name_ = _OPTIONAL_NAMES[attr]
+        value = getattr(importlib.import_module(f"{__name__}.{where}"), name_)
+        globals()[attr] = value
+        return value
     target = _OPTIONAL.get(attr)
     if target is None:
         raise AttributeError(f"module 'mxteach' has no attribute '{attr}'")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from .base import MXNetError
+from .base import MXNetKeyError
 
 __all__ = ["Context", "cpu", "gpu", "cpu_pinned", "current_context", "num_gpus"]
 
@@ -20,8 +20,8 @@ class Context:
         if isinstance(device_type, Context):
             device_type, device_id = device_type.device_type, device_type.device_id
         if device_type not in self.devstr2type:
-            raise MXNetError(f"unknown device type '{device_type}'; expected one of "
-                             f"{sorted(self.devstr2type)}")
+            raise MXNetKeyError(f"unknown device type '{device_type}'; expected one of "
+                                f"{sorted(self.devstr2type)}")
         self.device_type = device_type
         self.device_id = int(device_id)
         self._old = None

@@ -35,7 +35,7 @@ import warnings
 import numpy as np
 
 from . import random as _random
-from .base import MXNetError, did_you_mean, string_types
+from .base import MXNetError, MXNetNotImplementedError, did_you_mean, string_types
 from .ndarray.ndarray import NDArray
 
 __all__ = ["InitDesc", "Initializer", "register", "alias", "create", "registered",
@@ -318,8 +318,8 @@ class Initializer:
         _fill(arr, np.array([1.0, 0, 0, 0, 1.0, 0]))  # the identity affine transform
 
     def _init_weight(self, name, arr):
-        raise NotImplementedError(f"{type(self).__name__} does not define _init_weight, so it "
-                                  f"cannot initialize '{name}'")
+        raise MXNetNotImplementedError(f"{type(self).__name__} does not define _init_weight, "
+                                       f"so it cannot initialize '{name}'")
 
     def _init_default(self, name, _):
         raise UnknownInitPatternError(
@@ -828,3 +828,54 @@ class LSTMBias(Initializer):
         _fill(arr, 0.0)
         num_hidden = int(arr.shape[0] / 4)
         arr[num_hidden:2 * num_hidden] = self.forget_bias
+
+
+@register
+class FusedRNN(Initializer):
+    """The flat ``parameters`` vector of a ``FusedRNNCell``, initialized piece by piece.
+
+    The vector is cut into the per-gate arrays of the unfused cells (``l0_i2h_f_weight``, ...)
+    and each piece is filled by ``init`` — or, when ``init`` is None, by the initializer of the
+    whole call (``init_params(initializer=...)``), so weights follow the usual name rules and
+    biases start at 0. For LSTM every piece ending in ``_f_bias`` is set to ``forget_bias``;
+    as in MXNet 1.9.1 that is both the i2h and the h2h forget bias, so the forget gate starts
+    at ``2 * forget_bias``. ``FusedRNNCell`` puts this initializer on its ``parameters``.
+
+    Parameters
+    ----------
+    init : Initializer, str or None
+        For every piece (a :meth:`dumps` string works too); None: the global initializer.
+    num_hidden, num_layers : int
+    mode : {'lstm', 'gru', 'rnn_tanh', 'rnn_relu'}
+    bidirectional : bool
+    forget_bias : float
+
+    See notebook 06.
+    """
+
+    def __init__(self, init, num_hidden, num_layers, mode, bidirectional=False,
+                 forget_bias=1.0):
+        if isinstance(init, string_types):
+            init = create(init)
+        super().__init__(init=init.dumps() if init is not None else None,
+                         num_hidden=num_hidden, num_layers=num_layers, mode=mode,
+                         bidirectional=bidirectional, forget_bias=forget_bias)
+        self._init = init
+        self._cell_args = (num_hidden, num_layers, mode, bidirectional)
+        self._forget_bias = forget_bias
+
+    def _init_weight(self, desc, arr):
+        from .rnn.fused_cell import FusedRNNCell
+        fallback = getattr(desc, "global_init", None)
+        if self._init is None and (fallback is None or isinstance(fallback, FusedRNN)):
+            raise InitializerError(f"FusedRNN(init=None) initializes '{desc}' with the "
+                                   f"initializer of the whole call, and there is none: call "
+                                   f"it through init_params(initializer=...) or give init=")
+        cell = FusedRNNCell(*self._cell_args, forget_bias=self._forget_bias, prefix="")
+        pieces = cell.unpack_weights({"parameters": arr})
+        for name, piece in pieces.items():
+            if self._cell_args[2] == "lstm" and name.endswith("_f_bias"):
+                piece[:] = self._forget_bias
+            else:
+                (self._init or fallback)(InitDesc(name, global_init=fallback), piece)
+        _fill(arr, cell.pack_weights(pieces)["parameters"])

@@ -14,10 +14,13 @@ from collections import OrderedDict, namedtuple
 
 import numpy as np
 
-from .base import MXNetError, mx_real_t
+from .base import MXNetAssertionError, MXNetError, mx_real_t
 from .ndarray.ndarray import NDArray
+from .io_checks import (IOError_, IOTypeError, _check_shape, _is_int,  # noqa: F401
+                        check_bind_shapes, check_iter_lengths)
 
-__all__ = ["DataDesc", "DataBatch", "DataIter", "NDArrayIter", "ResizeIter", "PrefetchingIter"]
+__all__ = ["DataDesc", "DataBatch", "DataIter", "NDArrayIter", "ResizeIter", "PrefetchingIter",
+           "IOError_", "IOTypeError", "check_bind_shapes"]
 
 
 class DataDesc(namedtuple("DataDesc", ["name", "shape"])):
@@ -48,7 +51,8 @@ class DataDesc(namedtuple("DataDesc", ["name", "shape"])):
     """
 
     def __new__(cls, name, shape, dtype=mx_real_t, layout="NCHW"):
-        desc = super().__new__(cls, name, shape)
+        # non-integer or negative dimensions fail here, not deep inside bind
+        desc = super().__new__(cls, name, _check_shape(name, shape))
         desc.dtype = dtype
         desc.layout = layout
         return desc
@@ -104,8 +108,9 @@ class DataBatch:
                  provide_data=None, provide_label=None):
         for what, value in (("data", data), ("label", label)):
             if value is not None and not isinstance(value, (list, tuple)):
-                raise TypeError(f"DataBatch {what} must be a list of NDArrays, got "
-                                f"{type(value).__name__}; wrap a single array as [{what}]")
+                raise MXNetAssertionError(f"DataBatch {what} must be a list of NDArrays, got "
+                                          f"{type(value).__name__}; wrap a single array as "
+                                          f"[{what}]")
         self.data = data
         self.label = label
         self.pad = pad
@@ -301,13 +306,19 @@ class NDArrayIter(DataIter):
                  data_name="data", label_name="softmax_label", layout="NCHW"):
         super().__init__(batch_size)
         if last_batch_handle not in self._MODES:
-            raise ValueError(f"last_batch_handle must be one of {self._MODES}, got "
+            raise IOError_(f"last_batch_handle must be one of {self._MODES}, got "
                              f"{last_batch_handle!r}")
-        if int(batch_size) <= 0:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        if not _is_int(batch_size):
+            # MXNet fails at the first batch with an error about slice_axis parameters
+            raise IOTypeError(f"NDArrayIter: batch_size must be an int, got "
+                           f"{type(batch_size).__name__} {batch_size!r}")
+        if batch_size <= 0:
+            raise IOError_(f"batch_size must be a positive integer, got {batch_size!r}")
+        self.batch_size = batch_size = int(batch_size)
         self.data = _named_arrays(data, allow_empty=False, default_name=data_name)
         self.label = _named_arrays(label, allow_empty=True, default_name=label_name)
         self.layout = layout
+        self._check_lengths(last_batch_handle)
         self.idx = np.arange(self.data[0][1].shape[0])
         self.num_data = self.idx.shape[0]
         self.shuffle = shuffle
@@ -325,6 +336,10 @@ class NDArrayIter(DataIter):
     @property
     def _batch_axis(self):
         return self.layout.find("N")
+
+    def _check_lengths(self, last_batch_handle):
+        check_iter_lengths(self.data, self.label, self._batch_axis, self.layout,
+                           self.batch_size, last_batch_handle)
 
     def _describe(self, named):
         axis = self._batch_axis

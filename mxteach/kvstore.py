@@ -379,9 +379,9 @@ class KVStore(KVStoreBase):
 
         See notebook 04.
         """
+        from .fileio import atomic_write  # never a half-written file (issue 9)
         data = self._require_updater("save_optimizer_states").get_states(dump_optimizer)
-        with open(fname, "wb") as f:
-            f.write(data)
+        atomic_write(fname, data)
 
     def load_optimizer_states(self, fname):
         """Read states written by :meth:`save_optimizer_states`.

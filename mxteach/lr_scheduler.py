@@ -20,7 +20,7 @@ import logging
 import math
 import numbers
 
-from .base import MXNetError
+from .base import MXNetError, MXNetNotImplementedError
 
 __all__ = ["LRScheduler", "FactorScheduler", "MultiFactorScheduler", "PolyScheduler",
            "CosineScheduler", "LRSchedulerError"]
@@ -94,9 +94,10 @@ class LRScheduler:
         return self.warmup_begin_lr + span * float(num_update) / float(self.warmup_steps)
 
     def __call__(self, num_update):
-        raise MXNetError(f"{type(self).__name__} has no schedule: use FactorScheduler, "
-                         "MultiFactorScheduler, PolyScheduler, CosineScheduler or a subclass "
-                         "that defines __call__(num_update)")
+        raise MXNetNotImplementedError(f"{type(self).__name__} has no schedule: use "
+                                       "FactorScheduler, MultiFactorScheduler, PolyScheduler, "
+                                       "CosineScheduler or a subclass that defines "
+                                       "__call__(num_update)")
 
     def __repr__(self):
         return f"{type(self).__name__}(base_lr={self.base_lr})"

@@ -19,7 +19,8 @@ from collections import OrderedDict
 
 import numpy
 
-from .base import MXNetError, ShapeError, did_you_mean, numeric_types, string_types
+from .base import (MXNetAssertionError, MXNetError, MXNetKeyError, MXNetNotImplementedError,
+                   ShapeError, did_you_mean, numeric_types, string_types)
 from .ndarray.ndarray import NDArray
 
 __all__ = ["EvalMetric", "CompositeEvalMetric", "Accuracy", "TopKAccuracy", "F1", "MCC",
@@ -35,6 +36,41 @@ class MetricError(MXNetError, ValueError):
 def _numpy(x):
     """The values of an NDArray or array-like as a numpy array (no copy for numpy input)."""
     return x.asnumpy() if isinstance(x, NDArray) else numpy.asarray(x)
+
+
+class LabelError(MetricError, IndexError):
+    """A label that is not a class index of the predictions: NaN, negative, or too large.
+
+    MXNet lets such labels through: Accuracy and F1 count them as misses, Perplexity clips
+    them, CrossEntropy fails with an IndexError (with a huge negative index for NaN) or, for
+    -1, silently reads the last class. A teaching tool says which label is wrong instead.
+    """
+
+
+def _check_labels(label, num_classes, metric, ignore_label=None):
+    """Raise LabelError naming ``metric`` when a label is NaN/inf or outside
+    ``[0, num_classes)`` (``num_classes=None``: only ``>= 0`` is checked). Labels equal to
+    ``ignore_label`` are exempt. Returns the labels truncated to int64, as MXNet truncates."""
+    flat = numpy.asarray(label).ravel()
+    if flat.dtype.kind in "fc":
+        finite = numpy.isfinite(flat)
+        if not finite.all():
+            pos = int(numpy.argmin(finite))
+            raise LabelError(f"{metric}: label #{pos} is {flat[pos]}; labels must be class "
+                             f"indices in [0, {num_classes if num_classes else 'classes'})")
+    ints = flat.astype(numpy.int64)
+    bad = ints < 0
+    if num_classes is not None:
+        bad |= ints >= num_classes
+    if ignore_label is not None:
+        bad &= flat != ignore_label
+    if bad.any():
+        pos = int(numpy.argmax(bad))
+        where = f"[0, {num_classes})" if num_classes is not None else ">= 0"
+        raise LabelError(f"{metric}: label #{pos} is {flat[pos].item()!r}, outside the class range "
+                         f"{where} of the predictions; check the labels (and num_classes / "
+                         f"the output layer's num_hidden)")
+    return ints
 
 
 def _is_array(x):
@@ -116,11 +152,11 @@ def _create_registered(spec, *args, **kwargs):
     if isinstance(spec, dict):
         config = dict(spec)
         if "metric" not in config:
-            raise MetricError(f"a metric config dict needs a 'metric' key, got {sorted(config)}")
+            raise MXNetKeyError(f"a metric config dict needs a 'metric' key, got {sorted(config)}")
         return _create_registered(config.pop("metric"), **config)
     if not isinstance(spec, string_types):
-        raise TypeError(f"metric must be a name, an EvalMetric, a list or a function, got "
-                        f"{type(spec).__name__}")
+        raise MXNetAssertionError(f"metric must be a name, an EvalMetric, a list or a "
+                                  f"function, got {type(spec).__name__}")
     if spec.startswith("[") or spec.startswith("{"):
         if args or kwargs:
             raise MetricError("a JSON metric spec cannot be combined with extra arguments")
@@ -131,8 +167,8 @@ def _create_registered(spec, *args, **kwargs):
         return _create_registered(loaded)
     key = spec.lower()
     if key not in _REGISTRY:
-        raise MetricError(f"metric {spec!r} is not registered; known names: "
-                          f"{sorted(_REGISTRY)}.{did_you_mean(key, _REGISTRY)}")
+        raise MXNetAssertionError(f"metric {spec!r} is not registered; known names: "
+                                  f"{sorted(_REGISTRY)}.{did_you_mean(key, _REGISTRY)}")
     return _REGISTRY[key](*args, **kwargs)
 
 
@@ -229,8 +265,8 @@ class EvalMetric:
 
     def update(self, labels, preds):
         """Add one batch: ``labels`` and ``preds`` are lists of arrays, one per output."""
-        raise MXNetError(f"{type(self).__name__} does not define update(labels, preds); "
-                         "a metric subclass must implement it")
+        raise MXNetNotImplementedError(f"{type(self).__name__} does not define update(labels, "
+                                       "preds); a metric subclass must implement it")
 
     def reset(self):
         """Clear both the local and the global statistics."""
@@ -392,7 +428,11 @@ class Accuracy(EvalMetric):
         for label, pred in zip(labels, preds):
             label, pred = _numpy(label), _numpy(pred)
             if pred.shape != label.shape:
+                _check_labels(label, pred.shape[self.axis] if pred.ndim > self.axis else None,
+                              type(self).__name__)
                 pred = pred.argmax(axis=self.axis)
+            else:
+                _check_labels(label, None, type(self).__name__)
             pred = pred.astype("int32").ravel()
             label = label.astype("int32").ravel()
             check_label_shapes(label, pred)
@@ -420,8 +460,8 @@ class TopKAccuracy(EvalMetric):
                          has_global_stats=True)
         self.top_k = top_k
         if not self.top_k > 1:
-            raise MetricError(f"TopKAccuracy needs top_k > 1, got {top_k}; use Accuracy for "
-                              "top_k=1")
+            raise MXNetAssertionError(f"TopKAccuracy needs top_k > 1, got {top_k}; use Accuracy "
+                                      "for top_k=1")
         self.name += f"_{self.top_k}"
 
     def update(self, labels, preds):
@@ -436,7 +476,9 @@ class TopKAccuracy(EvalMetric):
                                  f" classes, predictions have shape {scores.shape}")
             # after argpartition the last top_k columns hold the top_k best classes (unordered)
             ranked = numpy.argpartition(scores, -self.top_k)
-            label = _numpy(label).astype("int32")
+            label = _numpy(label)
+            _check_labels(label, scores.shape[-1], type(self).__name__)
+            label = label.astype("int32")
             check_label_shapes(label, ranked)
             if ranked.ndim == 1:
                 # as in MXNet, 1-d predictions count only towards the local sum
@@ -468,12 +510,14 @@ class _BinaryCounts:
 
     def update(self, label, pred, metric_name):
         scores = _numpy(pred)
-        label = _numpy(label).astype("int32")
+        label = _numpy(label)
         predicted = numpy.argmax(scores, axis=1)
         check_label_shapes(label, scores)
-        if len(numpy.unique(label)) > 2:
+        if len(numpy.unique(label.astype("int32"))) > 2:
             raise MetricError(f"{metric_name} only supports binary classification, but the "
                               f"labels hold {len(numpy.unique(label))} distinct values")
+        _check_labels(label, scores.shape[1] if scores.ndim > 1 else None, metric_name)
+        label = label.astype("int32")
         pred_pos = predicted == 1
         pred_neg = 1 - pred_pos
         label_pos = label == 1
@@ -627,7 +671,9 @@ class PCC(EvalMetric):
     def update(self, labels, preds):
         labels, preds = check_label_shapes(labels, preds, True)
         for label, pred in zip(labels, preds):
-            label = _numpy(label).astype("int32")
+            label = _numpy(label)
+            _check_labels(label, None, type(self).__name__)  # the matrix grows upwards only
+            label = label.astype("int32")
             pred = _numpy(pred)
             pred = pred.argmax(axis=1) if pred.shape != label.shape else pred.astype("int32")
             top = max(pred.max(), label.max())
@@ -674,7 +720,8 @@ class Perplexity(EvalMetric):
     Notes
     -----
     Predictions are ``(examples, classes)``; labels hold one class per example (any shape).
-    Class indices outside ``[0, classes)`` are clipped, and probabilities below 1e-10 are raised
+    Labels outside ``[0, classes)`` (other than ``ignore_label``) or NaN raise
+    :class:`LabelError` (MXNet clips them), and probabilities below 1e-10 are raised
     to 1e-10 before the log. The arithmetic is float32, as in MXNet.
 
     See notebook 04.
@@ -703,6 +750,7 @@ class Perplexity(EvalMetric):
             if rest != label.shape:
                 raise ShapeError(f"Perplexity: picking along axis {self.axis} of predictions "
                                  f"{pred.shape} needs {rest} labels, got {label.shape}")
+            _check_labels(label, pred.shape[axis], type(self).__name__, self.ignore_label)
             index = numpy.clip(label.astype("int32"), 0, pred.shape[axis] - 1)
             prob = numpy.take_along_axis(pred, numpy.expand_dims(index, axis), axis)
             prob = prob.reshape(rest).astype(pred.dtype)
@@ -740,7 +788,9 @@ class _ProbabilityOfLabel(EvalMetric):
             if label.shape[0] != pred.shape[0]:
                 raise ShapeError(f"{type(self).__name__}: {label.shape[0]} labels for "
                                  f"{pred.shape[0]} predictions {pred.shape}")
-            prob = pred[numpy.arange(label.shape[0], dtype=numpy.int64), label.astype(numpy.int64)]
+            index = _check_labels(label, pred.shape[1] if pred.ndim > 1 else None,
+                                  type(self).__name__)
+            prob = pred[numpy.arange(label.shape[0], dtype=numpy.int64), index]
             self._add(float((-numpy.log(prob + self.eps)).sum()), label.shape[0])
 
 

@@ -1,4 +1,5 @@
-"""Monitor: statistics of every operator output (and the arguments) every ``interval`` batches.
+"""Monitor: statistics of every operator output (and the arguments and auxiliary states) every
+``interval`` batches, formatted as MXNet formats them.
 
 A Monitor prints nothing unless ``tic()`` opened a step whose number is a multiple of
 ``interval`` and the names match ``pattern`` — the usual reasons a Monitor "prints nothing".
@@ -10,9 +11,22 @@ import logging
 import math
 import re
 
+import numpy as np
+
 from .ndarray.ndarray import NDArray
 
-__all__ = ["Monitor"]
+__all__ = ["Monitor", "format_stats"]
+
+
+def format_stats(value):
+    """One statistic (or a list of them) as MXNet's ``Monitor.toc`` writes it: each value and
+    a tab; a value of shape ``(1,)`` as a scalar, anything else as its numpy array."""
+    values = value if isinstance(value, (list, tuple)) else [value]
+    text = ""
+    for v in values:
+        arr = v.asnumpy() if isinstance(v, NDArray) else np.asarray(v)
+        text += (str(arr[0]) if arr.shape == (1,) else str(arr)) + "\t"
+    return text
 
 
 def _rms(x):
@@ -58,28 +72,34 @@ class Monitor:
         self.step += 1
 
     def toc(self):
-        """Stop collecting; return [(step, name, 'values')], arguments included."""
+        """Stop collecting; return ``[(step, name, text)]`` for the outputs seen since
+        ``tic()``, then every argument and auxiliary state whose name matches.
+
+        ``text`` is formatted as MXNet does, so scripts that parse it keep working: each
+        statistic followed by a tab; a one-element statistic prints as a scalar
+        (``'0.3718\t'``), any other as its numpy array. A list of statistics gives one entry
+        per element. (MXNet insists on NDArrays; numbers and numpy arrays are accepted here and
+        printed the same way.)
+        """
         if not self.activated:
             return []
         for exe in self.exes:
-            for name, array in zip(exe.arg_names, exe.arg_arrays):
-                if self.re_prog.match(name):
-                    self.queue.append((self.step, name, self.stat_func(array)))
+            for names, arrays in ((exe.arg_names, exe.arg_arrays),
+                                  (exe.aux_names, exe.aux_arrays)):
+                for name, array in zip(names, arrays):
+                    if self.re_prog.match(name):
+                        self.queue.append((self.step, name, self.stat_func(array)))
         self.activated = False
         if self.sort:
             self.queue.sort(key=lambda item: item[1])
-        res = []
-        for step, name, value in self.queue:
-            values = value if isinstance(value, (list, tuple)) else [value]
-            text = "".join(str(v.asnumpy() if isinstance(v, NDArray) else v) + "\t"
-                           for v in values)
-            res.append((step, name, text))
+        res = [(step, name, format_stats(value)) for step, name, value in self.queue]
         self.queue = []
         return res
 
     def toc_print(self):
         for step, name, text in self.toc():
-            logging.info("Batch: %7d %30s %s", step, name, text)
+            # MXNet writes str.format's {:30s}: the name padded on the right
+            logging.info("Batch: {:7d} {:30s} {:s}".format(step, name, text))
 
     def diagnose(self):
         """Why nothing was collected: the interval, the pattern and the names it missed."""

@@ -14,16 +14,18 @@ Nadam, Ftrl, FTML, LAMB) in :mod:`mxteach.optimizer_adaptive`; all are importabl
 """
 from __future__ import annotations
 
+import math
+import numbers
 import warnings
 
 import numpy as np
 
-from .base import MXNetError, did_you_mean
+from .base import MXNetAttributeError, MXNetError, MXNetNotImplementedError, did_you_mean
 from .ndarray.ndarray import NDArray
 from .optimizer_states import dumps as _states_dumps, loads as _states_loads
 
 __all__ = ["Optimizer", "register", "create", "Updater", "get_updater", "OptimizerError",
-           "LearningRateLockedError"]
+           "LearningRateLockedError", "check_hyper_parameters"]
 
 
 class OptimizerError(MXNetError, ValueError):
@@ -52,6 +54,43 @@ def _clip_on(clip_gradient):
 
 def _clip(a, bound):
     return np.clip(a, -bound, bound)
+
+
+# hyper-parameters that must be finite real numbers when set (None means "not used")
+_REAL_HYPER = ("lr", "wd", "rescale_grad", "clip_gradient", "momentum", "beta", "beta1",
+               "beta2", "epsilon", "float_stable_eps", "gamma1", "gamma2", "lamda", "lamda1",
+               "rho", "schedule_decay", "wd_lh", "lower_bound", "upper_bound", "clip_weights")
+# ... and those that must not be negative either
+_NON_NEGATIVE = ("lr", "epsilon", "float_stable_eps")
+
+
+def check_hyper_parameters(optimizer, where="optimizer"):
+    """Raise OptimizerError for a NaN, infinite, non-numeric or negative-where-nonsense
+    hyper-parameter of ``optimizer``.
+
+    MXNet accepts ``learning_rate=nan`` and trains every weight into NaN without a word; this
+    check runs at construction and again when an Updater (``init_optimizer``) takes the
+    optimizer, so attributes changed in between are caught too.
+    """
+    for name in _REAL_HYPER:
+        value = getattr(optimizer, name, None)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise OptimizerError(f"{where}: {type(optimizer).__name__}.{name} must be a real "
+                                 f"number, got {type(value).__name__} {value!r}")
+        if not math.isfinite(float(value)):
+            raise OptimizerError(f"{where}: {type(optimizer).__name__}.{name} is {value}; "
+                                 f"hyper-parameters must be finite numbers")
+        if name in _NON_NEGATIVE and value < 0:
+            raise OptimizerError(f"{where}: {type(optimizer).__name__}.{name} is {value}; it "
+                                 f"must be >= 0")
+    sched = getattr(optimizer, "lr_scheduler", None)
+    base = getattr(sched, "base_lr", None)
+    if base is not None and (isinstance(base, bool) or not isinstance(base, numbers.Real)
+                             or not math.isfinite(float(base)) or base < 0):
+        raise OptimizerError(f"{where}: the lr_scheduler's base_lr is {base!r}; it must be a "
+                             f"finite number >= 0")
 
 
 def _check_same_shape(weight, grad, index):
@@ -133,6 +172,13 @@ class Optimizer:
         self.param_dict = param_dict if param_dict else {}
         self.set_lr_mult({})
         self.set_wd_mult({})
+        if isinstance(begin_num_update, bool) or not isinstance(begin_num_update,
+                                                                  numbers.Integral) \
+                or begin_num_update < 0:
+            raise OptimizerError(f"begin_num_update must be an int >= 0, got "
+                                 f"{begin_num_update!r}")
+        # the base hyper-parameters now; create() and Updater check the subclass's too
+        check_hyper_parameters(self, type(self).__name__)
 
     # -- registry -----------------------------------------------------------------------------
     @staticmethod
@@ -182,14 +228,16 @@ class Optimizer:
                                      f"{sorted(kwargs)}; set them on the instance instead")
             return name
         if not isinstance(name, str):
-            raise OptimizerError(f"optimizer must be a name or an Optimizer, got "
-                                 f"{type(name).__name__}")
+            raise MXNetAttributeError(f"optimizer must be a name or an Optimizer, got "
+                                      f"{type(name).__name__}")
         klass = Optimizer.opt_registry.get(name.lower())
         if klass is None:
             raise OptimizerError(f"Cannot find optimizer '{name}'; registered: "
                                  f"{sorted(Optimizer.opt_registry)}."
                                  + did_you_mean(name.lower(), Optimizer.opt_registry))
-        return klass(**kwargs)
+        optimizer = klass(**kwargs)
+        check_hyper_parameters(optimizer, f"create('{name}')")
+        return optimizer
 
     # -- learning rate ------------------------------------------------------------------------
     @property
@@ -216,6 +264,10 @@ class Optimizer:
             raise LearningRateLockedError(
                 "set_learning_rate: this optimizer has an lr_scheduler, which decides the "
                 "rate; change the scheduler (or build the optimizer without one) instead")
+        if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not math.isfinite(lr) \
+                or lr < 0:
+            raise OptimizerError(f"set_learning_rate: the rate must be a finite number >= 0, "
+                                 f"got {lr!r}")
         self.lr = lr
 
     def set_lr_scale(self, args_lrscale):
@@ -343,8 +395,9 @@ class Optimizer:
         -----
         The base class has no rule; calling it raises MXNetError. See notebook 04.
         """
-        raise MXNetError(f"{type(self).__name__} does not define update(); subclass Optimizer "
-                         "and implement update(index, weight, grad, state)")
+        raise MXNetNotImplementedError(f"{type(self).__name__} does not define update(); "
+                                       "subclass Optimizer and implement update(index, weight, "
+                                       "grad, state)")
 
     def update_multi_precision(self, index, weight, grad, state):
         """:meth:`update`, through the float32 master copy for float16 weights when
@@ -400,6 +453,7 @@ class Updater:
     def __init__(self, optimizer):
         if not isinstance(optimizer, Optimizer):
             raise MXNetError(f"Updater needs an Optimizer, got {type(optimizer).__name__}")
+        check_hyper_parameters(optimizer, "init_optimizer")
         self.optimizer = optimizer
         self.states = {}
         self.states_synced = {}
@@ -481,6 +535,34 @@ class Updater:
         else:
             raise MXNetError(f"set_states: expected a pickled dict of states or (states, "
                              f"optimizer), got {type(loaded).__name__}")
+        self.states_synced = dict.fromkeys(self.states, False)
+
+    def load_states(self, states, weights, source="optimizer states"):
+        """Like :meth:`set_states`, but validated first: nothing changes unless every state
+        matches the optimizer in use and the weight it belongs to.
+
+        Parameters
+        ----------
+        states : bytes
+            What :meth:`get_states` (here or in MXNet) wrote.
+        weights : dict
+            ``index -> NDArray``: every index this updater serves, with its weight.
+        source : str
+            Names the data in error messages.
+
+        Raises
+        ------
+        MXNetError
+            Corrupt data, a refused pickle global, an unknown index, a state of the wrong
+            structure, shape or dtype, or a pickled optimizer of another kind. See notebook 04.
+        """
+        from .optimizer_states import check_states
+        loaded, optimizer = check_states(_states_loads(states, source), self.optimizer,
+                                         weights, source)
+        self.states = loaded
+        if optimizer is not None:
+            self.optimizer = optimizer
+            self.aggregate_updates = optimizer.aggregate_num > 0
         self.states_synced = dict.fromkeys(self.states, False)
 
     def get_states(self, dump_optimizer=False):

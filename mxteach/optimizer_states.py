@@ -14,18 +14,28 @@ needs a writable buffer, hence the bytearray).
 mxteach files, which pickled mxteach's own NDArray class. Everything else (the optimizer object
 when ``dump_optimizer=True``) pickles as usual and is therefore mxteach-only.
 
+Loading is restricted: a pickle may name only the globals these files need (MXNet's and
+mxteach's NDArray, mxteach's registered optimizers and learning-rate schedulers, numpy
+scalars/arrays/dtypes, ``bytearray``, ``set``, ``frozenset``, ``complex``,
+``collections.OrderedDict``). Any other global -- ``os.system``, ``builtins.eval``, MXNet's own
+optimizer classes -- is refused with MXNetError before anything is called, so a ``.states``
+file cannot run code. :func:`check_states` then compares what was loaded with the module's
+weights and optimizer, so that a wrong file is refused before it replaces anything.
+
 See notebook 04.
 """
 from __future__ import annotations
 
 import io
 import pickle
+import pickletools
+import warnings
 
 from .base import MXNetError
 from .ndarray.ndarray import NDArray
 from .ndarray.serialization import array_record, load_array_record
 
-__all__ = ["dumps", "loads", "PROTOCOL"]
+__all__ = ["dumps", "loads", "check_states", "PROTOCOL", "UnsafeStatesError"]
 
 PROTOCOL = 4  # what MXNet 1.9's pickle.dumps uses under the Pythons it supports
 _MX_MODULE, _MX_NAME = "mxnet.ndarray.ndarray", "NDArray"
@@ -69,11 +79,95 @@ class _LoadingNDArray(NDArray):
         self.__class__ = NDArray
 
 
+class UnsafeStatesError(MXNetError, pickle.UnpicklingError):
+    """A states pickle names a global that optimizer states never contain."""
+
+
+class _LegacyNDArray(NDArray):
+    """mxteach's own NDArray in older files: its state must be a numpy array and a context."""
+
+    def __setstate__(self, state):
+        import numpy as np
+        from .context import Context
+        data = state.get("data") if isinstance(state, dict) else None
+        ctx = state.get("ctx") if isinstance(state, dict) else None
+        if not isinstance(data, np.ndarray) or data.dtype.hasobject or \
+                not (isinstance(ctx, tuple) and len(ctx) == 2 and ctx[0] in ("cpu", "gpu")
+                     and isinstance(ctx[1], int)):
+            raise MXNetError("mxteach NDArray pickle: expected {'data': numeric array, 'ctx': "
+                             "(device_type, id)}")
+        self._data, self._ctx = data, Context("cpu", 0)
+        self.__class__ = NDArray
+
+
+def _bytearray(*args):
+    """``bytearray`` from bytes only: ``bytearray(2**40)`` in a hostile pickle would allocate
+    a terabyte before anything could be checked."""
+    if len(args) > 2 or (args and not isinstance(args[0], (bytes, bytearray, str))):
+        raise UnsafeStatesError("bytearray in a states pickle must be built from bytes")
+    return bytearray(*args)
+
+
+def _reconstruct(cls, shape, typecode):
+    """numpy's ``_reconstruct``, which numpy pickles call with shape ``(0,)`` before
+    ``__setstate__`` fills the array; any other shape would allocate it up front."""
+    import numpy as np
+    core = getattr(np, "_core", None) or np.core
+    if cls is not np.ndarray or not isinstance(shape, tuple) or \
+            not all(isinstance(d, int) and 0 <= d <= 1 for d in shape):
+        raise UnsafeStatesError(f"numpy array reconstruction with shape {shape!r} refused")
+    return core.multiarray._reconstruct(cls, shape, typecode)
+
+
+_SAFE_BUILTINS = {("builtins", "bytearray"): _bytearray, ("builtins", "set"): set,
+                  ("builtins", "frozenset"): frozenset, ("builtins", "complex"): complex}
+_NUMPY_NAMES = {"scalar", "_reconstruct", "dtype", "ndarray"}
+
+
+def _allowed_class(module, name):
+    """The object a states pickle may refer to as ``module.name``, or None."""
+    if (module, name) == (_MX_MODULE, _MX_NAME):
+        return _LoadingNDArray
+    if (module, name) == ("mxteach.ndarray.ndarray", "NDArray"):
+        return _LegacyNDArray
+    if (module, name) in _SAFE_BUILTINS:
+        return _SAFE_BUILTINS[(module, name)]
+    if (module, name) == ("collections", "OrderedDict"):
+        import collections
+        return collections.OrderedDict
+    if module in ("numpy", "numpy.core.multiarray", "numpy._core.multiarray") and \
+            name in _NUMPY_NAMES:
+        import numpy as np
+        if name in ("dtype", "ndarray"):
+            return getattr(np, name)
+        if name == "_reconstruct":
+            return _reconstruct
+        # numpy 2 keeps these in numpy._core (pickles of numpy 1 name numpy.core)
+        core = getattr(np, "_core", None) or np.core
+        return getattr(core.multiarray, name)
+    if module.startswith("mxteach."):
+        from .optimizer_base import Optimizer
+        from .lr_scheduler import LRScheduler
+        for klass in set(Optimizer.opt_registry.values()):
+            if (klass.__module__, klass.__name__) == (module, name):
+                return klass
+        import mxteach.lr_scheduler as lrs
+        klass = getattr(lrs, name, None)
+        if module == lrs.__name__ and isinstance(klass, type) and issubclass(klass, LRScheduler):
+            return klass
+    return None
+
+
 class _Unpickler(pickle.Unpickler):
     def find_class(self, module, name):
-        if (module, name) == (_MX_MODULE, _MX_NAME):
-            return _LoadingNDArray
-        return super().find_class(module, name)
+        klass = _allowed_class(module, name)
+        if klass is None:
+            hint = (" (an optimizer pickled by MXNet itself: save its states without "
+                    "dump_optimizer)" if module.startswith("mxnet.") else "")
+            raise UnsafeStatesError(f"refusing to load global '{module}.{name}': optimizer "
+                                    f"states hold only arrays, numbers, containers and "
+                                    f"mxteach optimizers{hint}")
+        return klass
 
 
 def dumps(obj):
@@ -89,9 +183,124 @@ def loads(blob, source="optimizer states"):
     Any failure (truncated or corrupt data, a bad array record) raises MXNetError naming
     ``source``.
     """
+    if not isinstance(blob, (bytes, bytearray, memoryview)):
+        raise MXNetError(f"{source}: states must be bytes, got {type(blob).__name__}")
+    _check_lengths(blob, source)
     try:
         return _Unpickler(io.BytesIO(blob)).load()
+    except UnsafeStatesError as err:
+        raise UnsafeStatesError(f"{source}: {err}") from None
     except MXNetError as err:
         raise MXNetError(f"{source}: {err}") from None
     except Exception as err:  # pickle raises many types on corrupt input
-        raise MXNetError(f"{source}: cannot unpickle ({type(err).__name__}: {err})") from None
+        raise MXNetError(f"{source}: cannot unpickle ({type(err).__name__}: "
+                         f"{str(err)[:200]})") from None
+
+
+def _check_lengths(blob, source):
+    """Walk the opcodes once, so that every declared length and memo index is checked against
+    the file's size before the C unpickler allocates it (it allocates a BINBYTES payload first,
+    then reads: a 700-byte file announcing 2.4 GB would get 2.4 GB)."""
+    try:
+        for op, arg, pos in pickletools.genops(io.BytesIO(blob)):
+            # the memo is an array indexed by these: PUT 57148491 would allocate 450 MB
+            if op.name in ("PUT", "BINPUT", "LONG_BINPUT") and not 0 <= arg <= len(blob):
+                raise ValueError(f"memo index {arg} at byte {pos} is larger than the file")
+    except Exception as err:  # genops raises ValueError and others on corrupt input
+        raise MXNetError(f"{source}: corrupt pickle ({str(err)[:200]})") from None
+
+
+def _describe(x):
+    if isinstance(x, NDArray):
+        import numpy as np
+        return f"array {tuple(x.shape)} {np.dtype(x.dtype).name}"
+    if isinstance(x, (tuple, list)):
+        return f"{type(x).__name__} of {len(x)}"
+    return type(x).__name__
+
+
+def _match(got, want, where):
+    """Raise MXNetError unless ``got`` has the structure, shapes and dtypes of ``want``."""
+    if want is None:
+        if got is not None:
+            raise MXNetError(f"{where}: expected no state, got {_describe(got)}")
+        return
+    if isinstance(want, NDArray):
+        if not isinstance(got, NDArray) or tuple(got.shape) != tuple(want.shape) or \
+                got.dtype != want.dtype:
+            raise MXNetError(f"{where}: expected {_describe(want)}, got {_describe(got)}")
+        return
+    if isinstance(want, (tuple, list)):
+        if not isinstance(got, (tuple, list)) or len(got) != len(want):
+            raise MXNetError(f"{where}: expected {_describe(want)}, got {_describe(got)}")
+        for k, (g, w) in enumerate(zip(got, want)):
+            _match(g, w, f"{where}[{k}]")
+        return
+    if type(got) is not type(want):  # e.g. a scalar state of some custom optimizer
+        raise MXNetError(f"{where}: expected {_describe(want)}, got {_describe(got)}")
+
+
+def _check_optimizer_fields(loaded, current, source):
+    """A pickled optimizer has every attribute the current one has, of a compatible kind
+    (its ``__setstate__`` takes any dict; a missing ``momentum`` would fail at the next
+    update, long after the load)."""
+    import numbers
+    got = vars(loaded)
+    for name, value in vars(current).items():
+        if name == "param_dict":
+            continue
+        if name not in got:
+            raise MXNetError(f"{source}: the saved {type(loaded).__name__} has no attribute "
+                             f"'{name}'")
+        other = got[name]
+        kinds = ((numbers.Number,), (dict,), (list, tuple), (str,))
+        for kind in kinds:
+            if isinstance(value, kind) and not isinstance(value, bool) and \
+                    not isinstance(other, kind):
+                raise MXNetError(f"{source}: the saved optimizer's '{name}' is a "
+                                 f"{type(other).__name__}, expected a {type(value).__name__}")
+
+
+def check_states(loaded, optimizer, weights, source="optimizer states"):
+    """Validate unpickled states against the optimizer in use and its weights.
+
+    Parameters
+    ----------
+    loaded : object
+        What :func:`loads` returned: a dict ``index -> state`` or ``(states, optimizer)``.
+    optimizer : Optimizer
+        The optimizer the states are for; a pickled optimizer must be of the same class.
+    weights : dict
+        ``index -> NDArray``, every index the updater may see, with its weight.
+    source : str
+        Names the data in error messages.
+
+    Returns
+    -------
+    (dict, Optimizer or None)
+        The states and the pickled optimizer (None when the file holds none). Each state has
+        the structure, shapes and dtypes ``optimizer.create_state_multi_precision`` gives
+        for its weight; anything else raises MXNetError and nothing is changed.
+    """
+    from .optimizer_base import Optimizer, check_hyper_parameters
+    new_opt = None
+    if isinstance(loaded, tuple) and len(loaded) == 2 and isinstance(loaded[1], Optimizer):
+        loaded, new_opt = loaded
+        if type(new_opt) is not type(optimizer):
+            raise MXNetError(f"{source}: saved for optimizer {type(new_opt).__name__}, but the "
+                             f"module uses {type(optimizer).__name__}")
+        _check_optimizer_fields(new_opt, optimizer, source)
+        check_hyper_parameters(new_opt, source)
+    if not isinstance(loaded, dict):
+        raise MXNetError(f"{source}: expected a dict of states (or (states, optimizer)), got "
+                         f"{_describe(loaded)}")
+    unknown = [k for k in loaded if k not in weights]
+    if unknown:
+        raise MXNetError(f"{source}: holds states for {unknown[:5]!r}, which are not indices "
+                         f"of this module's parameters ({sorted(weights, key=str)[:10]!r}...)")
+    with warnings.catch_warnings():  # create_state may warn about float16; not news here
+        warnings.simplefilter("ignore")
+        for key, state in loaded.items():
+            want = optimizer.create_state_multi_precision(key, weights[key])
+            _match(state, want, f"{source}: state of index {key!r}")
+    return loaded, new_opt

@@ -1,53 +1,44 @@
-"""A real browser: JupyterLab runs tests/browser_notebook/inspector.ipynb (a ModuleInspector
-shown during a short fit) in Debian's headless Chromium, driven by Playwright.
+"""A real browser: JupyterLab in Debian's headless Chromium, driven by Playwright (the harness
+is tests/browser_notebook/harness.py, shared with scripts/screenshots.py).
 
-Checks that the live views render (widget DOM present), that the Metrics curves gain points
-*while* fit runs (read from the DOM: the per-batch points LiveMetrics draws), that the final
-curve holds every batch, and that the Graph tab draws the bound graph. A screenshot is saved
-to test-artifacts/browser/inspector.png.
+* tests/browser_notebook/inspector.ipynb (a ModuleInspector shown, then a short fit in the next
+  cell): the live views render, the Metrics curves gain points *while* fit runs, the final
+  curve holds every batch, the Graph tab draws the bound graph;
+* the stored notebooks 05–07 opened *untrusted* (as a student first meets them): every static
+  view shows its drawings (data-URI images; JupyterLab strips inline SVG there), none left as
+  run-on text; in the dark theme their text keeps its contrast;
+* notebook 05 run in the dark theme: every text of every view (live and static) has enough
+  contrast against what is behind it (computed colours), and every hatched buffer is hatched by
+  its own drawing's pattern.
 
-Skips only when Chromium, JupyterLab or Playwright is missing *and* MXTEACH_REQUIRE_BROWSER is
-not '1' (CI sets it, and fails instead). Never downloads a browser.
+Screenshots go to test-artifacts/browser/. Skips only when Chromium, JupyterLab or Playwright
+is missing *and* MXTEACH_REQUIRE_BROWSER is not '1' (CI sets it, and fails instead). Never
+downloads a browser.
 """
-import json
 import os
-import shutil
-import socket
-import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+sys.path.insert(0, str(Path(__file__).resolve().parent / "browser_notebook"))
+import harness as H  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "tests" / "browser_notebook" / "inspector.ipynb"
+STORED = [ROOT / "notebooks" / f"{n}.ipynb" for n in
+          ("05_widgets_and_monitor", "06_bucketing_and_rnn", "07_sequential_and_python_modules")]
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
-CHROMIUM = os.environ.get("MXTEACH_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 BATCHES = 300                     # 3 epochs of 100 batches in the notebook
+MIN_CONTRAST = 3.0                # WCAG's floor for large text and drawings
+VIEWS = ".mxt-current .jp-OutputArea .mxteach-view"     # the notebook shown now
 
 pytestmark = pytest.mark.browser
 
 
-def _missing():
-    what = []
-    if not Path(CHROMIUM).exists():
-        what.append(f"chromium ({CHROMIUM})")
-    if shutil.which("jupyter-lab", path=str(Path(sys.executable).parent)) is None:
-        what.append("jupyter-lab (pip install jupyterlab)")
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        what.append("playwright (pip install playwright)")
-    return what
-
-
 def _require_browser():
-    missing = _missing()
+    missing = H.missing()
     if not missing:
         return
     if os.environ.get("MXTEACH_REQUIRE_BROWSER") == "1":
@@ -56,76 +47,19 @@ def _require_browser():
     pytest.skip(f"browser test needs {', '.join(missing)}")
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _get(url, method="GET", timeout=2.0):
-    req = urllib.request.Request(url, method=method)
-    with urllib.request.urlopen(req, timeout=timeout) as resp:
-        body = resp.read()
-        return json.loads(body) if body else None
-
-
-@pytest.fixture
-def lab(tmp_path):
-    """A token-less JupyterLab on a free port serving a temporary copy of the notebook."""
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """One token-less JupyterLab for the module, serving copies of the notebooks."""
     _require_browser()
-    work = tmp_path / "nb"
-    work.mkdir()
-    shutil.copy(NOTEBOOK, work / NOTEBOOK.name)
-    config = tmp_path / "config"
-    (config / "labconfig").mkdir(parents=True)
-    (config / "labconfig" / "page_config.json").write_text(json.dumps(
-        {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
-    settings = tmp_path / "settings" / "@jupyterlab" / "notebook-extension"
-    settings.mkdir(parents=True)          # no "Select Kernel" dialog: start python3 at once
-    (settings / "tracker.jupyterlab-settings").write_text(
-        json.dumps({"autoStartDefaultKernel": True}))
-    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(config),
-           "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
-           "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"),
-           "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces"),
-           "JUPYTER_DATA_DIR": str(tmp_path / "data"),
-           "IPYTHONDIR": str(tmp_path / "ipython"), "OMP_NUM_THREADS": "1"}
-    port = _free_port()
-    log = open(tmp_path / "lab.log", "wb")
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "jupyter-lab"), "--no-browser", "--allow-root",
-         "--ip", "127.0.0.1", f"--port={port}", "--ServerApp.port_retries=0",
-         "--IdentityProvider.token=", "--ServerApp.password=",
-         "--ServerApp.disable_check_xsrf=True", "--LabApp.expose_app_in_browser=True",
-         f"--ServerApp.root_dir={work}"],
-        cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 30
-        while True:
-            try:
-                _get(f"{base}/api/status")
-                break
-            except (urllib.error.URLError, ConnectionError, OSError):
-                if server.poll() is not None or time.time() > deadline:
-                    log.flush()
-                    raise RuntimeError("JupyterLab did not start:\n" +
-                                       (tmp_path / "lab.log").read_text()[-3000:])
-                time.sleep(0.2)
+    tmp = tmp_path_factory.mktemp("lab")
+    with H.lab(tmp / "nb", tmp, [NOTEBOOK] + STORED) as base:
         yield base
-    finally:
-        try:                                    # stop our kernels, by id, then the server
-            for kernel in _get(f"{base}/api/kernels") or []:
-                _get(f"{base}/api/kernels/{kernel['id']}", method="DELETE", timeout=10)
-        except (urllib.error.URLError, ConnectionError, OSError):
-            pass
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=5)
-        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser(lab):
+    with H.chromium() as b:
+        yield b
 
 
 POINTS_JS = """() => {
@@ -139,14 +73,12 @@ POINTS_JS = """() => {
 }"""
 
 
-def test_inspector_renders_and_curves_grow_while_fit_runs(lab):
-    from playwright.sync_api import sync_playwright
+def test_inspector_renders_and_curves_grow_while_fit_runs(lab, browser):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "inspector-failure.png").unlink(missing_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    if True:
+        page = browser.new_page(viewport={"width": 1280, "height": 1100})
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1100})
             page.goto(f"{lab}/lab/tree/{NOTEBOOK.name}")
             page.wait_for_function("window.jupyterapp && document.querySelector("
                                    "'.jp-NotebookPanel .jp-Cell')", timeout=30000)
@@ -203,5 +135,57 @@ def test_inspector_renders_and_curves_grow_while_fit_runs(lab):
             page.screenshot(path=str(ARTIFACTS / "inspector-failure.png"), full_page=True)
             raise
         finally:
-            browser.close()
+            page.close()
     assert (ARTIFACTS / "inspector.png").stat().st_size > 10000
+
+
+@pytest.mark.parametrize("path", STORED, ids=[p.stem[:2] for p in STORED])
+def test_stored_notebook_untrusted_shows_every_drawing(lab, browser, path):
+    expected = H.stored_images(path)
+    assert len(expected) >= 3, f"{path.name} holds too few static drawings: {len(expected)}"
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    try:
+        H.open_notebook(page, lab, path.name, kernel=False)
+        page.wait_for_selector(VIEWS, timeout=30000)
+        assert H.is_trusted(page) is False          # as a student first opens it
+        H.wait_images(page, VIEWS)
+        seen = page.evaluate(H.IMAGES_JS, VIEWS)
+        # every drawing stored is shown, as a loaded image; no inline SVG left as word soup
+        assert seen["images"] == len(expected) and seen["loaded"] == seen["images"], seen
+        assert seen["inline_svg"] == 0 and not seen["broken"], seen
+        hatch = page.evaluate(H.HATCH_JS, VIEWS)
+        assert hatch["ok"] == hatch["hatched"] and not hatch["bad"], hatch
+        page.screenshot(path=str(ARTIFACTS / f"untrusted-{path.stem[:2]}.png"))
+        H.set_theme(page, H.DARK)
+        contrast = page.evaluate(H.CONTRAST_JS, [VIEWS, MIN_CONTRAST])
+        assert contrast["checked"] > 100 and not contrast["bad"], contrast
+        (ARTIFACTS / f"contrast-untrusted-{path.stem[:2]}.txt").write_text(str(contrast))
+        H.set_theme(page, H.LIGHT)
+    finally:
+        page.close()
+
+
+def test_notebook_05_runs_in_the_dark_theme_legibly_and_hatched(lab, browser):
+    name = STORED[0].name
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    try:
+        H.open_notebook(page, lab, name)
+        H.set_theme(page, H.DARK)
+        H.run_all(page)
+        page.wait_for_selector(".mxteach-widget .mxteach-view svg", state="attached",
+                               timeout=30000)
+        assert H.is_trusted(page)                    # run here: live widgets and inline SVG
+        live = page.evaluate("document.querySelectorAll('.mxt-current .mxteach-widget svg')"
+                             ".length")
+        assert live >= 8
+        contrast = page.evaluate(H.CONTRAST_JS, [VIEWS, MIN_CONTRAST])
+        (ARTIFACTS / "contrast-dark-05.txt").write_text(str(contrast))
+        assert contrast["checked"] > 300 and not contrast["bad"], contrast
+        # every hatched buffer, in every drawing on the page (hidden tabs included), is
+        # painted by a pattern of its own drawing
+        hatch = page.evaluate(H.HATCH_JS, ".mxt-current .jp-OutputArea")
+        assert hatch["hatched"] >= 4 and hatch["ok"] == hatch["hatched"], hatch
+        page.screenshot(path=str(ARTIFACTS / "dark-05.png"))
+    finally:
+        H.set_theme(page, H.LIGHT)
+        page.close()

@@ -33,6 +33,8 @@ for n in (3, 5, 7, 10):
         for mode in ('pad', 'discard', 'roll_over'):
             if mode == 'roll_over' and bs > n:
                 continue  # MXNet fails there (see test_roll_over_needs_enough_examples)
+            if mode == 'discard' and bs > n:
+                continue  # MXNet yields no batch; mxteach raises (test_robust_inputs.py)
             it = mx.io.NDArrayIter(x[:n], y[:n], batch_size=bs, last_batch_handle=mode)
             out['run_%d_%d_%s' % (n, bs, mode)] = epochs(it)
             out['desc_%d_%d_%s' % (n, bs, mode)] = (desc(it.provide_data), desc(it.provide_label))
@@ -116,7 +118,7 @@ def assert_same(a, b, path="out"):
 @pytest.mark.oracle
 def test_every_scenario_matches_mxnet(ours, oracle_out):
     assert set(ours) == set(oracle_out)
-    assert len(ours) > 140
+    assert len(ours) > 130  # discard with batch > data now raises (issue 9)
     for key in sorted(oracle_out):
         assert_same(ours[key], oracle_out[key], key)
 
@@ -190,7 +192,7 @@ def test_datadesc_is_a_name_shape_pair():
 def test_databatch_str_and_base_iterator():
     b = mx.io.DataBatch([mx.nd.zeros((2, 3))], label=[], pad=0)
     assert str(b) == "DataBatch: data shapes: [(2, 3)] label shapes: None"
-    with pytest.raises(TypeError, match="list of NDArrays"):
+    with pytest.raises(AssertionError, match="list of NDArrays"):
         mx.io.DataBatch(mx.nd.zeros((2, 3)))
     base = mx.io.DataIter(batch_size=4)
     assert base.batch_size == 4 and list(base) == [] and base.getpad() == 0

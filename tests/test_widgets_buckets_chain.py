@@ -12,7 +12,7 @@ import mxteach as mx
 from mxteach.io import DataBatch, DataDesc
 from mxteach.widgets.buckets import BucketView
 from mxteach.widgets.chain import ChainView
-from test_widgets_core import svgs_parse, text_of
+from test_widgets_core import expand, svgs_parse, text_of
 
 B = 4
 VOCAB, EMBED, HIDDEN = 20, 4, 6
@@ -90,7 +90,7 @@ def test_buckets_bound_so_far_with_shapes_memory_and_switches():
     times = [s["t"] for s in m["switches"]]
     assert times[0] == 0.0 and times == sorted(times)
     assert m["largest_key"] == 8 and m["warnings"] == []
-    html = view.to_html()
+    html = expand(view.to_html())
     assert svgs_parse(html) == 2 and "$" not in html
     assert html.count('class="mxt-switch') == 4 + 1                 # 4 markers + the path
     assert html.count("mxt-new-bucket") == 2
@@ -134,7 +134,7 @@ def test_default_bucket_not_the_largest_warns_and_lone_params_start_at_zero():
     assert "against the default's 20" in m["warnings"][0]
     assert "['long_weight', 'long_bias'] exist in bucket(s) 8 but not in the default bucket 5" \
         in m["warnings"][1] and "start as zeros" in m["warnings"][1]
-    html = view.to_html()
+    html = expand(view.to_html())
     assert html.count("mxt-warn") == 3          # the two above + mod.symbol is bucket 8's
     assert "only here: ['long_weight', 'long_bias']" in flat(html)
     assert [b["key"] for b in m["buckets"] if b["key"] == m["largest_key"]] == [8]
@@ -230,7 +230,7 @@ def test_chain_after_fit_junctions_labels_gradients_and_counts():
         [(batches, batches, batches)] * 3
     assert m["active"] == {"kind": "backward", "index": 0}        # backward ends at member 0
     assert m["label_shapes"] == [["softmax_label", [5]]] and m["warnings"] == []
-    html = view.to_html()
+    html = expand(view.to_html())
     assert svgs_parse(html) == 1 and "$" not in html
     assert html.count('class="mxt-grad-flow"') == 2 and html.count('class="mxt-no-grad"') == 1
     assert html.count("mxt-member mxt-active") == 1

@@ -87,18 +87,33 @@ class FakeScheduler:
         return ran
 
 
+def expand(html):
+    """A static form with its drawing images (data URIs) replaced by their SVG text."""
+    from mxteach.widgets._svg import expand_images
+    return expand_images(html)
+
+
+def ids_normalized(html):
+    """``html`` with the per-drawing id prefixes of inline SVG (``mxt17-``) made equal."""
+    return re.sub(r"\bmxt\d+-", "mxtN-", html)
+
+
 def svgs_parse(html):
-    """Parse every <svg>…</svg> in ``html`` as XML (raises if one is malformed)."""
+    """Parse every <svg>…</svg> in ``html`` (drawing images decoded) as XML (raises if one
+    is malformed); returns how many are drawings (legend squares and table bars, class
+    ``mxt-glyph``, are parsed but not counted)."""
+    html = expand(html)
     found = re.findall(r"<svg\b.*?</svg>", html, flags=re.S)
     for s in found:
         ET.fromstring(s.replace("&nbsp;", " "))
-    return len(found)
+    return sum(1 for s in found if not s.startswith('<svg xmlns="http://www.w3.org/2000/svg" '
+                                                     'class="mxt-glyph"'))
 
 
 def text_of(html):
     """The visible text of ``html`` (tags dropped, entities for < > & ' " decoded)."""
     import html as _html
-    return _html.unescape(re.sub(r"<[^>]+>", " ", html))
+    return _html.unescape(re.sub(r"<[^>]+>", " ", expand(html)))
 
 
 def counting_view(**kwargs):
@@ -222,8 +237,8 @@ def test_view_redraws_at_most_every_interval_and_ends_with_last_state():
     assert view.model["n"] == 100
     # at most one draw per 0.25 s over ~1 s, plus the first: never one per event
     assert 2 <= view.draws <= 5
-    assert widget.value == view.to_html()       # the last state is what is shown
-    assert "n=100" in widget.value
+    assert view._output.value == view.live_html()   # the last state is what is shown
+    assert "n=100" in view._output.value
 
 
 def test_view_without_widget_never_draws():
@@ -242,9 +257,9 @@ def test_trailing_redraw_with_real_timer_thread():
     for _ in range(50):
         view._on_event(fake_event("forward"))
     deadline = time.time() + 3
-    while "n=50" not in widget.value and time.time() < deadline:
+    while "n=50" not in view._output.value and time.time() < deadline:
         time.sleep(0.02)
-    assert "n=50" in widget.value
+    assert "n=50" in view._output.value
     assert view.draws < 50
 
 
@@ -256,9 +271,9 @@ def test_inactive_view_waits_until_shown():
     view.set_active(False)
     clock.advance(1)
     view._on_event(fake_event("forward"))
-    assert "n=0" in widget.value
+    assert "n=0" in view._output.value
     view.set_active(True)
-    assert "n=1" in widget.value
+    assert "n=1" in view._output.value
 
 
 # -- events from a real fit ----------------------------------------------------------------------
@@ -333,9 +348,9 @@ def test_fit_end_event_finishes_view_and_refreshes_static_copy():
     view._handle = FakeHandle()
     view._on_event(fake_event("forward", mod))
     view._on_event(fake_event("forward", mod))       # deferred by the throttle
-    assert "n=1" in view.widget.value
+    assert "n=1" in view._output.value
     view._on_event(fake_event("fit_end", mod))
-    assert "n=2" in view.widget.value                # drawn at once, not after a timer
+    assert "n=2" in view._output.value                # drawn at once, not after a timer
     assert len(view._handle.updates) == 1
     bundle, raw = view._handle.updates[0]
     assert raw and "n=2" in bundle["text/html"]
@@ -378,8 +393,8 @@ def test_axis_ticks_for_nearly_equal_values_terminate():
     assert nice_ticks(y, np.nextafter(y, 2)) == [y]
     assert nice_ticks(0.0, 1.0) == [0.0, 0.25, 0.5, 0.75, 1.0]
     assert nice_ticks(1e6, 1e6 + 3) == [1e6, 1e6 + 1, 1e6 + 2, 1e6 + 3]
-    svg = line_chart([{"points": [(1, y), (2, np.nextafter(y, 2))], "color": "#000",
-                       "style": "raw"}], title="ce")
+    svg = expand(line_chart([{"points": [(1, y), (2, np.nextafter(y, 2))], "color": "#000",
+                              "style": "raw"}], title="ce"))
     assert svgs_parse(svg) == 1 and svg.count("h0") == 2
 
 
@@ -405,14 +420,14 @@ def test_a_failing_drawing_is_reported_and_drawing_goes_on():
     assert view.errors[0][0] == "draw" and isinstance(view.errors[0][1], ZeroDivisionError)
     clock.advance(1)
     view._on_event(fake_event("forward"))
-    assert "n=2" in widget.value
+    assert "n=2" in view._output.value
 
 
 def test_capped_axis_keeps_outliers_on_the_top_edge():
     from mxteach.widgets._svg import line_chart
     pts = [(i, 100.0 + (i % 3)) for i in range(30)] + [(30, 1e6)]
-    svg = line_chart([{"points": pts, "color": "#000", "style": "line"}], title="speed",
-                     y_cap=150.0, height=200)
+    svg = expand(line_chart([{"points": pts, "color": "#000", "style": "line"}],
+                            title="speed", y_cap=150.0, height=200))
     assert "speed (capped at 150)" in svg
     ys = [float(p.split(",")[1]) for p in
           re.search(r'<polyline points="([^"]+)"', svg).group(1).split()]

@@ -10,9 +10,15 @@ MemoryMap          executor memory per buffer, role and device; ``compare``/``sw
 DeviceSlices       batch rows per device (preview before bind), timings, padding
 LiveMetrics        training curves while fit runs (``batch_end_callback=LiveMetrics()``)
 ParamTable         grad_req, fixed, lr_mult/wd_mult per parameter; input gradients
-ModuleInspector    all of them in tabs (plus GraphView/BucketView/ChainView if present)
+GraphView          the symbol graph (graphviz) with shapes, parameter counts, Monitor values
+BucketView         a BucketingModule's buckets, switches, shared memory, mod.symbol now
+ChainView          a SequentialModule's members, junction shapes, labels, gradient path
+ModuleInspector    all of them in tabs (Graph, Buckets or Chain where they apply)
 View               the base class (``widgets/_base.py``) for writing more views
 =================  ============================================================
+
+The static form (``to_html()``) draws with SVG images, so it shows in an untrusted notebook;
+the live widget draws inline SVG in JupyterLab's theme colours (light or dark).
 
 Importing this package loads neither ipywidgets nor matplotlib: a view imports ipywidgets
 when its ``.widget`` is first needed. See notebook 05.
@@ -26,7 +32,6 @@ _EXPORTS = {"View": "_base", "StaticHTML": "_base", "Throttle": "_base",
             "StateTimeline": "timeline", "MemoryMap": "memory", "MemoryComparison": "memory",
             "DeviceSlices": "slices", "LiveMetrics": "metrics", "ParamTable": "params",
             "ModuleInspector": "inspector",
-            # written by the graph/bucket/chain work; present once their files exist
             "GraphView": "graph", "BucketView": "buckets", "ChainView": "chain"}
 
 __all__ = sorted(n for n, m in _EXPORTS.items()

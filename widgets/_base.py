@@ -20,6 +20,15 @@ How a view works
   ``finish()`` draws the final state and refreshes that static copy, so a saved notebook ends
   with the final picture. ``finish()`` runs by itself on a ``fit_end`` event (and LiveMetrics
   knows the end of fit from its callback arguments).
+* A displayed view answers for its own cell: once an event arrives from a *later* cell (the
+  kernel's execution count moved on), the widget keeps the picture its cell ended with, and a
+  banner above it says what the module is doing now ("now: …") with a button to follow the
+  module live again. Its static copy stays the cell's own state too. So after Run All, an
+  early cell does not show the end of the notebook under text printed for that cell. Passing
+  a displayed view to a later cell's ``fit`` as its callback (``batch_end_callback=view``) says
+  "watch this fit": the view adopts that cell and follows it live.
+* The static form draws SVG as data-URI images (shown in untrusted notebooks); the widget
+  draws inline SVG that follows JupyterLab's light or dark theme (see ``_svg.py``).
 
 Writing a view (GraphView, BucketView, ChainView …)::
 
@@ -53,10 +62,10 @@ import time
 import traceback
 import warnings
 
-from ._svg import FONT, esc
+from ._svg import FONT, MUTED, esc, rendering
 
 __all__ = ["View", "Throttle", "StaticHTML", "thread_timer", "exec_groups", "source_label",
-           "module_kind", "in_notebook"]
+           "module_kind", "in_notebook", "current_cell"]
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
@@ -67,6 +76,14 @@ def in_notebook():
     ipython = sys.modules.get("IPython")
     shell = ipython.get_ipython() if ipython is not None else None
     return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def current_cell():
+    """An id of the notebook cell running now: the kernel's execution count (None outside a
+    kernel). Only compared, never shown: kernels differ in when they increment it."""
+    if not in_notebook():
+        return None
+    return sys.modules["IPython"].get_ipython().execution_count
 
 
 def thread_timer(delay, fn):
@@ -168,7 +185,18 @@ class Displayable:
         raise NotImplementedError
 
     def to_html(self):
-        """The view as self-contained HTML (inline SVG): renders without a kernel."""
+        """The view as self-contained static HTML: renders without a kernel, also in an
+        untrusted notebook (drawings are SVG images with data URIs)."""
+        with rendering("image"):
+            return self._html()
+
+    def live_html(self):
+        """The HTML the live widget shows: the same, with inline SVG that follows the
+        notebook's theme."""
+        with rendering("inline"):
+            return self._html()
+
+    def _html(self):
         body = self._render_locked()
         name = type(self).__name__.lower()
         return (f'<div class="mxteach-view mxt-{name}" style="{FONT};line-height:1.35">'
@@ -211,12 +239,17 @@ class Displayable:
     def _ipython_display_(self):
         """Show the live widget, with the static HTML in the same output as its fallback."""
         from IPython.display import display
+        self._pin(current_cell())
         self._handle = display(self._mimebundle(), raw=True, display_id=True)
+
+    def _pin(self, cell):
+        """Remember the cell this object is displayed in (see ``View``)."""
+        self._pin_cell = cell
 
     def _refresh_display(self):
         handle = getattr(self, "_handle", None)
-        if handle is None:
-            return
+        if handle is None or getattr(self, "_frozen", None) is not None:
+            return                # pinned to an earlier cell: keep that cell's picture
         bundle = self._mimebundle()
         html = bundle.get("text/html")
         if html is not None and html == getattr(self, "_last_static", None):
@@ -255,6 +288,11 @@ class View(Displayable):
         self._active = True
         self._finish_requested = False     # update() sets it when it sees the end of fit
         self._finish_hooks = []            # called after finish() (ModuleInspector)
+        self._pin_cell = None              # the notebook cell the view is displayed in
+        self._frozen = None                # that cell's final live HTML, once a later one acts
+        self._following = False            # the user asked to follow the module again
+        self._since = 0                    # events seen since the cell ended
+        self._banner = None
         self.module = None
         self.draws = 0
         self.cost = {"events": 0.0, "draws": 0.0}   # seconds spent updating and drawing
@@ -321,6 +359,12 @@ class View(Displayable):
         return self
 
     def _on_event(self, event):
+        if self._pin_cell is not None and self._frozen is None:
+            cell = current_cell()
+            if cell is not None and cell != self._pin_cell:
+                self._freeze()
+        if self._frozen is not None:
+            self._since += 1
         start = time.perf_counter()
         with self._lock:
             changed = self.update(event)
@@ -331,16 +375,72 @@ class View(Displayable):
             self._finish_requested = False
             self.finish()
 
+    # -- answering for the displayed cell ------------------------------------------------------
+    def _freeze(self):
+        """A later cell acts on the module: keep the picture this view's cell ended with."""
+        with self._lock:
+            self._frozen = self.live_html()
+        self._following = False
+        self._since = 0
+        if self._output is not None:
+            self._output.value = self._frozen
+        # the static copy in the output: this cell's final state, then no more updates
+        self._frozen, frozen = None, self._frozen
+        self._refresh_display()
+        self._frozen = frozen
+
+    def _adopt_cell(self):
+        """Called from a fit callback: follow the running cell (display here, fit below)."""
+        if self._pin_cell is None:
+            return
+        cell = current_cell()
+        if cell is None or cell == self._pin_cell:
+            return
+        self._pin_cell = cell
+        if self._frozen is not None:
+            self._frozen = None
+            self._following = False
+            self._changed()
+
+    def now_text(self):
+        """One line on what the module is doing now (shown over a pinned picture)."""
+        mod = self.module
+        stage = getattr(mod, "stage", None)
+        what = f"{type(mod).__name__} at stage '{stage}'" if mod is not None else "the module"
+        return (f"now: {what} ({self.heading()}; {self._since} event(s) from later cells)")
+
+    def _banner_html(self):
+        shown = ("Following the module live (displayed in an earlier cell)." if
+                 self._following else "This picture is the module as the cell that displayed "
+                 "it left it.")
+        return (f'<div class="mxt-now" style="{FONT};color:{MUTED};padding:2px 0">'
+                f"{esc(shown)} {esc(self.now_text())}</div>")
+
+    def follow(self, on=True):
+        """Show the module's latest state again (True) or the displayed cell's (False)."""
+        self._following = bool(on)
+        self._dirty = True
+        if self._output is not None:
+            self._throttle.flush(self._redraw)
+        return self
+
     # -- drawing ------------------------------------------------------------------------------
     def _render_locked(self):
         with self._lock:
             return self.render()
 
     def _build_widget(self, ipywidgets):
-        self._output = ipywidgets.HTML(value=self.to_html())
+        self._output = ipywidgets.HTML(value=self.live_html())
         self._dirty = False
+        text = ipywidgets.HTML(value="")
+        button = ipywidgets.ToggleButton(value=False, description="follow the module",
+                                         tooltip="show the module's latest state here")
+        button.observe(lambda change: self.follow(change["new"]), names="value")
+        self._banner = ipywidgets.HBox([text, button], layout=ipywidgets.Layout(display="none"))
+        self._banner.add_class("mxt-banner")
+        self._banner_text, self._follow_button = text, button
         controls = self._controls(ipywidgets)
-        return ipywidgets.VBox(controls + [self._output]) if controls else self._output
+        return ipywidgets.VBox([self._banner] + controls + [self._output])
 
     def _changed(self):
         self._dirty = True
@@ -354,8 +454,14 @@ class View(Displayable):
             with self._lock:
                 if not self._dirty or self._output is None:
                     return
-                html = self.to_html()
+                pinned = self._frozen is not None and not self._following
+                html = self._frozen if pinned else self.live_html()
+                banner = self._banner_html() if self._frozen is not None else None
                 self._dirty = False
+            if self._banner is not None:
+                self._banner.layout.display = "none" if banner is None else "flex"
+                if banner is not None:
+                    self._banner_text.value = banner
             self._output.value = html
         except Exception as err:  # drawing runs in a timer thread too: report, never raise
             self.errors.append(("draw", err, traceback.format_exc()))

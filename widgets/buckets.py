@@ -3,13 +3,14 @@ parameters only some buckets have, and which symbol ``mod.symbol`` is right now.
 from __future__ import annotations
 
 from ._base import View, module_kind
-from ._svg import (HIGHLIGHT, MUTED, PALETTE, Raw, Svg, esc, fmt_bytes, note, shape_str,
-                   swatch, table)
+from ._svg import (GRID, HIGHLIGHT, MUTED, PALETTE, PAPER, Raw, Svg, esc, fmt_bytes, hbar, note,
+                   shape_str, swatch, table)
 
 __all__ = ["BucketView"]
 
 MAX_SWITCHES = 400          # switches kept in the model (the count keeps going)
-DRAWN_SWITCHES = 80         # switches drawn on the timeline
+DRAWN_SWITCHES = 80         # switches drawn one by one; more are drawn binned
+BINS = 40                   # columns of the binned switch chart
 
 
 def _size(shapes):
@@ -265,11 +266,9 @@ class BucketView(View):
                 marks.append("largest")
             own_w = int(140 * b["own_bytes"] / top)
             sh_w = int(140 * b["shared_bytes"] / top)
-            bar = Raw(f'<span class="mxt-bar-own" style="display:inline-block;height:9px;'
-                      f'width:{own_w}px;background:{PALETTE[0]}"></span><span '
-                      f'class="mxt-bar-shared" style="display:inline-block;height:9px;'
-                      f'width:{sh_w}px;background:repeating-linear-gradient(45deg,'
-                      f'{PALETTE[2]},{PALETTE[2]} 2px,#fff 2px,#fff 4px)"></span>')
+            bar = hbar([(own_w, PALETTE[0], False), (sh_w, PALETTE[2], True)], width=142,
+                       label=f"own {fmt_bytes(b['own_bytes'])}, shared "
+                             f"{fmt_bytes(b['shared_bytes'])}")
             style = f"font-weight:600;color:{HIGHLIGHT}" if b["current"] else ""
             rows.append([Raw(f"<span class='mxt-bucket-key' style='{style}'>"
                              f"{esc(repr(b['key']))}</span>"),
@@ -300,7 +299,7 @@ class BucketView(View):
             y = top_pad + i * (bar_h + 6)
             before = cum - b["own_bytes"]
             svg.text(left - 6, y + 13, f"+ {b['key']!r}", size=11, anchor="end")
-            svg.rect(left, y, pw * before / scale, bar_h, "#c7d4e6")
+            svg.rect(left, y, pw * before / scale, bar_h, PALETTE[0], fill_opacity="0.35")
             svg.rect(left + pw * before / scale, y, pw * b["own_bytes"] / scale, bar_h,
                      PALETTE[0], class_="mxt-mem-own")
             svg.text(left + pw * cum / scale + 4, y + 13, fmt_bytes(cum), size=10,
@@ -313,8 +312,8 @@ class BucketView(View):
         m = self.model
         switches = m["switches"][-DRAWN_SWITCHES:]
         keys = _key_sort({b["key"] for b in m["buckets"]} |
-                         {s["to_key"] for s in switches} |
-                         {s["from_key"] for s in switches if s["from_key"] is not None})
+                         {s["to_key"] for s in m["switches"]} |
+                         {s["from_key"] for s in m["switches"] if s["from_key"] is not None})
         width, left, top_pad, lane = 380, 60, 24, 20
         height = top_pad + max(len(keys), 1) * lane + 34
         svg = Svg(width, height, label="bucket switches over time")
@@ -325,7 +324,9 @@ class BucketView(View):
         for k in keys:
             svg.text(left - 8, ys[k] + 4, repr(k), size=11, anchor="end",
                      weight="600" if k == m["current_key"] else None)
-            svg.line(left, ys[k], width - 10, ys[k], stroke="#eeeeee")
+            svg.line(left, ys[k], width - 10, ys[k], stroke=GRID)
+        if len(m["switches"]) > DRAWN_SWITCHES:
+            return self._binned_switches(svg, keys, ys, left, width, height)
         if switches:
             pw = width - left - 20
             step = pw / max(len(switches), 1)
@@ -339,12 +340,52 @@ class BucketView(View):
             for i, s in enumerate(switches):
                 x = left + (i + 0.5) * step
                 if s["newly_bound"]:
-                    svg.circle(x, ys[s["to_key"]], 5, "#ffffff", stroke=HIGHLIGHT,
+                    svg.circle(x, ys[s["to_key"]], 5, PAPER, stroke=HIGHLIGHT,
                                stroke_width="2", class_="mxt-switch mxt-new-bucket")
                 else:
                     svg.circle(x, ys[s["to_key"]], 2.5, PALETTE[0], class_="mxt-switch")
         svg.text(left, height - 8, "ring: the switch that bound a new bucket", size=10,
                  fill=MUTED)
+        return svg.tostring()
+
+    def _binned_switches(self, svg, keys, ys, left, width, height):
+        """Many switches: per column (a bin of consecutive switches) and bucket, a cell whose
+        darkness is the share of the bin's switches that went to that bucket — a zigzag of
+        hundreds of switches shows nothing, shares per bin show how the buckets alternate."""
+        m = self.model
+        switches = m["switches"]
+        n = len(switches)
+        bins = min(BINS, n)
+        pw = width - left - 50
+        col = pw / bins
+        first = m["n_switches"] - n
+        # replace the title written by _timeline_svg
+        svg.parts = [p for p in svg.parts if "Switches " not in p]
+        svg.text(0, 14, f"Switches {first + 1}–{m['n_switches']}: share per bucket in "
+                 f"{bins} bins of ~{n / bins:.0f}", size=12, weight="600")
+        totals = {k: 0 for k in keys}
+        for b in range(bins):
+            chunk = switches[b * n // bins:(b + 1) * n // bins]
+            counts = {}
+            for s in chunk:
+                counts[s["to_key"]] = counts.get(s["to_key"], 0) + 1
+            for k, c in counts.items():
+                if k not in ys:
+                    continue
+                totals[k] += c
+                svg.rect(left + b * col + 0.5, ys[k] - 7, col - 1, 14, PALETTE[0],
+                         fill_opacity=f"{0.15 + 0.85 * c / len(chunk):.2f}",
+                         class_="mxt-switch-bin")
+            for s in chunk:
+                if s["newly_bound"] and s["to_key"] in ys:
+                    svg.circle(left + (b + 0.5) * col, ys[s["to_key"]], 4, PAPER,
+                               stroke=HIGHLIGHT, stroke_width="2",
+                               class_="mxt-switch mxt-new-bucket")
+        for k in keys:
+            svg.text(width - 8, ys[k] + 4, f"×{totals.get(k, 0)}", size=10, anchor="end",
+                     fill=MUTED, class_="mxt-switch-total")
+        svg.text(left, height - 8, "darker: more of the bin's switches went there · ring: "
+                 "a new bucket bound", size=10, fill=MUTED)
         return svg.tostring()
 
     def _param_diff_html(self):

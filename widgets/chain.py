@@ -3,7 +3,7 @@ take the labels, and where gradients flow."""
 from __future__ import annotations
 
 from ._base import View, exec_groups, module_kind
-from ._svg import HIGHLIGHT, INK, MUTED, Raw, Svg, note, shape_str, table
+from ._svg import BORDER, DARK_INK, HIGHLIGHT, INK, MUTED, PAPER, Raw, Svg, note, shape_str, table
 
 __all__ = ["ChainView"]
 
@@ -220,14 +220,14 @@ class ChainView(View):
         svg = Svg(width, height, label="sequential chain")
         cy = top + box_h / 2
         svg.circle(8 + in_r, cy, in_r, "#8dd3c7", class_="mxt-chain-input")
-        svg.text(8 + in_r, cy + 4, "data", size=11, anchor="middle")
+        svg.text(8 + in_r, cy + 4, "data", size=11, anchor="middle", fill=DARK_INK)
         active = m["active"]
         for r in rows:
             i = r["index"]
             x = box_x(i)
             is_active = active is not None and active["index"] == i
-            stroke = HIGHLIGHT if is_active else "#555555"
-            svg.rect(x, top, box_w, box_h, "#ffffff", stroke=stroke,
+            stroke = HIGHLIGHT if is_active else BORDER
+            svg.rect(x, top, box_w, box_h, PAPER, stroke=stroke,
                      stroke_width="3" if is_active else "1", rx="5",
                      class_="mxt-member" + (" mxt-active" if is_active else ""))
             svg.rect(x, top, 6, box_h, STAGE_COLORS.get(r["stage"], MUTED))
@@ -237,7 +237,7 @@ class ChainView(View):
             params = "params ?" if r["params"] is None else f"params {r['params']:,}"
             svg.text(x + 12, top + 44, params, size=10)
             svg.text(x + 12, top + 58, STAGE_SHORT.get(r["stage"], r["stage"]), size=10,
-                     fill=STAGE_COLORS.get(r["stage"], MUTED))
+                     fill=INK)      # the coloured bar on the left carries the stage colour
             x0 = x_in if i == 0 else box_x(i - 1) + box_w
             svg.line(x0 + 2, cy - 8, x - 2, cy - 8, stroke=INK, width=1.3)
             svg.arrow_head(x - 1, cy - 8, 1, 0)
@@ -264,7 +264,8 @@ class ChainView(View):
                 lx = x + box_w / 2
                 label_text = ", ".join(shape_str(s) for _, s in m["label_shapes"]) or \
                     ", ".join(r["label_names"]) or "labels"
-                svg.rect(lx - 60, 4, 120, 18, "#fff4e5", stroke="#e8a33d", rx="3",
+                svg.rect(lx - 60, 4, 120, 18, "#e8a33d", fill_opacity="0.2", stroke="#e8a33d",
+                         rx="3",
                          class_="mxt-labels")
                 svg.text(lx, 17, f"labels {label_text}", size=9, anchor="middle")
                 svg.line(lx, 22, lx, top - 2, stroke="#e8a33d", width=1.3)

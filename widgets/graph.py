@@ -11,7 +11,8 @@ from mxteach.monitor import Monitor
 from mxteach.visualization import Layer, NetworkSummary, network_graph, summarize
 
 from ._base import View, exec_groups, module_kind
-from ._svg import HIGHLIGHT, MUTED, Svg, esc, fmt_value, note, shape_str, table
+from ._svg import render_mode, svg_image
+from ._svg import BORDER, DARK_INK, HIGHLIGHT, MUTED, Svg, esc, fmt_value, note, shape_str, table
 
 __all__ = ["GraphView", "TracingMonitor", "explain_monitor", "graph_svg"]
 
@@ -56,6 +57,16 @@ def graph_svg(digraph):
         _svg_cache.clear()
     _svg_cache[source] = svg
     return svg
+
+
+def _as_image(svg, name):
+    """graphviz's SVG as a data-URI image (the static form; see ``_svg.py``). Its size is in
+    points; the image's is in pixels."""
+    size = {}
+    for key in ("width", "height"):
+        found = re.search(rf'{key}="([0-9.]+)pt"', svg)
+        size[key] = float(found.group(1)) * 4 / 3 if found else 400
+    return svg_image(svg, size["width"], size["height"], f"graph of {name}")
 
 
 def explain_monitor(diagnosis, info_logged=None, has_queue=False):
@@ -175,6 +186,8 @@ class GraphView(View):
              "backward", "batch_end", "epoch_end")
 
     def __init__(self, source=None, *, shape=None, monitor=None, hide_weights=True, **kwargs):
+        # how the help text names this view (ModuleInspector sets "inspector['Graph']")
+        self.reference = "view"
         self._symbol = None
         self._shape = dict(shape or {})
         self._monitor = monitor
@@ -370,7 +383,8 @@ class GraphView(View):
         extra, fill, attrs = {}, {}, {}
         for layer in m["layers"]:
             name = layer["name"]
-            lines = []
+            # the layer's name under its operator: what a student looks up in the code
+            lines = [name] if layer["kind"] == "op" and name not in layer["label"] else []
             if layer["kind"] == "op" and layer["params"]:
                 count = layer["param_count"]
                 lines.append("params ?" if count is None else f"params {count:,}")
@@ -438,10 +452,14 @@ class GraphView(View):
             svg.rect(10, y, 180, box_h, color, stroke="#555555", rx="4",
                      class_="mxt-node" + (" mxt-running" if layer["name"] == m["running"]
                                           else ""))
-            svg.text(100, y + 14, layer["label"].replace("\n", " "), size=11, anchor="middle")
-            more = extra.get(layer["name"])
+            svg.text(100, y + 14, layer["label"].replace("\n", " "), size=11, anchor="middle",
+                     fill=DARK_INK)
+            more = [t for t in extra.get(layer["name"], []) if t != layer["name"]]
+            if layer["kind"] == "op":
+                more = [layer["name"]] + more
             if more:
-                svg.text(100, y + 27, " · ".join(more), size=10, anchor="middle", fill=MUTED)
+                svg.text(100, y + 27, " · ".join(more), size=10, anchor="middle",
+                         fill="#444444")
             for name, idx, _ in layer["inputs"]:
                 if name not in ypos:
                     continue
@@ -451,14 +469,14 @@ class GraphView(View):
                 label = "" if idx >= len(shapes) or shapes[idx] is None else \
                     "x".join(str(d) for d in shapes[idx][1:])
                 if y0 - y == box_h + gap:
-                    svg.line(100, y0, 100, y + box_h + 1, stroke="#555555")
-                    svg.arrow_head(100, y + box_h + 1, 0, -1, color="#555555")
+                    svg.line(100, y0, 100, y + box_h + 1, stroke=BORDER)
+                    svg.arrow_head(100, y + box_h + 1, 0, -1, color=BORDER)
                     svg.text(106, y0 - 5, label, size=10, fill=MUTED)
                 else:
                     x = 190 + 12 + (y0 - y) / (box_h + gap) * 8
                     svg.path(f"M190,{y0 + box_h / 2} L{x},{y0 + box_h / 2} L{x},"
-                             f"{y + box_h / 2} L190,{y + box_h / 2}", stroke="#555555")
-                    svg.arrow_head(190, y + box_h / 2, -1, 0, color="#555555")
+                             f"{y + box_h / 2} L190,{y + box_h / 2}", stroke=BORDER)
+                    svg.arrow_head(190, y + box_h / 2, -1, 0, color=BORDER)
                     svg.text(x + 4, (y0 + y + box_h) / 2, label, size=10, fill=MUTED)
         return svg.tostring()
 
@@ -487,6 +505,8 @@ class GraphView(View):
             parts.append(f"<div class='mxt-graph-running'>running now: <b>{esc(m['running'])}"
                          f"</b> (orange)</div>")
         picture, real = self._picture()
+        if real and render_mode() == "image":
+            picture = _as_image(picture, m["symbol"])
         parts.append(f"<div class='mxt-graph-svg' data-operators='{len(ops)}' "
                      f"data-forwards='{m['forwards']}' style='overflow:auto;max-height:720px'>"
                      f"{picture}</div>")
@@ -500,9 +520,12 @@ class GraphView(View):
         m = self.model
         mon = m["monitor"]
         if mon is None:
-            hint = ("Monitor: none. To watch every operator run and see its output "
-                    "statistics, pass monitor=view.monitor() to fit() (or "
-                    "mod.install_monitor(view.monitor()) after bind()).")
+            ref = self.reference
+            hint = (f"Monitor: none. To watch every operator run and see its output "
+                    f"statistics, pass monitor={ref}.monitor() to fit() (or "
+                    f"mod.install_monitor({ref}.monitor()) after bind()), {ref} being "
+                    + ("this GraphView." if ref == "view" else "your ModuleInspector's "
+                       "Graph tab."))
             return note(hint) if self.module is not None else ""
         d = mon["diagnosis"]
         head = (f"<div style='font-weight:600;margin:6px 0 2px'>Monitor ({esc(mon['type'])}): "

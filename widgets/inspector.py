@@ -4,7 +4,7 @@ from __future__ import annotations
 import importlib
 
 from ._base import Displayable
-from ._svg import esc
+from ._svg import MUTED, esc
 from .memory import MemoryMap
 from .metrics import LiveMetrics
 from .params import ParamTable
@@ -77,6 +77,8 @@ class ModuleInspector(Displayable):
                 self.missing.append(cls_name)
             elif cls.applies_to(module):
                 self.views[title] = cls(module, **kw)
+                if hasattr(self.views[title], "reference"):
+                    self.views[title].reference = f"inspector[{title!r}]"
         # fit's closing fit_end event reaches every view first, then this one (subscribed
         # last): one final refresh of the displayed output
         self._unsubscribe = module.events.subscribe(self._on_fit_end, kinds=("fit_end",))
@@ -85,8 +87,23 @@ class ModuleInspector(Displayable):
         return self.views[title]
 
     def __call__(self, param):
-        """Usable as ``batch_end_callback``: feeds LiveMetrics (which never raises)."""
+        """Usable as ``batch_end_callback``: feeds LiveMetrics (which never raises). Every tab
+        follows the cell whose fit calls it (display in one cell, fit in the next)."""
+        for view in self.views.values():
+            if view is not self.metrics:
+                view._adopt_cell()
         self.metrics(param)
+
+    def _pin(self, cell):
+        """Displayed in a cell: each tab answers for that cell (see ``View``)."""
+        self._pin_cell = cell
+        for view in self.views.values():
+            view._pin(cell)
+
+    def _refresh_display(self):
+        if any(view._frozen is not None for view in self.views.values()):
+            return                # a later cell acts on the module: keep this cell's picture
+        super()._refresh_display()
 
     def _on_fit_end(self, event):
         if event.source is self.module:
@@ -121,7 +138,7 @@ class ModuleInspector(Displayable):
             parts.append(f'<details open class="mxt-section"><summary style="font-weight:600;'
                          f'cursor:pointer">{esc(title)}</summary>{view.to_html()}</details>')
         if self.missing:
-            parts.append(f'<div style="color:#888;font-size:11px">not installed: '
+            parts.append(f'<div style="color:{MUTED};font-size:11px">not installed: '
                          f'{esc(", ".join(self.missing))}</div>')
         return "".join(parts)
 

@@ -3,13 +3,19 @@ grad_req (MemoryComparison)."""
 from __future__ import annotations
 
 from ._base import View, exec_groups
-from ._svg import (MUTED, ROLE_COLORS, ROLE_ORDER, ROLE_TITLES, PALETTE, Raw, Svg, esc,
-                   fmt_bytes, note, shape_str, swatch, table)
+from ._svg import (BORDER, INK, MUTED, PAPER, ROLE_COLORS, ROLE_ORDER, ROLE_TITLES, PALETTE,
+                   Raw, Svg, esc, fmt_bytes, hbar, note, shape_str, swatch, table)
 
 __all__ = ["MemoryMap", "MemoryComparison", "executor_rows"]
 
 BORROWED = ("shared_exec",)          # the very arrays of another executor (bucketing)
 FROM_ELSEWHERE = ("shared_exec", "shared_buffer", "reshaped_from")
+# what memory_report()'s shared_with codes mean, in a student's words
+ELSEWHERE_TEXT = {"shared_exec": "the shared module's array (bucketing)",
+                  "shared_buffer": "from the shared pool of the default bucket",
+                  "reshaped_from": "reuses the executor's memory from before the reshape"}
+MAX_PER_ROLE = 12          # buffers drawn per role in one panel; the rest are summed up
+SMALL = 2                  # up to this many executors, every panel is drawn open
 
 
 def executor_rows(exe):
@@ -38,7 +44,7 @@ def _group_model(label, exe, group=None):
             if not group.for_training:
                 why[n] = "for_training=False"
             elif n in group.data_names:
-                why[n] = "data (inputs_need_grad=False)"
+                why[n] = "a data input, and inputs_need_grad=False"
             elif n in group.label_names:
                 why[n] = "label"
             elif n in group.fixed_param_names:
@@ -127,6 +133,8 @@ class MemoryMap(View):
                 groups.append(_group_model(label, exe, group))
         self.model["groups"] = groups
         self.model["bound"] = bool(groups)
+        current = exec_groups(module, current_only=True)
+        self.model["current"] = current[0][0] if current else ""
 
     def update(self, event):
         if event.kind == "forward":
@@ -166,14 +174,31 @@ class MemoryMap(View):
             return note("Not bound yet: memory is allocated by bind(). Attach now and the map "
                         "appears when the module binds.")
         scale = max((r["bytes"] for g in m["groups"] for r in g["rows"]), default=1) or 1
-        parts = [_legend()]
-        panels = []
-        for g in m["groups"]:
-            panels.append(f'<div style="display:inline-block;vertical-align:top;margin:0 18px '
-                          f'10px 0">{self._panel(g, scale)}</div>')
-        parts.append("<div>" + "".join(panels) + "</div>")
-        parts.append(self._totals_table(m["groups"]))
-        parts.extend(self._grad_notes(m["groups"]))
+        groups = m["groups"]
+        if len(groups) <= SMALL:
+            parts = [_legend()]
+            panels = [f'<div style="display:inline-block;vertical-align:top;margin:0 18px '
+                      f'10px 0">{self._panel(g, scale)}</div>' for g in groups]
+            parts.append("<div>" + "".join(panels) + "</div>")
+            parts.append(self._totals_table(groups))
+        else:
+            # many executors (buckets × devices): the totals first, every executor's map on
+            # demand (the current bucket's first device open), in a box of bounded height
+            parts = [self._totals_table(groups), _legend()]
+            current = m.get("current", "")
+            first = next((i for i, g in enumerate(groups) if g["label"] == current), 0)
+            panels = []
+            for i, g in enumerate(groups):
+                rows = len(g["rows"])
+                head = (f"{_glabel(g)}: {fmt_bytes(g['summary']['total_bytes'])} in {rows} "
+                        f"buffer{'s' if rows != 1 else ''}" +
+                        (" (current bucket)" if current and g["label"] == current else ""))
+                panels.append(f'<details class="mxt-panel"{" open" if i == first else ""}>'
+                              f'<summary style="cursor:pointer">{esc(head)}</summary>'
+                              f'{self._panel(g, scale)}</details>')
+            parts.append('<div class="mxt-panels" style="max-height:640px;overflow:auto">' +
+                         "".join(panels) + "</div>")
+        parts.extend(self._grad_notes(groups))
         if len(m["history"]) > 1:
             parts.append(self._history())
         return "".join(parts)
@@ -181,35 +206,49 @@ class MemoryMap(View):
     def _panel(self, g, scale):
         rows = sorted(g["rows"], key=lambda r: (ROLE_ORDER.index(r["role"])
                                                 if r["role"] in ROLE_ORDER else 99))
-        name_w, bar_w, info_w, lane_w = 150, 190, 250, 12
         arenas = sorted(g["arenas"])
-        width = name_w + bar_w + info_w + lane_w * max(len(arenas), 1) + 10
+        lane_w = 10
+        # name | bar | arena lanes | text: the lanes sit between bars and text, never over it
+        name_w, bar_w, lanes_w, info_w = 150, 190, lane_w * len(arenas) + 6, 300
+        width = name_w + bar_w + lanes_w + info_w
         rh, head = 15, 18
         ghosts = [{"name": n + "_grad", "why": why} for n, why in g["no_grad"].items()]
         extra = sorted({x["role"] for x in rows} - set(ROLE_ORDER))
         roles = [r for r in ROLE_ORDER if any(x["role"] == r for x in rows) or
                  (r == "gradient" and ghosts)] + extra
-        height = 24 + (len(rows) + len(ghosts)) * rh + len(roles) * head + 8
+        shown = {}
+        for role in roles:
+            members = [r for r in rows if r["role"] == role]
+            if len(members) > MAX_PER_ROLE:
+                # the largest buffers, and arena partners of those, stay; the rest are summed
+                keep = sorted(members, key=lambda r: -r["bytes"])[:MAX_PER_ROLE - 1]
+                members = [r for r in members if r in keep]
+            shown[role] = members
+        n_lines = sum(len(v) for v in shown.values()) + len(ghosts) + sum(
+            1 for role in roles if len(shown[role]) < sum(1 for r in rows if r["role"] == role))
+        height = 24 + n_lines * rh + len(roles) * head + 8
         title = g["label"] + (" · " if g["label"] else "") + g["device"]
         svg = Svg(width, height, label=f"memory of {title}")
         svg.text(0, 14, f"{title}: {fmt_bytes(g['summary']['total_bytes'])}", weight="600")
         y = 24
         ypos = {}
+        x_info = name_w + bar_w + lanes_w
         for role in roles:
-            members = [r for r in rows if r["role"] == role]
-            subtotal = sum(r["bytes"] for r in members)
-            svg.text(0, y + 12, f"{ROLE_TITLES.get(role, role)} — {len(members)} "
-                     f"buffer{'s' if len(members) != 1 else ''}, {fmt_bytes(subtotal)}",
-                     size=11, fill=ROLE_COLORS.get(role, MUTED), weight="600")
+            all_members = [r for r in rows if r["role"] == role]
+            subtotal = sum(r["bytes"] for r in all_members)
+            color = ROLE_COLORS.get(role, PALETTE[-1])
+            svg.rect(0, y + 3, 9, 9, color)
+            svg.text(13, y + 12, f"{ROLE_TITLES.get(role, role)} — {len(all_members)} "
+                     f"buffer{'s' if len(all_members) != 1 else ''}, {fmt_bytes(subtotal)}",
+                     size=11, weight="600", class_="mxt-role")
             y += head
-            for r in members:
-                color = ROLE_COLORS.get(role, MUTED)
+            for r in shown[role]:
                 w = max(1.5, bar_w * r["bytes"] / scale)
                 svg.text(name_w - 6, y + 11, r["name"], size=11, anchor="end",
                          class_="mxt-buffer")
                 shared = r["shared_with"]
                 if shared in FROM_ELSEWHERE:
-                    svg.rect(name_w, y + 2, w, rh - 4, "#ffffff", stroke=color,
+                    svg.rect(name_w, y + 2, w, rh - 4, PAPER, stroke=color,
                              stroke_dasharray="3,2", class_="mxt-bar mxt-from-elsewhere")
                 elif _arena(shared) in g["arenas"]:
                     svg.rect(name_w, y + 2, w, rh - 4, svg.hatch(color), stroke=color,
@@ -220,30 +259,37 @@ class MemoryMap(View):
                 if r["device"] != g["device"]:
                     info += f" · on {r['device']}"
                 if shared in FROM_ELSEWHERE:
-                    info += f" · {shared}"
+                    info += f" · {ELSEWHERE_TEXT[shared]}"
                 elif _arena(shared) in g["arenas"]:
                     others = shared.split(":", 1)[1].strip() if ":" in shared else ""
                     info += f" · {_arena(shared)} with {others}"
-                svg.text(name_w + bar_w + 6, y + 11, info, size=10, fill=MUTED)
+                svg.text(x_info, y + 11, info, size=10, fill=MUTED)
                 ypos[r["name"]] = y + rh / 2
+                y += rh
+            hidden = [r for r in all_members if r not in shown[role]]
+            if hidden:
+                svg.text(name_w - 6, y + 11, f"… {len(hidden)} more", size=11, anchor="end",
+                         fill=MUTED, class_="mxt-more")
+                svg.text(name_w + 4, y + 11, f"{fmt_bytes(sum(r['bytes'] for r in hidden))} "
+                         f"in smaller buffers ({', '.join(r['name'] for r in hidden[:3])}"
+                         f"{', …' if len(hidden) > 3 else ''})", size=10, fill=MUTED)
                 y += rh
             if role == "gradient":
                 for ghost in ghosts:
                     svg.text(name_w - 6, y + 11, ghost["name"], size=11, anchor="end",
-                             fill="#aaaaaa", class_="mxt-no-grad")
+                             fill=MUTED, font_style="italic", class_="mxt-no-grad")
                     svg.text(name_w + 4, y + 11, f"no buffer: {ghost['why']}", size=10,
-                             fill="#aaaaaa")
+                             fill=MUTED, font_style="italic")
                     y += rh
-        x_lane = name_w + bar_w + info_w
+        x_lane = name_w + bar_w + 4
         for i, a in enumerate(arenas):
             ys = [ypos[n] for n in g["arenas"][a] if n in ypos]
             if len(ys) < 2:
                 continue
-            x = x_lane + i * lane_w + 4
-            svg.line(x, min(ys), x, max(ys), stroke="#555555", width=1.2,
-                     class_="mxt-arena-link")
+            x = x_lane + i * lane_w + 2
+            svg.line(x, min(ys), x, max(ys), stroke=INK, width=1.2, class_="mxt-arena-link")
             for yy in ys:
-                svg.circle(x, yy, 2.2, "#555555")
+                svg.circle(x, yy, 2.2, INK)
         return svg.tostring()
 
     def _totals_table(self, groups):
@@ -252,7 +298,7 @@ class MemoryMap(View):
         for g in groups:
             s = g["summary"]
             roles = _role_bytes(g)
-            rows.append([g["label"] or "—", g["device"], fmt_bytes(s["total_bytes"]),
+            rows.append([g["label"] or "this module", g["device"], fmt_bytes(s["total_bytes"]),
                          fmt_bytes(roles.get("argument", 0)),
                          fmt_bytes(roles.get("gradient", 0)),
                          fmt_bytes(roles.get("auxiliary", 0)),
@@ -260,17 +306,17 @@ class MemoryMap(View):
                          f"{fmt_bytes(s['intermediate_planned_bytes'])} "
                          f"(naive {fmt_bytes(s['intermediate_naive_bytes'])}, saved "
                          f"{fmt_bytes(s['saved_bytes'])})",
-                         fmt_bytes(roles.get("workspace", 0)) if roles.get("workspace")
-                         else "",
-                         fmt_bytes(g["borrowed"]) if g["borrowed"] else ""])
+                         fmt_bytes(roles.get("workspace", 0)),
+                         fmt_bytes(g["borrowed"])])
             by_device[g["device"]] = by_device.get(g["device"], 0) + \
                 s["total_bytes"] - g["borrowed"]
         html = ("<div style='margin-top:4px;font-weight:600'>Totals per executor</div>" +
-                table(["", "device", "total", "arguments", "gradients", "aux",
-                       "outputs", "intermediates planned", "workspace",
+                table(["executor", "device", "total", "arguments", "gradients", "aux",
+                       "outputs", "intermediates planned", "workspace (after 1st forward)",
                        "from another executor"], rows))
         if len(by_device) > 1 or len(groups) > 1:
-            html += "<div>Per device (arrays shared with another executor counted once): " + \
+            html += "<div class='mxt-per-device'>Per device (arrays shared with another " \
+                "executor counted once): " + \
                 esc(", ".join(f"{d}: {fmt_bytes(b)}" for d, b in by_device.items())) + "</div>"
         return html
 
@@ -280,8 +326,8 @@ class MemoryMap(View):
         with_grad = [n for n, r in reqs.items() if r != "null"]
         out = []
         if g["no_grad"]:
-            items = ", ".join(f"{n} ({why})" for n, why in g["no_grad"].items())
-            out.append(note(f"No gradient buffer for: {items}."))
+            items = "; ".join(f"{n}: {why}" for n, why in g["no_grad"].items())
+            out.append(note(f"No gradient buffer for {items}."))
         adds = [n for n in with_grad if reqs[n] == "add"]
         if adds:
             out.append(note(f"grad_req='add' for {', '.join(adds)}: gradients accumulate "
@@ -299,8 +345,8 @@ class MemoryMap(View):
         rows = []
         prev = None
         for h in history:
-            bar = (f'<span style="display:inline-block;height:9px;width:'
-                   f'{max(1, int(160 * h["total"] / top))}px;background:{PALETTE[0]}"></span>')
+            bar = hbar([(max(1, int(160 * h["total"] / top)), PALETTE[0], False)],
+                       label=f"total {fmt_bytes(h['total'])}")
             delta = "" if prev is None else f"{h['total'] - prev:+,} B"
             rows.append([h["event"], h["shapes"], Raw(bar + " " + esc(fmt_bytes(h["total"]))),
                          delta, fmt_bytes(h["grad_bytes"])])
@@ -450,7 +496,8 @@ class MemoryComparison(View):
 
 def _legend():
     items = [f"{swatch(ROLE_COLORS[r])}{esc(r)}" for r in ROLE_ORDER]
-    items.append(f"{swatch('#555555', hatched=True)}shares an arena (planner)")
-    items.append("dashed: array of another executor / shared pool")
+    items.append(f"{swatch('#777777', hatched=True)}hatched: shares an arena (planner); a "
+                 "line joins the buffers of one arena")
+    items.append("dashed outline: array of another executor / the shared pool")
     return (f'<div style="color:{MUTED};font-size:11px;margin-bottom:4px">bar length ∝ bytes · '
             + " · ".join(items) + "</div>")

@@ -10,12 +10,12 @@ import warnings
 import numpy as np
 
 from ._base import View, in_notebook
-from ._svg import PALETTE, fmt_value, line_chart, note, table
+from ._svg import MUTED, PALETTE, fmt_seconds, fmt_value, line_chart, note, table
 
 __all__ = ["LiveMetrics", "ema"]
 
 BATCH = PALETTE[0]
-EPOCH = "#1f3b5a"
+EPOCH = "#8c6bb1"          # a mid-tone: epoch markers read on light and dark themes
 EVAL = PALETTE[1]
 SPEED = PALETTE[2]
 
@@ -105,6 +105,7 @@ class LiveMetrics(View):
                           stacklevel=2)
 
     def _from_callback(self, param):
+        self._adopt_cell()
         if self.auto_display and self._handle is None and self._widget is None and \
                 in_notebook():
             # fit(batch_end_callback=LiveMetrics()) in a notebook: show it under the cell
@@ -296,7 +297,7 @@ class LiveMetrics(View):
                                y_cap=cap if title.startswith("throughput") else None)
             drawn.append(f'<div style="display:inline-block;margin:0 8px 6px 0">{chart}</div>')
         charts = "".join(drawn)
-        legend = (f'<div style="color:#666;font-size:11px">dots/band: every batch (running '
+        legend = (f'<div style="color:{MUTED};font-size:11px">dots/band: every batch (running '
                   f'average since the epoch began; fit resets the metric each epoch) · line: '
                   f'smoothed, EMA {self.smoothing:g} · <span style="color:{EPOCH}">■</span> '
                   f'end of epoch (train) · <span style="color:{EVAL}">◆</span> validation · '
@@ -314,7 +315,7 @@ class LiveMetrics(View):
             speed = (e["samples"] / e["time"]) if e.get("samples") and e.get("time") else None
             rows.append([e["epoch"]] + [fmt_value(e["train"].get(n)) for n in train_names] +
                         [fmt_value(e["eval"].get(n)) for n in eval_names] +
-                        [f"{e['time']:.2f} s" if e.get("time") is not None else "–",
+                        [fmt_seconds(e["time"]) if e.get("time") is not None else "–",
                          f"{speed:,.0f}" if speed else "–"])
         head = ["epoch"] + [f"train {n}" for n in train_names] + \
             [f"validation {n}" for n in eval_names] + ["time", "samples/s"]

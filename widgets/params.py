@@ -7,7 +7,7 @@ import json
 from mxteach import optimizer as _opt
 
 from ._base import View, exec_groups, module_kind
-from ._svg import esc, fmt_value, note, shape_str, table
+from ._svg import MUTED, esc, fmt_value, note, shape_str, table
 
 __all__ = ["ParamTable"]
 
@@ -226,7 +226,7 @@ class ParamTable(View):
             parts.append(note(f"lr_mult ≠ 1 for {special} (symbol attribute __lr_mult__ or "
                               "set_lr_mult)."))
         if m["optimizer"]:
-            parts.append(f"<div style='color:#888'>Multipliers: {esc(m['optimizer']['source'])}"
+            parts.append(f"<div style='color:{MUTED}'>Multipliers: {esc(m['optimizer']['source'])}"
                          "</div>")
         if m["aux"]:
             parts.append("<div style='font-weight:600;margin:6px 0 2px'>Auxiliary states</div>"

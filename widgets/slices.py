@@ -10,8 +10,8 @@ from mxteach.base import MXNetError
 from mxteach.module.executor_group import split_input_slice
 
 from ._base import View, exec_groups, module_kind
-from ._svg import (INK, MUTED, PALETTE, Raw, Svg, esc, fmt_bytes, fmt_seconds, fmt_value, note,
-                   table)
+from ._svg import (INK, MUTED, PALETTE, PAPER, Raw, Svg, esc, fmt_bytes, fmt_seconds, fmt_value,
+                   note, table)
 
 __all__ = ["DeviceSlices"]
 
@@ -161,7 +161,7 @@ class DeviceSlices(View):
             prev = old.get(str(ctx), {})
             devices.append({"device": str(ctx), "memory": int(memory),
                             "forward": prev.get("forward"), "step": prev.get("step"),
-                            "recent": prev.get("recent", [])})
+                            "first": prev.get("first"), "recent": prev.get("recent", [])})
         m["devices"] = devices
         m["memory_after_run"] = False
         self._read_aux(module)
@@ -184,6 +184,11 @@ class DeviceSlices(View):
             t = float(sum(g.timings[k] for g in groups if k < len(g.timings)))
             if step:
                 dev["step"] = t
+                if dev.get("first") is None:
+                    # the first step of a device includes compiling the kernels it meets
+                    # first (device 0 compiles for everyone): kept apart from the median
+                    dev["first"] = t
+                    continue
                 recent = dev["recent"]
                 recent.append(t)
                 if len(recent) > TIMING_WINDOW:
@@ -320,7 +325,7 @@ class DeviceSlices(View):
             color = PALETTE[k % len(PALETTE)]
             y = top + k * (box_h + box_gap)
             empty = b <= a
-            svg.rect(dx, y, dw, box_h, "#ffffff", stroke="#d62728" if empty else color,
+            svg.rect(dx, y, dw, box_h, PAPER, stroke="#d62728" if empty else color,
                      stroke_width=2.5 if empty else 1.5, rx=4, class_="mxt-device")
             svg.rect(dx, y, 6, box_h, color)
             wl = m["work_load_list"][k] if k < len(m["work_load_list"]) else 1
@@ -334,10 +339,13 @@ class DeviceSlices(View):
                 svg.text(dx + 12, y + 32, f"executor memory {fmt_bytes(dev['memory'])}",
                          size=11)
             timing = []
-            if dev.get("step") is not None:
+            if dev.get("recent"):
                 timing.append(f"train step {fmt_seconds(dev['step'])} (median of last "
                               f"{len(dev['recent'])}: "
                               f"{fmt_seconds(statistics.median(dev['recent']))})")
+            elif dev.get("first") is not None:
+                timing.append(f"first train step {fmt_seconds(dev['first'])} (may include "
+                              "compiling kernels)")
             if dev.get("forward") is not None:
                 timing.append(f"eval forward {fmt_seconds(dev['forward'])}")
             for i, text in enumerate(timing):

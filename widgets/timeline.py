@@ -1,8 +1,9 @@
 """StateTimeline: a module's lifecycle as a diagram and a list of the calls that moved it."""
 from __future__ import annotations
 
-from ._base import View, module_kind, source_label
-from ._svg import HIGHLIGHT, INK, MUTED, Raw, Svg, esc, note, shape_str, table
+from ._base import View, exec_groups, module_kind, source_label
+from ._svg import (BORDER, DARK_INK, GRID, HIGHLIGHT, INK, MUTED, PAPER, Raw, Svg, esc, note,
+                   shape_str, table)
 
 __all__ = ["StateTimeline"]
 
@@ -18,6 +19,22 @@ TRANSITION_KINDS = ("bind", "reshape", "init_params", "set_params", "init_optimi
 COUNTED_KINDS = ("forward", "backward", "update", "batch_end", "epoch_end", "eval_end",
                  "switch_bucket")
 MAX_ROWS = 40
+MERGE_WINDOW = 8          # a call equal to one of the last rows is counted there (see update)
+NEXT_STEP = {
+    "initial": "next is bind(data_shapes=…, label_shapes=…).",
+    "bound": "next is init_params() (or set_params()).",
+    "params_initialized": "next is init_optimizer() — or forward() for inference.",
+    "optimizer_installed": "ready to train: forward_backward() and update(), or fit().",
+}
+
+
+def _devices(module):
+    """How many devices the module's (current) executor group runs on; None if unknown."""
+    try:
+        groups = exec_groups(module, current_only=True)
+    except Exception:   # a half-built module: the note just stays general
+        return None
+    return len(groups[0][1].contexts) if groups else None
 
 
 def _descs(descs):
@@ -67,8 +84,18 @@ def describe(event):
             call = "init_params(arg_params=…, aux_params=…" + \
                 (", force_init=True)" if d.get("force_init") else ")")
             if d.get("force_init"):
-                notes.append("what set_params() calls: fit() does this after every epoch to "
-                             "copy the parameters averaged over the devices back")
+                devices = _devices(event.source)
+                if devices == 1:
+                    notes.append("what set_params() calls: fit() does this after every epoch "
+                                 "(get_params() then set_params(); with one device it copies "
+                                 "the same values back)")
+                elif devices:
+                    notes.append(f"what set_params() calls: fit() does this after every epoch "
+                                 f"to copy the parameters averaged over the {devices} devices "
+                                 "back to each of them")
+                else:
+                    notes.append("what set_params() calls: fit() does this after every epoch "
+                                 "(get_params() then set_params())")
             return call, notes
         if "initializer" not in d:
             return "init_params()", notes
@@ -133,9 +160,18 @@ class StateTimeline(View):
     are counted. Works for Module, BucketingModule (shows its buckets) and SequentialModule
     (shows its members) because members report through their container.
 
+    Repeated calls (forward, backward, update …) are counted per source: a SequentialModule's
+    members each ran ``forward ×800``, not 1600 together. A call equal to one of the last few
+    rows (fit's set_params after every epoch, on every member) adds to that row's count
+    instead of adding a row per epoch. Attached late (after fit, say), it says which stage
+    the module is at and that earlier calls were not seen.
+
     Model (``view.model``): ``stage``, ``flags``, ``transitions`` (dicts with ``seq``, ``kind``,
     ``source``, ``before``, ``after``, ``call``, ``notes``, ``count``), ``counts`` (per event
-    kind), ``members``, ``symbol_outputs``.
+    kind: the module's own calls — for a SequentialModule, chain calls, the most any member
+    ran), ``counts_by`` ({source label: {kind: count}}, '' the module itself),
+    ``forward_modes``, ``members``, ``symbol_outputs``, ``attached_at`` (stage when
+    attached).
 
     Examples
     --------
@@ -153,8 +189,9 @@ class StateTimeline(View):
 
     def empty_model(self):
         return {"module": None, "kind": None, "stage": "initial", "flags": {},
-                "transitions": [], "counts": {}, "forward_modes": {"train": 0, "eval": 0},
-                "members": [], "symbol_outputs": [], "seq": 0}
+                "transitions": [], "counts": {}, "counts_by": {},
+                "forward_modes": {"train": 0, "eval": 0}, "members": [], "symbol_outputs": [],
+                "seq": 0, "attached_at": None}
 
     def heading(self):
         name = self.model["module"]
@@ -165,6 +202,8 @@ class StateTimeline(View):
         m = self.model
         m["module"] = type(module).__name__
         m["kind"] = module_kind(module)
+        if m["attached_at"] is None:
+            m["attached_at"] = module.stage
         self._read_state(module)
 
     def _read_state(self, module):
@@ -177,7 +216,8 @@ class StateTimeline(View):
         m["symbol_outputs"] = list(symbol.list_outputs()) if symbol is not None else []
         if m["kind"] == "sequential":
             metas = module.metas
-            m["members"] = [{"label": f"module {i}", "type": type(mod).__name__,
+            m["members"] = [{"label": f"module {i}", "source": f"module {i}",
+                             "type": type(mod).__name__,
                              "stage": mod.stage,
                              "detail": ("takes labels" if metas[i].get("take_labels")
                                         else "")} for i, mod in enumerate(module.modules)]
@@ -187,7 +227,8 @@ class StateTimeline(View):
                 shapes = _descs(mod.data_shapes) if mod.binded else "not bound"
                 tags = [t for t, on in (("default", key == module.default_bucket_key),
                                         ("current", key == module.current_bucket_key)) if on]
-                members.append({"label": f"bucket {key!r}", "type": type(mod).__name__,
+                members.append({"label": f"bucket {key!r}", "source": f"bucket {key}",
+                                "type": type(mod).__name__,
                                 "stage": mod.stage,
                                 "detail": f"data {shapes}" + (f" ({', '.join(tags)})"
                                                               if tags else "")})
@@ -200,9 +241,13 @@ class StateTimeline(View):
         counts = m["counts"]
         if kind in COUNTED_KINDS and not (kind == "switch_bucket" and
                                           event.data.get("newly_bound")):
-            counts[kind] = counts.get(kind, 0) + 1
+            source = source_label(event.source, self.module)
+            mine = m["counts_by"].setdefault(source, {})
+            mine[kind] = mine.get(kind, 0) + 1
             if kind == "forward":
-                m["forward_modes"]["train" if event.data.get("is_train") else "eval"] += 1
+                mode = "train" if event.data.get("is_train") else "eval"
+                mine["forward_" + mode] = mine.get("forward_" + mode, 0) + 1
+            self._recount()
             if kind == "switch_bucket":
                 self._read_state(self.module)
             return True
@@ -210,18 +255,48 @@ class StateTimeline(View):
         source = source_label(event.source, self.module)
         rows = m["transitions"]
         m["seq"] += 1
-        last = rows[-1] if rows else None
-        if last is not None and (last["kind"], last["source"], last["before"], last["after"],
-                                 last["call"]) == (kind, source, event.before, event.after,
-                                                   call):
-            last["count"] += 1
-            last["seq_last"] = m["seq"]
+        key = (kind, source, event.before, event.after, call)
+        same = next((r for r in reversed(rows[-MERGE_WINDOW:])
+                     if (r["kind"], r["source"], r["before"], r["after"], r["call"]) == key),
+                    None)
+        if same is not None and event.before == event.after:
+            # a call that re-did a stage again (set_params after every epoch, on every
+            # member of a chain): one row with a count, not one row per epoch and member
+            same["count"] += 1
+            same["seq_last"] = m["seq"]
+        elif same is not None and same is rows[-1]:
+            same["count"] += 1
+            same["seq_last"] = m["seq"]
         else:
-            rows.append({"seq": m["seq"], "seq_last": m["seq"], "kind": kind, "source": source,
-                         "before": event.before, "after": event.after, "call": call,
-                         "notes": notes, "count": 1})
+            row = {"seq": m["seq"], "seq_last": m["seq"], "kind": kind, "source": source,
+                   "before": event.before, "after": event.after, "call": call,
+                   "notes": notes, "count": 1}
+            prev = rows[-1] if rows else None
+            if kind == "bind" and prev is not None and prev["kind"] == "borrow_optimizer" \
+                    and prev["source"] == source:
+                # Module.bind(shared_module=…) borrows the optimizer while binding, so that
+                # event comes first; list the bind first, as it happened from the user's side
+                row["after"], prev["before"] = "params_initialized", "params_initialized"
+                row["seq"], row["seq_last"], prev["seq"], prev["seq_last"] = \
+                    prev["seq"], prev["seq"], m["seq"], m["seq"]
+                rows.insert(len(rows) - 1, row)
+            else:
+                rows.append(row)
         self._read_state(self.module)
         return True
+
+    def _recount(self):
+        """``counts`` and ``forward_modes`` from ``counts_by``: a chain's call runs every
+        member once, so it counts as the most any member ran; buckets add up (each batch
+        goes through one bucket)."""
+        m = self.model
+        by = m["counts_by"]
+        combine = max if m["kind"] == "sequential" else sum
+        keys = {k for c in by.values() for k in c}
+        total = {k: combine([c.get(k, 0) for c in by.values()]) for k in keys}
+        m["forward_modes"] = {"train": total.pop("forward_train", 0),
+                              "eval": total.pop("forward_eval", 0)}
+        m["counts"] = total
 
     # -- drawing ------------------------------------------------------------------------------
     def _edges(self):
@@ -251,30 +326,32 @@ class StateTimeline(View):
         edges = self._edges()
         for i, s in enumerate(STAGES):
             x = pos[s]
-            fill, ink = ("#ffffff", INK)
+            fill, ink, opacity = PAPER, INK, None
             if s == current:
-                fill, ink = HIGHLIGHT, "#ffffff"
+                fill, ink = HIGHLIGHT, DARK_INK       # fixed light fill: fixed dark ink
             elif i < reached:
-                fill = "#fbe3cc"
-            svg.rect(x, y0, bw, bh, fill, stroke=INK if s == current else "#999999",
-                     stroke_width=2 if s == current else 1, rx=6, class_=f"mxt-stage-{s}")
+                fill, opacity = HIGHLIGHT, "0.28"     # a tint reads on light and dark pages
+            svg.rect(x, y0, bw, bh, fill, stroke=INK if s == current else BORDER,
+                     stroke_width=2 if s == current else 1, rx=6, fill_opacity=opacity,
+                     class_=f"mxt-stage-{s}")
             lines = STAGE_TEXT[s]
             for k, line in enumerate(lines):
                 svg.text(x + bw / 2, y0 + bh / 2 + 4 + (k - (len(lines) - 1) / 2) * 14, line,
                          anchor="middle", fill=ink, weight="600" if s == current else None)
             if s == current:
-                svg.text(x + bw / 2, y0 + bh + 14, "▲ now", anchor="middle", fill=HIGHLIGHT,
-                         size=11, weight="600")
+                svg.text(x + bw / 2, y0 + bh + 14, "▲ now", anchor="middle", fill=INK,
+                         size=11, weight="700")
         # the usual forward path
         for (a, b), call in FORWARD_CALLS.items():
             taken = edges.get((a, b))
-            color = INK if taken else "#bbbbbb"
+            color = INK if taken else BORDER
             xa, xb, y = pos[a] + bw, pos[b], y0 + bh / 2
             svg.line(xa + 2, y, xb - 6, y, stroke=color, width=1.5)
             svg.arrow_head(xb - 1, y, 1, 0, color=color)
             label = call if not taken else ", ".join(
                 f"{k}" + (f" ×{n}" if n > 1 else "") for k, n in taken.items())
-            svg.text((xa + xb) / 2, y - 7, label, anchor="middle", size=10, fill=color)
+            svg.text((xa + xb) / 2, y - 7, label, anchor="middle", size=10,
+                     fill=INK if taken else MUTED, class_="mxt-arrow-label")
         # loops (a call that kept the stage), skips (forward over a stage) and returns
         for (a, b), calls in edges.items():
             if (a, b) in FORWARD_CALLS:
@@ -312,23 +389,28 @@ class StateTimeline(View):
             what = "the current bucket's symbol; " if m["kind"] == "bucketing" else ""
             parts.append(f"<div>mod.symbol now: outputs {esc(m['symbol_outputs'])} "
                          f"({esc(what)}what save_checkpoint() writes)</div>")
-        counts = m["counts"]
-        if counts:
-            modes = m["forward_modes"]
-            text = []
-            for k in COUNTED_KINDS:
-                if counts.get(k):
-                    extra = (f" (train {modes['train']}, eval {modes['eval']})"
-                             if k == "forward" else "")
-                    text.append(f"{k} ×{counts[k]}{extra}")
-            parts.append(f'<div class="mxt-counts">Repeated calls (no stage change): '
-                         f'{esc(" · ".join(text))}</div>')
+        by = m["counts_by"]
+        if m["counts"]:
+            own = {k: v for k, v in m["counts"].items()}
+            own["forward_train"], own["forward_eval"] = (m["forward_modes"]["train"],
+                                                         m["forward_modes"]["eval"])
+            if m["kind"] == "sequential":
+                intro = "Repeated calls (no stage change), per member below; the chain ran "
+            elif len(by) > 1:
+                intro = "Repeated calls (no stage change), all buckets together: "
+            else:
+                intro = "Repeated calls (no stage change): "
+            parts.append(f'<div class="mxt-counts">{esc(intro + _count_text(own))}</div>')
         if m["members"]:
             what = "Buckets" if m["kind"] == "bucketing" else "Members"
             rows = [[mem["label"], mem["type"], Raw(_mini_stage(mem["stage"])),
-                     mem["stage"], mem["detail"]] for mem in m["members"]]
+                     mem["stage"], mem["detail"],
+                     _count_text(by.get(mem["source"], {})) or "–"]
+                    for mem in m["members"]]
             parts.append(f"<div style='margin-top:6px;font-weight:600'>{what}</div>" +
-                         table(["", "type", "stage", "", ""], rows))
+                         table(["member" if what == "Members" else "bucket", "type", "stage",
+                                "stage name", "detail", "its own calls"], rows,
+                               cls="mxt-table mxt-members"))
         rows = m["transitions"]
         if rows:
             shown = rows[-MAX_ROWS:]
@@ -344,18 +426,36 @@ class StateTimeline(View):
                          "re-did a stage" + (f" (last {len(shown)}; {more} earlier)"
                                             if more else "") + "</div>")
             parts.append(table(["#", "call", "on", "stage", "what it means"], body))
+        elif m["stage"] == "initial":
+            parts.append(note("No lifecycle call yet: " + NEXT_STEP["initial"]))
         else:
-            parts.append(note("No lifecycle call yet: next is bind(data_shapes=…, "
-                              "label_shapes=…)."))
+            parts.append(note(f"Attached at stage '{m['attached_at']}': the calls before that "
+                              f"were not seen (attach before bind to list them). Now at "
+                              f"'{m['stage']}': {NEXT_STEP.get(m['stage'], '')}"))
         return "".join(parts)
+
+
+def _count_text(counts):
+    """``forward ×800 (train 600, eval 200) · backward ×600`` from a counts dict."""
+    text = []
+    for k in COUNTED_KINDS:
+        if counts.get(k):
+            extra = ""
+            if k == "forward" and (counts.get("forward_train") or counts.get("forward_eval")):
+                extra = (f" (train {counts.get('forward_train', 0)}, "
+                         f"eval {counts.get('forward_eval', 0)})")
+            text.append(f"{k} ×{counts[k]}{extra}")
+    return " · ".join(text)
+
 
 
 def _mini_stage(stage):
     reached = STAGES.index(stage) if stage in STAGES else 0
     svg = Svg(4 * 12, 10, label=stage)
     for i in range(4):
-        svg.rect(i * 12, 1, 10, 8, HIGHLIGHT if i <= reached and i > 0 else
-                 ("#dddddd" if i > reached else "#f3c79d"), rx=1)
+        done = 0 < i <= reached
+        svg.rect(i * 12, 1, 10, 8, HIGHLIGHT if done or i == 0 else GRID, rx=1,
+                 fill_opacity=None if done else ("0.35" if i == 0 else None))
     return svg.tostring()
 
 

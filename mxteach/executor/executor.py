@@ -7,12 +7,13 @@ from collections import namedtuple
 
 import numpy as np
 
-from ..base import MXNetError, ShapeError, did_you_mean
+from ..base import MXNetError, MXNetTypeError, MXNetValueError, ShapeError, did_you_mean
 from ..context import Context
 from ..ndarray.ndarray import NDArray
 from ..symbol.infer import infer_shapes, infer_types
 from . import memory
 from . import gpu as _gpu
+from . import half
 from .plan import GraphPlan
 
 __all__ = ["Executor"]
@@ -52,11 +53,11 @@ def _as_dict(arrays, names, what, allow_missing=False):
         if not allow_missing:
             missing = [n for n in names if n not in arrays]
             if missing:
-                raise MXNetError(f"{what}: missing arrays for {missing}")
+                raise MXNetValueError(f"{what}: missing arrays for {missing}")
         return dict(arrays)
     arrays = list(arrays)
     if len(arrays) != len(names) and not (allow_missing and len(arrays) < len(names)):
-        raise MXNetError(f"{what}: got {len(arrays)} arrays for {len(names)} names {names}")
+        raise MXNetValueError(f"{what}: got {len(arrays)} arrays for {len(names)} names {names}")
     return dict(zip(names, arrays))
 
 
@@ -120,6 +121,13 @@ class Executor:
             arr = pool.get(name) if pool is not None else None
             if arr is not None and arr.shape == tuple(shape) and arr.dtype == dtype:
                 return arr
+            if arr is not None and arr.shape != tuple(shape):
+                # a parameter of the same name with another shape would silently stop being
+                # shared (bucketing); MXNet refuses it too
+                raise ShapeError(f"simple_bind: parameter '{name}' has shape {tuple(shape)} "
+                                 f"here but {arr.shape} in the shared executor, so its memory "
+                                 "cannot be shared; parameters must have the same shape in "
+                                 "every bucket")
             return None
 
         for n, s, t in zip(names, arg_shapes, arg_types):
@@ -199,7 +207,9 @@ class Executor:
         for n in plan.op_nodes:
             ins = [buf[(id(c), i)] for c, i in n.inputs]
             outs = [buf[(id(n), j)] for j in range(n.num_outputs())]
-            self._fwd.append((n.op.forward, n.params, ins, outs, self._states[id(n)], n))
+            fn = half.widen_forward(n.op.forward) if half.needs_widening(ins, outs) \
+                else n.op.forward
+            self._fwd.append((fn, n.params, ins, outs, self._states[id(n)], n))
         self._bwd = self._backward_steps()
         self.outputs = []
         self._head_copies = []
@@ -239,7 +249,10 @@ class Executor:
                     reqs.append("write" if first else "add")
             ins = [buf[(id(c), i)] for c, i in n.inputs]
             outs = [buf[(id(n), j)] for j in range(n.num_outputs())]
-            steps.append((n.op.backward, n.params, ograds, ins, outs, igrads, reqs,
+            fn = n.op.backward
+            if half.needs_widening(ins, outs, igrads, ograds or []):
+                fn = half.widen_backward(fn)
+            steps.append((fn, n.params, ograds, ins, outs, igrads, reqs,
                           self._states[id(n)], n))
         return steps
 
@@ -248,8 +261,8 @@ class Executor:
         """Run the graph. Keyword arrays are copied into the arguments of the same name."""
         for name, value in kwargs.items():
             if name not in self._args:
-                raise MXNetError(f"forward: '{name}' is not an argument; arguments are "
-                                 f"{self.arg_names}.{did_you_mean(name, self.arg_names)}")
+                raise MXNetTypeError(f"forward: '{name}' is not an argument; arguments are "
+                                     f"{self.arg_names}.{did_you_mean(name, self.arg_names)}")
             dst = self._args[name]
             src = value._data if isinstance(value, NDArray) else np.asarray(value)
             if src.shape != dst.shape:
@@ -365,8 +378,8 @@ class Executor:
                 if name not in dst:
                     if allow_extra_params:
                         continue
-                    raise MXNetError(f"copy_params_from: '{name}' is not an {kind} of this "
-                                     f"executor.{did_you_mean(name, dst)}")
+                    raise MXNetValueError(f"copy_params_from: '{name}' is not an {kind} of "
+                                          f"this executor.{did_you_mean(name, dst)}")
                 value = value if isinstance(value, NDArray) else NDArray(np.asarray(value))
                 if value.shape != dst[name].shape:
                     raise ShapeError(f"copy_params_from: '{name}' has shape {value.shape}, "

@@ -14,10 +14,11 @@ import warnings
 import numpy as np
 
 from .. import metric as _metric
-from ..base import MXNetError, NotBoundError
+from ..base import MXNetError, MXNetNotImplementedError, NotBoundError
 from ..callback import BatchEndParam
 from ..context import cpu
 from ..events import EventStream, Stage
+from .health import NonFiniteWatch
 from ..ndarray.ndarray import NDArray, concatenate
 
 __all__ = ["BaseModule"]
@@ -36,7 +37,14 @@ def _as_list(obj):
 
 class BaseModule:
     """The base of every module kind. Subclasses implement the intermediate API; fit, score,
-    predict and iter_predict are built on it here. See notebook 02."""
+    predict and iter_predict are built on it here.
+
+    The interface a subclass must provide (as in MXNet, each raises NotImplementedError — here
+    an ``MXNetNotImplementedError`` naming the subclass — until overridden): the properties
+    ``data_names``, ``output_names``, ``data_shapes``, ``label_shapes``, ``output_shapes`` and
+    the methods ``get_params``, ``init_params``, ``bind``, ``init_optimizer``, ``forward``,
+    ``backward``, ``get_outputs``, ``get_input_grads``, ``update``, ``update_metric``,
+    ``install_monitor``. See notebook 02."""
 
     def __init__(self, logger=logging):
         self.logger = logger
@@ -196,6 +204,7 @@ class BaseModule:
             validation_metric = eval_metric
         if not isinstance(eval_metric, _metric.EvalMetric):
             eval_metric = _metric.create(eval_metric)
+        health = NonFiniteWatch(self)
         self._emit("fit_begin", self.stage, begin_epoch=begin_epoch, num_epoch=num_epoch,
                    had_eval=eval_data is not None)
         for epoch in range(begin_epoch, num_epoch):
@@ -217,6 +226,7 @@ class BaseModule:
                                        pre_sliced=True)
                 else:
                     self.update_metric(eval_metric, data_batch.label)
+                health.after_batch(data_batch, epoch, nbatch)  # NaN/inf: warn once, name it
                 try:
                     next_batch = next(data_iter)
                     self.prepare(next_batch, sparse_row_id_fn=sparse_row_id_fn)
@@ -243,6 +253,7 @@ class BaseModule:
             toc = time.time()
             self.logger.info("Epoch[%d] Time cost=%.3f", epoch, toc - tic)
             arg_params_, aux_params_ = self.get_params()
+            health.after_epoch(epoch, nbatch - 1, arg_params_, aux_params_)
             self.set_params(arg_params_, aux_params_)
             if epoch_end_callback is not None:
                 for cb in _as_list(epoch_end_callback):
@@ -295,15 +306,97 @@ class BaseModule:
         arg_params, aux_params = split_param_dict(load(fname), fname)
         self.set_params(arg_params, aux_params)
 
+    def _assign_params(self, arg_params, aux_params, force_init, allow_extra):
+        """set_params(allow_missing=True) for a kind that does not specialise it: MXNet's
+        route, init_params without an initializer."""
+        self.init_params(initializer=None, arg_params=arg_params, aux_params=aux_params,
+                         allow_missing=True, force_init=force_init, allow_extra=allow_extra)
+
     def get_states(self, merge_multi_context=True):
+        """No states in a module without state_names: an empty list."""
         self._require("binded", "params_initialized", call="get_states")
         return []
 
     def set_states(self, states=None, value=None):
         self._require("binded", "params_initialized", call="set_states")
 
+    # -- the abstract interface (MXNet's BaseModule raises NotImplementedError for each) -------
+    def _abstract(self, what):
+        raise MXNetNotImplementedError(
+            f"{type(self).__name__} does not implement {what}, which every module kind must "
+            f"provide (BaseModule's interface); define it in {type(self).__name__}")
+
+    @property
+    def data_names(self):
+        """Names of the data inputs (abstract)."""
+        return self._abstract("data_names")
+
+    @property
+    def output_names(self):
+        """Names of the outputs (abstract)."""
+        return self._abstract("output_names")
+
+    @property
+    def data_shapes(self):
+        """DataDescs of the bound data (abstract)."""
+        return self._abstract("data_shapes")
+
+    @property
+    def label_shapes(self):
+        """DataDescs of the bound labels, None without labels (abstract)."""
+        return self._abstract("label_shapes")
+
+    @property
+    def output_shapes(self):
+        """(name, shape) of each output (abstract)."""
+        return self._abstract("output_shapes")
+
+    def get_params(self):
+        """(arg_params, aux_params) (abstract)."""
+        return self._abstract("get_params()")
+
+    def init_params(self, initializer=None, arg_params=None, aux_params=None,
+                    allow_missing=False, force_init=False, allow_extra=False):
+        """Give the parameters values (abstract)."""
+        return self._abstract("init_params()")
+
+    def bind(self, data_shapes, label_shapes=None, for_training=True, inputs_need_grad=False,
+             force_rebind=False, shared_module=None, grad_req="write"):
+        """Allocate memory for the given shapes (abstract)."""
+        return self._abstract("bind()")
+
+    def init_optimizer(self, kvstore="local", optimizer="sgd",
+                       optimizer_params=(("learning_rate", 0.01),), force_init=False):
+        """Install an optimizer (abstract)."""
+        return self._abstract("init_optimizer()")
+
+    def forward(self, data_batch, is_train=None):
+        """Compute the outputs of a batch (abstract)."""
+        return self._abstract("forward()")
+
+    def backward(self, out_grads=None):
+        """Compute gradients (abstract)."""
+        return self._abstract("backward()")
+
+    def get_outputs(self, merge_multi_context=True):
+        """The outputs of the last forward (abstract)."""
+        return self._abstract("get_outputs()")
+
+    def get_input_grads(self, merge_multi_context=True):
+        """Gradients of the inputs (abstract)."""
+        return self._abstract("get_input_grads()")
+
+    def update(self):
+        """Apply the optimizer (abstract)."""
+        return self._abstract("update()")
+
+    def update_metric(self, eval_metric, labels, pre_sliced=False):
+        """Feed the last outputs and ``labels`` to ``eval_metric`` (abstract)."""
+        return self._abstract("update_metric()")
+
     def install_monitor(self, mon):
-        self._require("binded", call="install_monitor")
+        """Attach a Monitor (abstract)."""
+        return self._abstract("install_monitor()")
 
     def prepare(self, data_batch, sparse_row_id_fn=None):
         """Prepare for ``data_batch`` (dense storage needs nothing; bucketing switches)."""

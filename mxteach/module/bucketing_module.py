@@ -3,19 +3,21 @@ bucket's parameters and gradient memory. Switches are recorded for the BucketVie
 See notebook 06."""
 from __future__ import annotations
 
+import collections
 import logging
 import time
 
 import numpy as np
 
-from ..base import MXNetError
+from ..base import MXNetAssertionError, MXNetError, NameManager
 from ..context import cpu
-from ..initializer import Uniform
 from ..ndarray.ndarray import NDArray
 from .base_module import BaseModule
-from .module import Module
+from .module import Module, _DEFAULT_INIT
 
 __all__ = ["BucketingModule"]
+
+SWITCH_HISTORY_LEN = 1000  # recent switches kept in BucketingModule.switch_history
 
 
 class BucketingModule(BaseModule):
@@ -31,7 +33,7 @@ class BucketingModule(BaseModule):
                  group2ctxs=None, compression_params=None):
         super().__init__(logger=logger)
         if default_bucket_key is None:
-            raise MXNetError("BucketingModule needs default_bucket_key")
+            raise MXNetAssertionError("BucketingModule needs default_bucket_key")
         self._default_bucket_key = default_bucket_key
         self._sym_gen = sym_gen
         symbol, data_names, _ = self._call_sym_gen(default_bucket_key)
@@ -49,11 +51,19 @@ class BucketingModule(BaseModule):
         self._params_dirty = False
         self._monitor = None
         self._grad_req = None
-        self.switch_history = []      # (time, from_key, to_key, newly_bound)
+        # (time, from_key, to_key, newly_bound) of the most recent switches only, plus running
+        # totals, so that months of switching every batch keep memory flat (issue 9)
+        self.switch_history = collections.deque(maxlen=SWITCH_HISTORY_LEN)
+        self.switch_counts = {}       # bucket key -> switches into it since creation
+        self.num_switches = 0
+        self.bind_order = []          # bucket keys in the order they were first bound
 
     def _call_sym_gen(self, key):
+        """sym_gen(key) under a fresh NameManager, as MXNet: automatic names
+        (``embedding0_weight``) are the same in every bucket, so buckets share parameters."""
         try:
-            out = self._sym_gen(key)
+            with NameManager():
+                out = self._sym_gen(key)
         except Exception as err:
             raise MXNetError(f"sym_gen rejected bucket key {key!r}: {err}") from err
         if not (isinstance(out, tuple) and len(out) == 3):
@@ -97,7 +107,7 @@ class BucketingModule(BaseModule):
             rows = [r for exe in mod.exec_group.execs for r in exe.memory_report()]
             info[key] = {
                 "data_shapes": [(d.name, d.shape) for d in mod.data_shapes],
-                "label_shapes": [(d.name, d.shape) for d in mod.label_shapes],
+                "label_shapes": [(d.name, d.shape) for d in mod.label_shapes or []],
                 "param_names": list(mod._param_names),
                 "own_bytes": sum(r.bytes for r in rows if not r.shared_with.startswith(
                     ("shared_exec", "shared_buffer"))),
@@ -160,13 +170,14 @@ class BucketingModule(BaseModule):
         self._params_dirty = False
         return params
 
-    def init_params(self, initializer=None, arg_params=None, aux_params=None,
+    def init_params(self, initializer=_DEFAULT_INIT, arg_params=None, aux_params=None,
                     allow_missing=False, force_init=False, allow_extra=False, _call="init_params"):
+        """Initialize the shared parameters (through the current bucket), as Module does."""
         if self.params_initialized and not force_init:
             return
         self._require("binded", call="init_params")
         before = self.stage
-        self._curr_module.init_params(initializer=initializer or Uniform(0.01),
+        self._curr_module.init_params(initializer=initializer,
                                       arg_params=arg_params, aux_params=aux_params,
                                       allow_missing=allow_missing, force_init=force_init,
                                       allow_extra=allow_extra)
@@ -215,10 +226,12 @@ class BucketingModule(BaseModule):
         self._curr_module = module
         self._curr_bucket_key = self._default_bucket_key
         self._buckets[self._default_bucket_key] = module
+        if self._default_bucket_key not in self.bind_order:
+            self.bind_order.insert(0, self._default_bucket_key)
         if self.params_initialized and module is not preloaded:
             self.set_params(arg_params, aux_params)
         self._emit("bind", before, data_shapes=list(module.data_shapes),
-                   label_shapes=list(module.label_shapes), bucket_key=self._curr_bucket_key,
+                   label_shapes=list(module.label_shapes or []), bucket_key=self._curr_bucket_key,
                    for_training=for_training, force_rebind=force_rebind)
 
     def switch_bucket(self, bucket_key, data_shapes, label_shapes=None):
@@ -241,6 +254,10 @@ class BucketingModule(BaseModule):
         self._curr_bucket_key = bucket_key
         if before_key != bucket_key or new:
             self.switch_history.append((time.time(), before_key, bucket_key, new))
+            self.switch_counts[bucket_key] = self.switch_counts.get(bucket_key, 0) + 1
+            self.num_switches += 1
+            if new and bucket_key not in self.bind_order:
+                self.bind_order.append(bucket_key)
             self._emit("switch_bucket", self.stage, from_key=before_key, to_key=bucket_key,
                        newly_bound=new, data_shapes=list(module.data_shapes))
 
@@ -297,7 +314,7 @@ class BucketingModule(BaseModule):
     def get_input_grads(self, merge_multi_context=True):
         self._require("binded", "params_initialized", call="get_input_grads")
         if not self.inputs_need_grad:
-            raise MXNetError("get_input_grads() needs bind(..., inputs_need_grad=True)")
+            raise MXNetAssertionError("get_input_grads() needs bind(..., inputs_need_grad=True)")
         return self._curr_module.get_input_grads(merge_multi_context=merge_multi_context)
 
     def update_metric(self, eval_metric, labels, pre_sliced=False):

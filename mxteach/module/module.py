@@ -7,46 +7,27 @@ from __future__ import annotations
 
 import logging
 import os
-import pickle
 import warnings
 
 import numpy as np
 
 from .. import optimizer as opt
-from ..base import MXNetError, ShapeError, did_you_mean
+from ..base import MXNetAssertionError, MXNetError, MXNetValueError, ShapeError, did_you_mean
 from ..context import Context, cpu
 from ..initializer import InitDesc, Uniform
 from ..io import DataDesc
 from ..fileio import atomic_write
-from ..model import load_checkpoint, save_checkpoint as _save_checkpoint
+from ..model import checkpoint_payloads, load_checkpoint, write_checkpoint
 from ..ndarray.ndarray import NDArray
 from .base_module import BaseModule
+from .checks import check_names as _check_names, check_param_dtypes, check_reshape, \
+    parse_descs as _parse_descs
 from .executor_group import DataParallelExecutorGroup
 
 __all__ = ["Module"]
 
-
-def _check_names(symbol, names, kind, throw):
-    args = symbol.list_arguments()
-    for name in names:
-        if name in args:
-            continue
-        msg = (f"Module was created with {kind}_names containing '{name}', which is not an "
-               f"argument of the symbol (arguments: {args}).{did_you_mean(name, args)}")
-        if throw:
-            raise MXNetError(msg)
-        warnings.warn(msg, stacklevel=4)
-
-
-def _parse_descs(names, shapes, kind):
-    if shapes is None:
-        return None
-    descs = [d if isinstance(d, DataDesc) else DataDesc(*d) for d in shapes]
-    got = [d.name for d in descs]
-    if sorted(got) != sorted(names):
-        raise MXNetError(f"{kind}_shapes name {got}, but the module's {kind}_names are "
-                         f"{list(names)}; they must match")
-    return descs
+# MXNet's signature default; ``initializer=None`` passed explicitly means "no initializer"
+_DEFAULT_INIT = Uniform(0.01)
 
 
 def _create_kvstore(kvstore, num_device, arg_params):
@@ -76,7 +57,15 @@ class Module(BaseModule):
 
     Parameters follow MXNet 1.9: symbol, data_names=('data',), label_names=('softmax_label',),
     logger, context=cpu(), work_load_list, fixed_param_names, state_names, group2ctxs,
-    compression_params. See notebook 02.
+    compression_params.
+
+    Labels, as in MXNet: ``bind`` without ``label_shapes`` binds the labels the symbol takes
+    with shapes inferred from the data (``label_shapes`` is then None). Deliberately unlike
+    MXNet, which warns and trains on an unset (zero) label buffer, such a module takes the
+    labels of any labelled batch (re-shaping as needed), and ``backward`` raises MXNetError
+    when the last forward's batch had no labels for the loss. A module bound with labels keeps
+    them across ``predict``/``score`` of unlabelled batches of another size (MXNet drops them).
+    See notebook 02.
     """
 
     def __init__(self, symbol, data_names=("data",), label_names=("softmax_label",),
@@ -123,7 +112,7 @@ class Module(BaseModule):
     def load(prefix, epoch, load_optimizer_states=False, **kwargs):
         """A Module from ``prefix-symbol.json`` and ``prefix-EPOCH.params`` (MXNet's files);
         the optimizer states are loaded at init_optimizer() when asked for."""
-        sym, args, auxs = load_checkpoint(prefix, epoch)
+        sym, args, auxs = load_checkpoint(prefix, epoch)  # completes an interrupted save
         mod = Module(symbol=sym, **kwargs)
         mod._arg_params, mod._aux_params = args, auxs
         mod.params_initialized = True
@@ -136,10 +125,12 @@ class Module(BaseModule):
 
     def save_checkpoint(self, prefix, epoch, save_optimizer_states=False, remove_amp_cast=True):
         """Write ``prefix-symbol.json``, ``prefix-EPOCH.params`` (and ``.states``), atomically."""
+        # every precondition and every byte first, then one atomic set (issue 9): a failing
+        # save leaves the previous checkpoint untouched, a killed one the old or the new set
+        states = self._optimizer_states_bytes() if save_optimizer_states else None
         arg_params, aux_params = self.get_params()
-        _save_checkpoint(prefix, epoch, self._symbol, arg_params, aux_params)
-        if save_optimizer_states:
-            self.save_optimizer_states(f"{prefix}-{epoch:04d}.states")
+        write_checkpoint(checkpoint_payloads(prefix, epoch, self._symbol, arg_params,
+                                             aux_params, states, remove_amp_cast))
         self._emit("checkpoint", self.stage, prefix=prefix, epoch=epoch,
                    optimizer_states=save_optimizer_states)
 
@@ -163,8 +154,9 @@ class Module(BaseModule):
 
     @property
     def label_shapes(self):
+        """The label DataDescs given to bind (None when bound without labels, as MXNet)."""
         self._require("binded", call="label_shapes")
-        return list(self._label_shapes) if self._label_shapes else []
+        return list(self._label_shapes) if self._label_shapes is not None else None
 
     @property
     def output_shapes(self):
@@ -202,10 +194,18 @@ class Module(BaseModule):
         return ({k: v.copy() for k, v in self._arg_params.items()},
                 {k: v.copy() for k, v in self._aux_params.items()})
 
-    def init_params(self, initializer=None, arg_params=None, aux_params=None,
+    def init_params(self, initializer=_DEFAULT_INIT, arg_params=None, aux_params=None,
                     allow_missing=False, force_init=False, allow_extra=False, _call="init_params"):
         """Initialize parameters: from ``arg_params``/``aux_params`` where given, else with
-        ``initializer`` (default ``Uniform(0.01)``)."""
+        ``initializer`` (default ``Uniform(0.01)``, as MXNet; operator-declared ``__init__``
+        attributes such as PReLU's gamma = 0.25 win over it).
+
+        As in MXNet, names in ``arg_params``/``aux_params`` that the module does not have are
+        ignored whatever ``allow_extra`` says (the feature-extraction idiom: a sub-network
+        takes a full checkpoint's dicts); mxteach records them in a ``params_ignored`` event.
+        With ``initializer=None`` and ``allow_missing=True`` the parameters not given keep
+        their current values, as in MXNet, and a warning names them.
+        """
         if self.params_initialized and not force_init:
             warnings.warn("Parameters already initialized and force_init=False. "
                           "init_params call ignored.", stacklevel=2)
@@ -215,8 +215,9 @@ class Module(BaseModule):
         if initializer is None and arg_params is None and aux_params is None:
             initializer = Uniform(0.01)
         attrs = self._symbol.attr_dict()
-        self._check_shapes(arg_params, self._arg_params, "arg_params", allow_extra)
-        self._check_shapes(aux_params, self._aux_params, "aux_params", allow_extra)
+        self._check_shapes(arg_params, self._arg_params, "arg_params", True, _call)
+        self._check_shapes(aux_params, self._aux_params, "aux_params", True, _call)
+        left = []
 
         def fill(name, arr, given):
             if given is not None and name in given:
@@ -230,25 +231,34 @@ class Module(BaseModule):
                                  "(pass allow_missing=True to initialize it instead)")
             if initializer is not None:
                 initializer(InitDesc(name, attrs.get(name, None)), arr)
+            else:
+                left.append(name)
 
         for name, arr in sorted(self._arg_params.items()):
             fill(name, arr, arg_params)
         for name, arr in sorted(self._aux_params.items()):
             fill(name, arr, aux_params)
+        if left:
+            warnings.warn(f"{_call}: {left} were not given and initializer=None, so they keep "
+                          "their current values (zeros on a fresh module)", stacklevel=3)
         self.params_initialized = True
         self._params_dirty = False
         self._exec_group.set_params(self._arg_params, self._aux_params, allow_extra=True)
         self._emit("init_params", before, initializer=repr(initializer),
                    from_arrays=arg_params is not None, force_init=force_init, call=_call)
 
-    def _check_shapes(self, given, own, what, allow_extra):
+    def _check_shapes(self, given, own, what, allow_extra, call):
         if given is None:
             return
         extra = [k for k in given if k not in own]
         if extra and not allow_extra:
-            raise MXNetError(f"{what} holds {extra}, which the module does not have (its "
-                             f"parameters: {sorted(own)}); pass allow_extra=True to ignore "
-                             f"them.{did_you_mean(extra[0], own)}")
+            raise MXNetValueError(f"{call}: {what} holds {extra}, which the module does not "
+                                  f"have (its parameters: {sorted(own)}); pass "
+                                  f"allow_extra=True to ignore them."
+                                  f"{did_you_mean(extra[0], own)}")
+        if extra:
+            self._emit("params_ignored", self.stage, names=sorted(extra), what=what,
+                       call=call)
         for k, v in given.items():
             if k in own and tuple(v.shape) != own[k].shape:
                 raise ShapeError(f"{what}['{k}'] has shape {tuple(v.shape)}, the module's "
@@ -259,8 +269,10 @@ class Module(BaseModule):
         names the module lacks."""
         self._require("binded", call="set_params")
         before = self.stage
-        self._check_shapes(arg_params, self._arg_params, "arg_params", allow_extra)
-        self._check_shapes(aux_params, self._aux_params, "aux_params", allow_extra)
+        self._check_shapes(arg_params, self._arg_params, "arg_params", allow_extra,
+                           "set_params")
+        self._check_shapes(aux_params, self._aux_params, "aux_params", allow_extra,
+                           "set_params")
         self._exec_group.set_params(arg_params, aux_params, allow_extra=True)
         self._params_dirty = True
         self.params_initialized = True
@@ -290,15 +302,15 @@ class Module(BaseModule):
         self.inputs_need_grad = inputs_need_grad
         self._grad_req = grad_req
         self._data_shapes = _parse_descs(self._data_names, data_shapes, "data")
-        if label_shapes is not None and not self._label_names:
-            label_shapes = None          # a module without labels ignores provided labels
-        if label_shapes is None and self._label_names and for_training:
-            needed = [n for n in self._label_names if n in self._symbol.list_arguments()]
-            if needed:
-                raise MXNetError(f"bind() needs label_shapes for {needed}: the symbol's loss "
-                                 "takes labels; pass label_shapes or create the Module with "
-                                 "label_names=None")
+        if not self._label_names or not label_shapes:
+            # a module without labels ignores provided labels; an iterator without labels
+            # (provide_label == []) binds as if none were given, as MXNet warns and does
+            label_shapes = None
+        # without label_shapes the labels are still bound, shapes inferred from the data
+        # (MXNet's simple_bind does the same); the executor group records that
         self._label_shapes = _parse_descs(self._label_names, label_shapes, "label")
+        check_param_dtypes(self._symbol, self._param_names,
+                           self._data_shapes + (self._label_shapes or []))
         shared_group = None
         if shared_module is not None:
             if not (shared_module.binded and shared_module.params_initialized):
@@ -309,7 +321,8 @@ class Module(BaseModule):
             self._symbol, self._context, self._work_load_list, self._data_shapes,
             self._label_shapes, self._param_names, for_training, inputs_need_grad,
             shared_group, logger=self.logger, fixed_param_names=self._fixed_param_names,
-            grad_req=grad_req, state_names=self._state_names, group2ctxs=self._group2ctxs)
+            grad_req=grad_req, state_names=self._state_names, group2ctxs=self._group2ctxs,
+            label_names=self._label_names)
         self.binded = True
         if shared_module is not None:
             self.params_initialized = True
@@ -338,14 +351,26 @@ class Module(BaseModule):
         self._label_shapes = None
 
     def reshape(self, data_shapes, label_shapes=None):
-        """Re-bind the executors for new input shapes, keeping parameters and optimizer."""
+        """Re-bind the executors for new input shapes, keeping parameters and optimizer.
+
+        Without ``label_shapes`` the labels stay bound, re-shaped to follow the data (MXNet
+        drops a module's label binding here, so a later labelled batch of the same size
+        trained without its labels)."""
         self._require("binded", call="reshape")
         before = self.stage
-        self._data_shapes = _parse_descs(self._data_names, data_shapes, "data")
+        bound = {d.name: d.dtype for d in self._data_shapes}
+        # the executors keep their dtypes: a batch's values are cast into them
+        data_descs = [DataDesc(d.name, d.shape, bound.get(d.name, d.dtype), d.layout)
+                      for d in _parse_descs(self._data_names, data_shapes, "data")]
         if label_shapes is not None and not self._label_names:
             label_shapes = None
-        self._label_shapes = _parse_descs(self._label_names, label_shapes, "label")
-        self._exec_group.reshape(self._data_shapes, self._label_shapes)
+        label_descs = _parse_descs(self._label_names, label_shapes, "label")
+        had_labels = self._label_shapes is not None
+        self._exec_group.reshape(data_descs, label_descs)
+        self._data_shapes = data_descs
+        if label_descs is None and had_labels:
+            label_descs = list(self._exec_group.label_shapes or []) or None
+        self._label_shapes = label_descs
         self._emit("reshape", before, data_shapes=list(self._data_shapes),
                    label_shapes=list(self._label_shapes or []))
 
@@ -381,8 +406,8 @@ class Module(BaseModule):
                                    **params)
         else:
             if not isinstance(optimizer, opt.Optimizer):
-                raise MXNetError(f"optimizer must be a name or an Optimizer, got "
-                                 f"{type(optimizer).__name__}")
+                raise MXNetAssertionError(f"optimizer must be a name or an Optimizer, got "
+                                          f"{type(optimizer).__name__}")
             if optimizer.rescale_grad != rescale:
                 warnings.warn(f"optimizer.rescale_grad is {optimizer.rescale_grad}, not 1/batch "
                               f"size ({rescale}); is that intended?", stacklevel=2)
@@ -425,28 +450,37 @@ class Module(BaseModule):
 
     # -- computation --------------------------------------------------------------------------
     def forward(self, data_batch, is_train=None):
-        """Forward a batch; a batch of another shape re-binds (reshapes) first."""
+        """Forward a batch. A batch of another batch size re-binds (reshapes) first; other
+        dimensions that differ from the bound ones are an error unless the parameters keep
+        their shapes (an image size, say); the data is cast to the bound dtype."""
         self._require("binded", "params_initialized", call="forward")
         before = self.stage
+        group = self._exec_group
         cur = tuple(d.shape for d in self._data_shapes)
         batch0 = data_batch[0] if isinstance(data_batch, list) else data_batch
         new = tuple(tuple(x.shape) for x in batch0.data)
         if len(new) != len(cur):
             raise MXNetError(f"forward: the batch has {len(new)} data arrays, the module takes "
                              f"{len(cur)} ({self._data_names})")
-        if cur != new:
-            provide = getattr(data_batch, "provide_data", None)
-            if provide:
-                dshapes = provide
-            else:
-                dshapes = [DataDesc(d.name, s, d.dtype, d.layout)
-                           for d, s in zip(self._data_shapes, new)]
+        labels = None if isinstance(data_batch, list) else batch0.label
+        bound_labels = tuple(d.shape for d in (group.label_shapes or []))
+        new_labels = tuple(tuple(x.shape) for x in labels) if labels and bound_labels else None
+        if cur != new or (new_labels is not None and new_labels != bound_labels):
+            # descriptors keep the bound dtype and layout: the batch's values are cast into
+            # the bound arrays, never the other way round
+            dshapes = [DataDesc(d.name, s, d.dtype, d.layout)
+                       for d, s in zip(self._data_shapes, new)]
+            check_reshape(self._symbol, self._data_shapes, dshapes,
+                          self._param_names + self._aux_names, self._exec_group.execs[0])
             lshapes = None
-            if self._label_shapes and batch0.label:
-                provide_l = getattr(data_batch, "provide_label", None)
-                lshapes = provide_l or [DataDesc(d.name, tuple(x.shape), d.dtype, d.layout)
-                                        for d, x in zip(self._label_shapes, batch0.label)]
+            if new_labels is not None:
+                lshapes = [DataDesc(d.name, s, d.dtype, d.layout)
+                           for d, s in zip(group.label_shapes, new_labels)]
+            unlabelled = self._label_shapes is None
             self.reshape(dshapes, lshapes)
+            if unlabelled:
+                # bound without labels: the batch's labels are taken, label_shapes stays None
+                self._label_shapes = None
         self._exec_group.forward(data_batch, is_train)
         if self.events.wants("forward"):
             self._emit("forward", before, is_train=is_train,
@@ -491,7 +525,7 @@ class Module(BaseModule):
         """Gradients of the data inputs, in data_names order (bind with inputs_need_grad)."""
         self._require("binded", "params_initialized", call="get_input_grads")
         if not self.inputs_need_grad:
-            raise MXNetError("get_input_grads() needs bind(..., inputs_need_grad=True)")
+            raise MXNetAssertionError("get_input_grads() needs bind(..., inputs_need_grad=True)")
         return self._exec_group.get_input_grads(merge_multi_context=merge_multi_context)
 
     def get_states(self, merge_multi_context=True):
@@ -519,23 +553,40 @@ class Module(BaseModule):
     # -- optimizer states ---------------------------------------------------------------------
     def save_optimizer_states(self, fname):
         """Save optimizer states (MXNet's pickle format), atomically."""
+        atomic_write(fname, self._optimizer_states_bytes())
+
+    def _optimizer_states_bytes(self):
+        """The states pickle, from the updater or (several devices) the kvstore's updater."""
         self._require("optimizer_initialized", call="save_optimizer_states")
         if self._update_on_kvstore:
-            self._kvstore.save_optimizer_states(fname)
-        else:
-            atomic_write(fname, self._updater.get_states())
+            return self._kvstore._require_updater("save_optimizer_states").get_states()
+        return self._updater.get_states()
 
     def load_optimizer_states(self, fname):
+        """Load optimizer states saved by save_optimizer_states (here or in MXNet).
+
+        The file is unpickled with a restricted unpickler and checked against this module's
+        optimizer and weights (indices, shapes, dtypes, optimizer kind) before it replaces
+        anything; a bad file raises MXNetError and leaves the module as it was.
+        """
+        from ..fileio import recover_pending
         self._require("optimizer_initialized", call="load_optimizer_states")
+        recover_pending(fname)  # finish a checkpoint save that a kill interrupted
         if not os.path.exists(fname):
             raise MXNetError(f"optimizer states file '{fname}' does not exist")
-        if self._update_on_kvstore:
-            self._kvstore.load_optimizer_states(fname)
-            return
-        with open(fname, "rb") as f:
-            blob = f.read()
         try:
-            self._updater.set_states(blob)
-        except (MXNetError, pickle.UnpicklingError, EOFError, ValueError, TypeError,
-                AttributeError) as err:
-            raise MXNetError(f"optimizer states file '{fname}' is corrupt: {err}") from None
+            with open(fname, "rb") as f:
+                blob = f.read()
+        except OSError as err:
+            raise MXNetError(f"cannot read optimizer states file '{fname}': "
+                             f"{err.strerror or err}") from None
+        group, ndev = self._exec_group, len(self._context)
+        if self._update_on_kvstore:
+            updater = self._kvstore._require_updater("load_optimizer_states")
+            weights = {name: group.param_arrays[i][0] for i, name in
+                       enumerate(group.param_names)}
+        else:
+            updater = self._updater
+            weights = {i * ndev + k: w for i, ws in enumerate(group.param_arrays)
+                       for k, w in enumerate(ws)}
+        updater.load_states(blob, weights, f"optimizer states file '{fname}'")

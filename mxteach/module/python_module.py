@@ -6,7 +6,7 @@ import logging
 
 import numpy as np
 
-from ..base import MXNetError
+from ..base import MXNetError, MXNetNotImplementedError
 from ..io import DataDesc
 from ..ndarray.ndarray import NDArray
 from .base_module import BaseModule
@@ -21,9 +21,12 @@ def _desc(d):
 class PythonModule(BaseModule):
     """A module without parameters whose computation is Python code.
 
-    Subclasses implement forward/backward/get_outputs/get_input_grads and, if outputs differ
-    in shape from the data, ``_compute_output_shapes``. Unlike MXNet 1.9, ``bind`` marks the
-    module bound (``binded``), so the lifecycle checks work. See notebook 07.
+    Subclasses implement forward/backward/get_outputs/get_input_grads (until then each raises
+    NotImplementedError naming the subclass, as in MXNet) and, if outputs differ in shape from
+    the data, ``_compute_output_shapes`` (MXNet requires it always; mxteach's default gives
+    each output its data input's shape). ``install_monitor`` is the subclass's to provide.
+    Unlike MXNet 1.9, ``bind`` marks the module bound (``binded``), so the lifecycle checks
+    work. See notebook 07.
     """
 
     def __init__(self, data_names, label_names, output_names, logger=logging):
@@ -120,9 +123,10 @@ class PythonModule(BaseModule):
         """Output (name, shape)s. By default each output has the shape of the matching data
         input; override when the computation changes shapes."""
         if len(self._output_names) != len(self._data_shapes):
-            raise MXNetError(f"{type(self).__name__}: {len(self._output_names)} outputs for "
-                             f"{len(self._data_shapes)} inputs; override "
-                             "_compute_output_shapes() to say their shapes")
+            raise MXNetNotImplementedError(
+                f"{type(self).__name__}: {len(self._output_names)} outputs for "
+                f"{len(self._data_shapes)} inputs; override _compute_output_shapes() to say "
+                "their shapes")
         return [(n, d.shape) for n, d in zip(self._output_names, self._data_shapes)]
 
     def init_optimizer(self, kvstore="local", optimizer="sgd",
@@ -182,9 +186,9 @@ class PythonLossModule(PythonModule):
 
     def _backward_impl(self):
         if self._grad_func is None:
-            raise MXNetError(f"PythonLossModule '{self._name}' has no grad_func: pass "
-                             "grad_func=(scores, labels) -> gradient, or subclass and "
-                             "override _backward_impl()")
+            raise MXNetNotImplementedError(
+                f"PythonLossModule '{self._name}' has no grad_func: pass grad_func=(scores, "
+                "labels) -> gradient, or subclass and override _backward_impl()")
         grad = self._grad_func(self._scores, self._labels)
         if not isinstance(grad, NDArray):
             grad = NDArray(np.asarray(grad, dtype=np.float32))

@@ -5,10 +5,10 @@ from __future__ import annotations
 import copy
 import logging
 
-from ..base import MXNetError, ShapeError
-from ..initializer import Uniform
+from ..base import MXNetAssertionError, MXNetError, ShapeError
 from ..io import DataDesc
 from .base_module import BaseModule
+from .module import _DEFAULT_INIT
 
 __all__ = ["SequentialModule"]
 
@@ -41,8 +41,8 @@ class SequentialModule(BaseModule):
                              "module before bind() (or build a new chain)")
         for key in kwargs:
             if key not in self._meta_keys:
-                raise MXNetError(f"SequentialModule.add: unknown option '{key}'; expected "
-                                 f"{sorted(self._meta_keys)}")
+                raise MXNetAssertionError(f"SequentialModule.add: unknown option '{key}'; "
+                                          f"expected {sorted(self._meta_keys)}")
         self._modules.append(module)
         self._metas.append(dict(kwargs))
         module.events.forward_to(self.events)
@@ -109,28 +109,32 @@ class SequentialModule(BaseModule):
             aux_params.update(x)
         return arg_params, aux_params
 
-    def init_params(self, initializer=None, arg_params=None, aux_params=None,
+    def init_params(self, initializer=_DEFAULT_INIT, arg_params=None, aux_params=None,
                     allow_missing=False, force_init=False, allow_extra=False, _call="init_params"):
+        """Initialize every member (default ``Uniform(0.01)``, as MXNet); names of
+        ``arg_params`` that no member has are ignored, as MXNet does (a ``params_ignored``
+        event names them)."""
         if self.params_initialized and not force_init:
             return
         self._require("binded", call="init_params")
         before = self.stage
-        initializer = initializer if initializer is not None or arg_params is not None \
-            else Uniform(0.01)
+        if initializer is None and arg_params is None and aux_params is None:
+            initializer = _DEFAULT_INIT
         for mod in self._modules:
             mod.init_params(initializer=initializer, arg_params=arg_params,
                             aux_params=aux_params, allow_missing=allow_missing,
                             force_init=force_init, allow_extra=True)
         self._check_unique()
-        if arg_params is not None and not allow_extra:
+        if arg_params is not None or aux_params is not None:
+            # as MXNet: names no member has are ignored; the event says which
             known = set()
             for mod in self._modules:
                 a, x = mod.get_params()
                 known |= set(a) | set(x)
-            extra = sorted((set(arg_params) | set(aux_params or {})) - known)
+            extra = sorted((set(arg_params or {}) | set(aux_params or {})) - known)
             if extra:
-                raise MXNetError(f"init_params: {extra} belong to no module of the chain; "
-                                 "pass allow_extra=True to ignore them")
+                self._emit("params_ignored", self.stage, names=extra, what="params",
+                           call=_call)
         self.params_initialized = True
         self._emit("init_params", before, call=_call)
 
@@ -162,7 +166,8 @@ class SequentialModule(BaseModule):
         if shared_module is not None:
             raise MXNetError("SequentialModule.bind: shared_module is not supported")
         if not self._modules:
-            raise MXNetError("SequentialModule.bind: the chain is empty; add() modules first")
+            raise MXNetAssertionError("SequentialModule.bind: the chain is empty; add() modules "
+                                      "first")
         before = self.stage
         self._label_shapes = label_shapes
         self._junctions = []
@@ -251,7 +256,7 @@ class SequentialModule(BaseModule):
     def get_input_grads(self, merge_multi_context=True):
         self._require("binded", "params_initialized", call="get_input_grads")
         if not self.inputs_need_grad:
-            raise MXNetError("get_input_grads() needs bind(..., inputs_need_grad=True)")
+            raise MXNetAssertionError("get_input_grads() needs bind(..., inputs_need_grad=True)")
         return self._modules[0].get_input_grads(merge_multi_context=merge_multi_context)
 
     def update_metric(self, eval_metric, labels, pre_sliced=False):

@@ -6,6 +6,7 @@ from .ndarray import (NDArray, array, zeros, ones, full, empty, arange, concaten
 from .. import random as _random_mod
 from ..ops import registry as _registry
 from ..ops.frontend import split_call as _split_call
+from ..ops import frontend as _ufuncs
 from ..base import MXNetError as _MXNetError
 
 from .serialization import save, load, load_frombuffer
@@ -56,22 +57,18 @@ def ones_like(data, **kw):
     return ones(data.shape, data.context, data.dtype)
 
 
-def _nd_binary(np_fn):
-    def fn(lhs, rhs):
-        if isinstance(lhs, NDArray):
-            return lhs._binary(rhs, np_fn)
-        if isinstance(rhs, NDArray):
-            return rhs._binary(lhs, np_fn, reverse=True)
-        raise TypeError("at least one argument must be an NDArray")
-    return fn
+# add, subtract, ..., lesser_equal, true_divide: MXNet's Python-level functions over operators
+def _call_op(opname, *inputs, **params):
+    return globals()[opname](*inputs, **params)
 
 
-import numpy as _np  # noqa: E402
+for _name in _ufuncs.UFUNCS:
+    globals()[_name] = _ufuncs.make_ufunc(_name, _call_op, lambda v: isinstance(v, NDArray))
+for _alias, _name in _ufuncs.UFUNC_ALIASES.items():
+    globals()[_alias] = globals()[_name]
 
-maximum = _nd_binary(_np.maximum)
-minimum = _nd_binary(_np.minimum)
-power = _nd_binary(_np.power)
-equal = _nd_binary(_np.equal)
-not_equal = _nd_binary(_np.not_equal)
-greater = _nd_binary(_np.greater)
-lesser = _nd_binary(_np.less)
+
+def moveaxis(tensor, source, destination):
+    """Move axes of ``tensor`` to new positions (``transpose`` underneath), as in MXNet."""
+    return globals()["transpose"](tensor, axes=_ufuncs.moveaxis_axes(tensor.ndim, source,
+                                                                       destination))

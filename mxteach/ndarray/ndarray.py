@@ -8,7 +8,7 @@ import warnings
 
 import numpy as np
 
-from ..base import MXNetError, DTypeError, ShapeError, mx_real_t
+from ..base import MXNetError, MXNetTypeError, DTypeError, ShapeError, mx_real_t
 from ..context import Context, current_context
 
 __all__ = ["NDArray", "array", "zeros", "ones", "full", "empty", "arange", "concatenate",
@@ -384,7 +384,11 @@ def array(source_array, ctx=None, dtype=None):
         source_array = source_array._data
     else:
         default = mx_real_t
-    data = np.array(source_array, dtype=_dtype(dtype, default), copy=True)
+    dt = _dtype(dtype, default)
+    try:
+        data = np.array(source_array, dtype=dt, copy=True)
+    except ValueError as err:   # ragged lists: MXNet says TypeError (not array-like)
+        raise MXNetTypeError(f"mx.nd.array: the source is not array-like: {err}") from None
     return NDArray(data, _ctx(ctx))
 
 

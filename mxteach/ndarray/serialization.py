@@ -26,7 +26,12 @@ Differences from MXNet worth knowing:
 
 * Loaded arrays are always on ``cpu(0)`` (MXNet does the same for CPU contexts; it would move a
   GPU-saved array back to the GPU when one is present).
-* Sparse records are loaded as dense arrays: mxteach has only the default storage type.
+* Sparse records are loaded as dense arrays: mxteach has only the default storage type. The
+  dense array may take at most ``DENSIFY_RATIO`` (1024) times the file's size, or
+  ``MAX_DENSIFIED_BYTES`` (1 MiB) if more; beyond that the load fails naming both knobs, and
+  sparse indices are checked (MXNet trusts them).
+* Every declared size is checked against the bytes that remain before anything is allocated;
+  a shape of more than 2**40 elements is refused as corrupt.
 * MXNet's legacy shape semantics cannot express 0-d or zero-size arrays (MXNet 1.9.1 even writes
   a 0-d array as a V2 record that it cannot read back). When any array is 0-d or zero-size, this
   module writes the whole file with V3 records, as MXNet does under ``mx.util.np_shape(True)``;
@@ -66,6 +71,16 @@ FLAG_TO_DTYPE = {0: np.dtype("<f4"), 1: np.dtype("<f8"), 2: np.dtype("<f2"), 3: 
 DTYPE_TO_FLAG = {d.newbyteorder("="): f for f, d in FLAG_TO_DTYPE.items()}
 # flags mshadow defines but MXNet 1.9.1's Python (and numpy, for bfloat16) cannot use
 _KNOWN_UNSUPPORTED = {8: "int16", 9: "uint16", 10: "uint32", 11: "uint64", 12: "bfloat16"}
+
+# No real array has a dimension, or a count of elements (zero-size axes left out), beyond
+# 2**40; a larger declared shape is corruption, refused before numpy is asked to make it.
+MAX_ELEMENTS = 1 << 40
+# Sparse records are densified: the dense array may be far larger than the file. It is
+# allowed up to DENSIFY_RATIO x the file's size (at least MAX_DENSIFIED_BYTES); raise these
+# for genuinely huge, very sparse files (a hostile 100-byte header would otherwise ask for
+# 16 GiB, and memory use must stay bounded by what the file holds).
+MAX_DENSIFIED_BYTES = 1 << 20
+DENSIFY_RATIO = 1024
 
 
 class SerializationTypeError(MXNetError, TypeError):
@@ -200,7 +215,9 @@ def _read_shape(r, what, legacy_ndim=None):
         if ndim > 64:
             r.fail(f"{what}: not an array record (first word 0x{ndim:08X} is neither a known "
                    f"magic number nor a plausible ndim)", r.pos - 4)
-        return tuple(r.unpack(f"<{ndim}I", f"{what} shape")), False
+        shape = tuple(r.unpack(f"<{ndim}I", f"{what} shape"))
+        _check_plausible(r, shape, what, r.pos)
+        return shape, False
     at = r.pos
     ndim = r.one("<i", f"{what} ndim")
     if ndim == -1:
@@ -210,7 +227,16 @@ def _read_shape(r, what, legacy_ndim=None):
     shape = r.unpack(f"<{ndim}q", f"{what} shape")
     if any(d < 0 for d in shape):
         return shape, True  # an unknown dimension: MXNet stores no data either
+    _check_plausible(r, shape, what, at)
     return tuple(shape), False
+
+
+def _check_plausible(r, shape, what, at):
+    count = 1
+    for d in shape:
+        count *= d if d else 1
+    if count > MAX_ELEMENTS:
+        r.fail(f"{what}: implausible shape {tuple(shape)} ({count} elements; corrupt file?)", at)
 
 
 def _read_dtype(r, what):
@@ -232,16 +258,41 @@ def _read_data(r, dtype, shape, what):
 
 
 def _densify(stype, values, aux, shape, r, what, at):
+    name = _STYPE_NAMES[stype]
+    dense_bytes = int(np.prod(shape, dtype=object)) * values.dtype.itemsize
+    limit = max(MAX_DENSIFIED_BYTES, DENSIFY_RATIO * len(r.buf))
+    if dense_bytes > limit:
+        r.fail(f"{what}: the {name} array of shape {tuple(shape)} would take {dense_bytes} "
+               f"bytes once densified (mxteach stores arrays densely), more than the limit of "
+               f"{limit} (serialization.MAX_DENSIFIED_BYTES / DENSIFY_RATIO)", at)
+    # indices are checked, never trusted: a negative one would silently wrap around
+    if stype == STYPE_ROW_SPARSE:
+        if len(shape) < 1:
+            r.fail(f"{what}: a row_sparse array needs at least one dimension", at)
+        rows = aux[0].astype(np.int64).ravel()
+        if rows.size and (rows.min() < 0 or rows.max() >= shape[0]):
+            r.fail(f"{what}: row_sparse row index out of range [0, {shape[0]})", at)
+        if values.shape != (rows.size,) + tuple(shape[1:]):
+            r.fail(f"{what}: row_sparse values have shape {values.shape}, expected "
+                   f"{(rows.size,) + tuple(shape[1:])}", at)
+    else:  # csr: aux[0] is indptr, aux[1] the column indices
+        if len(shape) != 2:
+            r.fail(f"{what}: a csr array must be 2-d, got shape {tuple(shape)}", at)
+        indptr, cols = aux[0].astype(np.int64).ravel(), aux[1].astype(np.int64).ravel()
+        nnz = values.size
+        if indptr.size != shape[0] + 1 or indptr[0] != 0 or indptr[-1] != nnz \
+                or np.any(np.diff(indptr) < 0):
+            r.fail(f"{what}: csr indptr is not a non-decreasing list of {shape[0] + 1} offsets "
+                   f"from 0 to {nnz}", at)
+        if cols.size != nnz or values.ndim != 1 or \
+                (nnz and (cols.min() < 0 or cols.max() >= shape[1])):
+            r.fail(f"{what}: csr column indices do not match the {nnz} values or leave "
+                   f"[0, {shape[1]})", at)
     out = np.zeros(shape, dtype=values.dtype)
-    try:
-        if stype == STYPE_ROW_SPARSE:
-            out[aux[0].astype(np.int64)] = values
-        else:  # csr: aux[0] is indptr, aux[1] the column indices
-            indptr, cols = aux[0].astype(np.int64), aux[1].astype(np.int64)
-            rows = np.repeat(np.arange(shape[0]), np.diff(indptr))
-            out[rows, cols] = values
-    except (IndexError, ValueError) as err:
-        r.fail(f"{what}: inconsistent {_STYPE_NAMES[stype]} record ({err})", at)
+    if stype == STYPE_ROW_SPARSE:
+        out[rows] = values
+    else:
+        out[np.repeat(np.arange(shape[0]), np.diff(indptr)), cols] = values
     return out
 
 

@@ -166,7 +166,7 @@ register(Op(
     name="Convolution",
     params={"kernel": Param("shape", doc="(k,) or (kh, kw)"), "stride": Param("shape", ()),
             "dilate": Param("shape", ()), "pad": Param("shape", ()),
-            "num_filter": Param("int"), "num_group": Param("int", 1),
+            "num_filter": Param("int", low=1), "num_group": Param("int", 1, low=1),
             "workspace": Param("int", 1024, doc="accepted; the column buffer is not split"),
             "no_bias": Param("bool", False),
             "cudnn_tune": Param("str", None, optional=True,

@@ -2,7 +2,11 @@
 split a call's arguments into inputs (by position or by input name) and parameters."""
 from __future__ import annotations
 
-from ..base import MXNetError
+import operator
+
+from numpy.lib.array_utils import normalize_axis_tuple
+
+from ..base import MXNetError, MXNetTypeError, MXNetValueError, numeric_types
 from .registry import Op, parse_params
 
 
@@ -63,3 +67,80 @@ def _is_input_like(value, is_input):
     if isinstance(value, (list, tuple)) and value and all(is_input(v) for v in value):
         return True
     return is_input(value) or value is None
+
+
+# -- MXNet's Python-level arithmetic of mx.nd (add, subtract, ..., lesser_equal) ----------------
+# Each is one registered operator chosen by the kinds of its two arguments:
+# name: (array-array operator, array-scalar operator, scalar-array operator, two numbers).
+# The scalar-array operator answers ``scalar OP array``: ``greater(2, a)`` is ``a < 2``.
+UFUNCS = {
+    "add": ("broadcast_add", "_plus_scalar", "_plus_scalar", operator.add),
+    "subtract": ("broadcast_sub", "_minus_scalar", "_rminus_scalar", operator.sub),
+    "multiply": ("broadcast_mul", "_mul_scalar", "_mul_scalar", operator.mul),
+    "divide": ("broadcast_div", "_div_scalar", "_rdiv_scalar", operator.truediv),
+    "modulo": ("broadcast_mod", "_mod_scalar", "_rmod_scalar", operator.mod),
+    "power": ("broadcast_power", "_power_scalar", "_rpower_scalar", operator.pow),
+    "maximum": ("broadcast_maximum", "_maximum_scalar", "_maximum_scalar",
+                lambda x, y: x if x > y else y),
+    "minimum": ("broadcast_minimum", "_minimum_scalar", "_minimum_scalar",
+                lambda x, y: x if x < y else y),
+    "equal": ("broadcast_equal", "_equal_scalar", "_equal_scalar",
+              lambda x, y: 1 if x == y else 0),
+    "not_equal": ("broadcast_not_equal", "_not_equal_scalar", "_not_equal_scalar",
+                  lambda x, y: 1 if x != y else 0),
+    "greater": ("broadcast_greater", "_greater_scalar", "_lesser_scalar",
+                lambda x, y: 1 if x > y else 0),
+    "greater_equal": ("broadcast_greater_equal", "_greater_equal_scalar",
+                      "_lesser_equal_scalar", lambda x, y: 1 if x >= y else 0),
+    "lesser": ("broadcast_lesser", "_lesser_scalar", "_greater_scalar",
+               lambda x, y: 1 if x < y else 0),
+    "lesser_equal": ("broadcast_lesser_equal", "_lesser_equal_scalar", "_greater_equal_scalar",
+                     lambda x, y: 1 if x <= y else 0),
+}
+UFUNC_ALIASES = {"true_divide": "divide"}
+
+
+def make_ufunc(name, call, is_array):
+    """Build ``mx.nd.<name>(lhs, rhs)``; ``call(opname, *inputs, **params)`` runs an operator.
+
+    As in MXNet: two arrays broadcast, an array and a number use the scalar operator, two
+    numbers give a plain Python number.
+    """
+    both, left_scalar, right_scalar, numbers = UFUNCS[name]
+
+    def ufunc(lhs, rhs):
+        if is_array(lhs) and is_array(rhs):
+            return call(both, lhs, rhs)
+        if is_array(lhs) and isinstance(rhs, numeric_types):
+            return call(left_scalar, lhs, scalar=float(rhs))
+        if is_array(rhs) and isinstance(lhs, numeric_types):
+            return call(right_scalar, rhs, scalar=float(lhs))
+        if isinstance(lhs, numeric_types) and isinstance(rhs, numeric_types):
+            return numbers(lhs, rhs)
+        bad = rhs if is_array(lhs) or isinstance(lhs, numeric_types) else lhs
+        raise MXNetTypeError(f"{name}: type {type(bad).__name__} not supported; pass NDArrays "
+                             "or numbers")
+    ufunc.__name__ = name
+    ufunc.__doc__ = (f"``{name}(lhs, rhs)`` of NDArrays (broadcast, ``{both}``) or an NDArray "
+                     f"and a number (``{left_scalar}``/``{right_scalar}``); two numbers give a "
+                     "number, as in MXNet.")
+    return ufunc
+
+
+def moveaxis_axes(ndim, source, destination):
+    """The ``transpose`` order that moves axes ``source`` to positions ``destination`` (ints or
+    sequences, negative allowed), as ``numpy.moveaxis`` and MXNet's ``mx.nd.moveaxis`` do.
+
+    Out-of-range axes raise a ValueError, as in MXNet."""
+    try:
+        source = normalize_axis_tuple(source, ndim, "source")
+        destination = normalize_axis_tuple(destination, ndim, "destination")
+    except IndexError as err:   # numpy's AxisError; MXNet re-raises it as a plain ValueError
+        raise MXNetValueError(f"moveaxis: {err} (the tensor has {ndim} axes)") from None
+    if len(source) != len(destination):
+        raise MXNetValueError(f"moveaxis: source {source} and destination {destination} must "
+                              "name the same number of axes")
+    order = [a for a in range(ndim) if a not in source]
+    for dest, src in sorted(zip(destination, source)):
+        order.insert(dest, src)
+    return tuple(order)

@@ -306,6 +306,19 @@ register(Op(
         "or by the count of outputs above valid_thresh). See notebook 02."))
 
 
+def _ones_backward(p, ograds, ins, outs, igrads, reqs, state):
+    assign(igrads[0], reqs[0], 1.0)
+
+
+# MXNet keeps the lower-case make_loss as an operator of its own (not an alias of MakeLoss): no
+# parameters, gradient ones_like(data) whatever the head gradient, output named "..._loss".
+register(Op(
+    name="make_loss", params={}, arguments=("data",), outputs=("loss",),
+    infer_shape=_same_shape, forward=_copy_forward, backward=_ones_backward, loss=True,
+    backward_uses=(), doc="Turns any symbol into a loss: out = data, gradient 1 everywhere "
+    "(MakeLoss without its options)."))
+
+
 def _blockgrad_backward(p, ograds, ins, outs, igrads, reqs, state):
     assign(igrads[0], reqs[0], 0)
 

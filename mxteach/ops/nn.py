@@ -90,7 +90,7 @@ def _fc_backward(p, ograds, ins, outs, igrads, reqs, state):
 
 register(Op(
     name="FullyConnected",
-    params={"num_hidden": Param("int"), "no_bias": Param("bool", False),
+    params={"num_hidden": Param("int", low=1), "no_bias": Param("bool", False),
             "flatten": Param("bool", True)},
     arguments=_fc_args, infer_shape=_fc_shape, forward=_fc_forward, backward=_fc_backward,
     backward_uses=("ins",),
@@ -210,6 +210,8 @@ register(Op(
             "lower_bound": Param("float", 0.125, doc="rrelu: lowest random slope"),
             "upper_bound": Param("float", 0.334, doc="rrelu: highest random slope")},
     arguments=_leaky_args, outputs=_leaky_outputs, infer_shape=_leaky_shape,
+    # as in MXNet, prelu's gamma carries its own initializer (0.25, the leaky default slope)
+    extra={"input_attrs": {"gamma": {"__init__": '["Constant", {"value": 0.25}]'}}},
     forward=_leaky_forward, backward=_leaky_backward,
     doc="Leaky rectifiers: leaky, elu, selu, gelu, prelu (learned slope per channel, argument "
         "gamma) and rrelu (random slope while training). See notebook 02."))

@@ -40,6 +40,7 @@ class Param:
     choices: tuple | None = None
     optional: bool = False
     doc: str = ""
+    low: Any = None  # smallest allowed value (MXNet's set_lower_bound), None for no bound
 
     @property
     def required(self):
@@ -176,6 +177,9 @@ def parse_params(op: Op, kwargs: dict, node_name="?") -> dict:
         if spec.choices is not None and v not in spec.choices:
             raise MXNetError(f"operator {op.name} (node '{node_name}'): argument '{key}' = {v!r};"
                              f" expected one of {list(spec.choices)}")
+        if spec.low is not None and v is not None and v < spec.low:
+            raise MXNetError(f"operator {op.name} (node '{node_name}'): argument '{key}' = {v!r};"
+                             f" expected a value >= {spec.low}")
         out[key] = v
     for key, spec in op.params.items():
         if key not in out:

@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-from ..base import MXNetError, NameManager
+from ..base import MXNetError, MXNetTypeError, MXNetValueError, NameManager
 from ..ops import registry
 from ..ops.frontend import split_call
 from ..ops.registry import format_param
@@ -22,7 +22,10 @@ class AttrScope:
     _current = [{}]
 
     def __init__(self, **attrs):
-        self._attrs = {k: str(v) for k, v in attrs.items()}
+        bad = {k: v for k, v in attrs.items() if not isinstance(v, str)}
+        if bad:   # MXNet refuses non-string attribute values with ValueError
+            raise MXNetValueError(f"AttrScope: attribute values must be strings, got {bad}")
+        self._attrs = dict(attrs)
 
     def __enter__(self):
         merged = dict(AttrScope._current[-1])
@@ -44,7 +47,7 @@ def Variable(name, attr=None, shape=None, lr_mult=None, wd_mult=None, dtype=None
              stype=None, **kwargs):
     """A named input of a graph: data, label or parameter. See notebook 01."""
     if not isinstance(name, str):
-        raise MXNetError(f"Variable name must be a string, got {type(name).__name__}")
+        raise MXNetTypeError(f"Variable name must be a string, got {type(name).__name__}")
     a = AttrScope.get(attr)
     if shape is not None:
         a["__shape__"] = format_param(tuple(int(d) for d in shape))
@@ -60,7 +63,7 @@ def Variable(name, attr=None, shape=None, lr_mult=None, wd_mult=None, dtype=None
         a["__storage_type__"] = str(stype)
     for k, v in kwargs.items():
         if not (k.startswith("__") and k.endswith("__")):
-            raise MXNetError(f"Variable: unknown argument '{k}'; extra attributes must look "
+            raise MXNetValueError(f"Variable: unknown argument '{k}'; extra attributes must look "
                              f"like __{k}__")
         a[k] = str(v)
     return Symbol([(Node(None, name, attr=a), 0)])
@@ -72,7 +75,7 @@ var = Variable
 def Group(symbols):
     """One symbol whose outputs are the outputs of ``symbols``, in order."""
     if not symbols or any(not isinstance(s, Symbol) for s in symbols):
-        raise MXNetError("Group needs a non-empty list of Symbols")
+        raise MXNetTypeError("Group needs a non-empty list of Symbols")
     return Symbol([o for s in symbols for o in s._outputs])
 
 
@@ -84,8 +87,12 @@ def load(fname):
     """Load a symbol saved by ``Symbol.save`` here or in MXNet."""
     if not os.path.exists(fname):
         raise MXNetError(f"symbol file '{fname}' does not exist")
-    with open(fname) as f:
-        return Symbol(from_json(f.read(), fname))
+    try:
+        with open(fname, "rb") as f:  # bytes: the validator names invalid UTF-8
+            data = f.read()
+    except OSError as err:
+        raise MXNetError(f"cannot read symbol file '{fname}': {err.strerror or err}") from None
+    return Symbol(from_json(data, fname))
 
 
 def call(opname, args, kwargs):

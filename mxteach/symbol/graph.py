@@ -117,12 +117,10 @@ def to_json(heads):
 
 def from_json(text, source="<json>"):
     """Parse MXNet symbol JSON (1.x ``attrs``, and the older ``param``/``attr`` keys)."""
-    try:
-        graph = json.loads(text)
-        raw_nodes = graph["nodes"]
-        heads = graph["heads"]
-    except (ValueError, KeyError, TypeError) as err:
-        raise MXNetError(f"{source}: not a symbol JSON graph ({err})") from None
+    from .validate import check_graph, parse_json
+    # every malformed input fails in the validator, before a node is built (issue 9)
+    graph = check_graph(parse_json(text, source), source)
+    raw_nodes, heads = graph["nodes"], graph["heads"]
     nodes = []
     for k, entry in enumerate(raw_nodes):
         try:

@@ -30,11 +30,23 @@ def _attr_shape(node):
 _CREATORS = ("_zeros", "_ones", "_full")
 
 
+def _zero_pattern(node):
+    """The shape a creation op or a Variable (``__shape__`` attribute) declares, where 0 marks
+    a dimension to infer (RNN begin states: ``(0, num_hidden)``); None when it declares none."""
+    if node.op is None:
+        text = node.attr.get("__shape__")
+        return tuple(int(d) for d in ast.literal_eval(text)) if text else None
+    if node.op.name in _CREATORS:
+        return tuple(node.params["shape"])
+    return None
+
+
 def infer_shapes(heads, given):
     """Return {(id(node), idx): shape or None} for every entry; ``given`` maps variable names
     to shapes. Conflicts raise ShapeError naming the node and the input.
 
-    Creation ops (``mx.sym.zeros((0, H))``) may leave dimensions at 0 for "infer me"; when
+    Creation ops (``mx.sym.zeros((0, H))``) and Variables declared with such a shape (RNN
+    states fed as inputs) may leave dimensions at 0 for "infer me"; when
     consumers alone cannot fill them, the 0s are tried as each given input's batch size and
     the first choice that makes the whole graph consistent is kept (RNN begin states).
     """
@@ -45,8 +57,8 @@ def infer_shapes(heads, given):
             s = given.get(node.name)
             shapes[(id(node), 0)] = tuple(int(d) for d in s) if s is not None else _attr_shape(node)
     _fixpoint(order, shapes)
-    partial = [n for n in order if n.op is not None and n.op.name in _CREATORS
-               and shapes.get((id(n), 0)) is None and 0 in tuple(n.params["shape"])]
+    partial = [n for n in order if shapes.get((id(n), 0)) is None and
+               0 in (_zero_pattern(n) or ())]
     if partial:
         # candidates: every given leading dimension first, then the other dimensions
         # (layout TNC puts the batch second)
@@ -58,7 +70,7 @@ def infer_shapes(heads, given):
         for b in batches:
             trial = dict(shapes)
             for n in partial:
-                trial[(id(n), 0)] = tuple(b if d == 0 else d for d in n.params["shape"])
+                trial[(id(n), 0)] = tuple(b if d == 0 else d for d in _zero_pattern(n))
             try:
                 _fixpoint(order, trial)
             except ShapeError:

@@ -5,7 +5,7 @@ import numbers
 
 import numpy as np
 
-from ..base import MXNetError, did_you_mean
+from ..base import MXNetError, MXNetValueError, did_you_mean
 from . import graph as _graph
 from .infer import infer_shapes, infer_types, check_names
 
@@ -59,10 +59,10 @@ class Symbol:
             names = self.list_outputs()
             matches = [i for i, n in enumerate(names) if n == index]
             if not matches:
-                raise MXNetError(f"no output named '{index}'; outputs are {names}."
-                                 f"{did_you_mean(index, names)}")
+                raise MXNetValueError(f"no output named '{index}'; outputs are {names}."
+                                      f"{did_you_mean(index, names)}")
             if len(matches) > 1:
-                raise MXNetError(f"more than one output is named '{index}'")
+                raise MXNetValueError(f"more than one output is named '{index}'")
             index = matches[0]
         if isinstance(index, slice):
             return Symbol(self._outputs[index])
@@ -146,6 +146,10 @@ class Symbol:
 
     # -- inference ----------------------------------------------------------------------------
     def _given(self, args, kwargs, what):
+        if args and kwargs:
+            raise MXNetValueError(f"{what}: give the known shapes/types either by position or "
+                                  f"by name, not both (got {len(args)} positional and "
+                                  f"{sorted(kwargs)})")
         if args:
             names = self.list_arguments()
             given = {n: s for n, s in zip(names, args) if s is not None}
