@@ -313,12 +313,14 @@ out['w'] = mod.get_params()[0]['w'].asnumpy()
 # -- item 8: RNN states as module inputs -------------------------------------------------------
 def test_rnn_states_as_inputs_over_two_devices_as_mxnet():
     ours, theirs = both("""
-stack = mx.rnn.SequentialRNNCell()
-stack.add(mx.rnn.LSTMCell(num_hidden=4, prefix='l0_'))
-stack.add(mx.rnn.GRUCell(num_hidden=4, prefix='l1_'))
-begin = stack.begin_state(func=mx.sym.Variable)
-outputs, states = stack.unroll(3, inputs=mx.sym.Variable('data'), begin_state=begin,
-                               layout='NTC', merge_outputs=True)
+# a fresh name scope: automatic names (concat0, ...) must not depend on earlier tests
+with mx.name.NameManager():
+    stack = mx.rnn.SequentialRNNCell()
+    stack.add(mx.rnn.LSTMCell(num_hidden=4, prefix='l0_'))
+    stack.add(mx.rnn.GRUCell(num_hidden=4, prefix='l1_'))
+    begin = stack.begin_state(func=mx.sym.Variable)
+    outputs, states = stack.unroll(3, inputs=mx.sym.Variable('data'), begin_state=begin,
+                                   layout='NTC', merge_outputs=True)
 net = mx.sym.Group([outputs] + list(states))
 mod = mx.mod.Module(net, data_names=['data'], label_names=None,
                     state_names=[s.name for s in begin], context=[mx.cpu(0), mx.cpu(1)])
