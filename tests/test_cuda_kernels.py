@@ -14,8 +14,8 @@ import mxteach as mx
 from mxteach.base import MXNetError
 from mxteach.kernels import reference_loss as ref_loss, reference_nn as ref_nn
 from mxteach.kernels.cpu.nn import ACT_CODES
-from mxteach import optimizer  # noqa: F401  (optimizer_sgd imports only after optimizer)
-from mxteach.optimizer_sgd import sgd_step as ref_sgd_step
+
+from mxteach.optimizer.sgd import sgd_step as ref_sgd_step
 
 pytestmark = pytest.mark.cudasim
 

@@ -8,7 +8,7 @@ import pytest
 
 import mxteach as mx
 from mxteach.base import MXNetError
-from mxteach import optimizer_states
+from mxteach.optimizer import states as optimizer_states
 from oracle import run_oracle
 
 RNG = np.random.RandomState(7)

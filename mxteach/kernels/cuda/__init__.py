@@ -10,7 +10,7 @@ elemwise.py   binary_forward, binary_grad (+ - * / with broadcasting),   numpy u
 blas.py       matmul (matmul_naive, matmul_tiled)                        np.matmul
 loss.py       softmax_forward, softmax_backward, softmax_output_grad,    kernels/cpu/loss.py
               valid_count
-optim.py      sgd_step                                                   optimizer_sgd.sgd_step
+optim.py      sgd_step                                                   optimizer.sgd.sgd_step
 ============  =========================================================  =========================
 
 ``launch.py`` holds the launch configurations and device checks; ``operators.py`` builds the

@@ -161,7 +161,7 @@ def kernels_for(op, where, ctx):
     return pair
 
 
-# -- the optimizer's step (CPU: optimizer_sgd.SGD._update_impl with sgd_step) -----------------
+# -- the optimizer's step (CPU: optimizer.sgd.SGD._update_impl with sgd_step) -----------------
 def sgd_update(weight, grad, state, lr, wd, rescale_grad, clip_gradient, momentum,
                multi_precision=False):
     """SGD on NDArrays that live on one gpu: ``weight`` (and the momentum ``state``) change in

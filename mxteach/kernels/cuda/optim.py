@@ -1,4 +1,4 @@
-"""CUDA twin of ``optimizer_sgd.sgd_step``: SGD with optional momentum, weight decay,
+"""CUDA twin of ``optimizer.sgd.sgd_step``: SGD with optional momentum, weight decay,
 ``rescale_grad`` and ``clip_gradient``, in place on device arrays, with the same signature and
 the same order of operations (the numpy function is the tests' reference)::
 

@@ -12,8 +12,8 @@ import math
 
 import numpy as np
 
-from .ndarray.ndarray import zeros
-from .optimizer_base import Optimizer, register, _buf, _clip, _clip_on, _check_same_shape
+from ..ndarray.ndarray import zeros
+from .base import Optimizer, register, _buf, _clip, _clip_on, _check_same_shape
 
 __all__ = ["Adam", "AdaGrad", "RMSProp", "AdaDelta", "Adamax", "Nadam", "Ftrl", "FTML", "LAMB"]
 

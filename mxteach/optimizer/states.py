@@ -31,9 +31,9 @@ import pickle
 import pickletools
 import warnings
 
-from .base import MXNetError
-from .ndarray.ndarray import NDArray
-from .ndarray.serialization import array_record, load_array_record
+from ..base import MXNetError
+from ..ndarray.ndarray import NDArray
+from ..ndarray.serialization import array_record, load_array_record
 
 __all__ = ["dumps", "loads", "check_states", "PROTOCOL", "UnsafeStatesError"]
 
@@ -88,7 +88,7 @@ class _LegacyNDArray(NDArray):
 
     def __setstate__(self, state):
         import numpy as np
-        from .context import Context
+        from ..context import Context
         data = state.get("data") if isinstance(state, dict) else None
         ctx = state.get("ctx") if isinstance(state, dict) else None
         if not isinstance(data, np.ndarray) or data.dtype.hasobject or \
@@ -146,8 +146,8 @@ def _allowed_class(module, name):
         core = getattr(np, "_core", None) or np.core
         return getattr(core.multiarray, name)
     if module.startswith("mxteach."):
-        from .optimizer_base import Optimizer
-        from .lr_scheduler import LRScheduler
+        from .base import Optimizer
+        from ..lr_scheduler import LRScheduler
         for klass in set(Optimizer.opt_registry.values()):
             if (klass.__module__, klass.__name__) == (module, name):
                 return klass
@@ -282,7 +282,7 @@ def check_states(loaded, optimizer, weights, source="optimizer states"):
         the structure, shapes and dtypes ``optimizer.create_state_multi_precision`` gives
         for its weight; anything else raises MXNetError and nothing is changed.
     """
-    from .optimizer_base import Optimizer, check_hyper_parameters
+    from .base import Optimizer, check_hyper_parameters
     new_opt = None
     if isinstance(loaded, tuple) and len(loaded) == 2 and isinstance(loaded[1], Optimizer):
         loaded, new_opt = loaded

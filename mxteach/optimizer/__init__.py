@@ -9,14 +9,14 @@ kvstore and ``Module.save_optimizer_states`` do.
 The update rules change arrays in place, in float32 when the weights are float32, in the order
 MXNet's kernels use; each optimizer's docstring gives its formula. This file holds the base
 class, the registry and the Updater. The SGD family (SGD, NAG, Signum, SGLD, DCASGD) is in
-:mod:`mxteach.optimizer_sgd`, the adaptive ones (Adam, AdaGrad, RMSProp, AdaDelta, Adamax,
-Nadam, Ftrl, FTML, LAMB) in :mod:`mxteach.optimizer_adaptive`; all are importable from here.
+:mod:`mxteach.optimizer.sgd`, the adaptive ones (Adam, AdaGrad, RMSProp, AdaDelta, Adamax,
+Nadam, Ftrl, FTML, LAMB) in :mod:`mxteach.optimizer.adaptive`; all are importable from here.
 """
-from .optimizer_base import *  # noqa: F401,F403 - the public base API
-from .optimizer_base import __all__ as _base_all
-from .optimizer_base import (_buf, _check_same_shape, _clip, _clip_on)  # noqa: F401
-from .optimizer_sgd import SGD, ccSGD, NAG, Signum, SGLD, DCASGD, Test  # noqa: F401
-from .optimizer_adaptive import (Adam, AdaGrad, RMSProp, AdaDelta, Adamax, Nadam,  # noqa: F401
+from .base import *  # noqa: F401,F403 - the public base API
+from .base import __all__ as _base_all
+from .base import (_buf, _check_same_shape, _clip, _clip_on)  # noqa: F401
+from .sgd import SGD, ccSGD, NAG, Signum, SGLD, DCASGD, Test  # noqa: F401
+from .adaptive import (Adam, AdaGrad, RMSProp, AdaDelta, Adamax, Nadam,  # noqa: F401
                                  Ftrl, FTML, LAMB)
 
 __all__ = list(_base_all) + ["SGD", "ccSGD", "NAG", "Signum", "SGLD", "DCASGD", "Test", "Adam",

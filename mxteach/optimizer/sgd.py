@@ -13,9 +13,9 @@ import warnings
 
 import numpy as np
 
-from .ndarray.ndarray import zeros
-from . import random as _random
-from .optimizer_base import Optimizer, register, _buf, _clip, _clip_on, _check_same_shape
+from ..ndarray.ndarray import zeros
+from .. import random as _random
+from .base import Optimizer, register, _buf, _clip, _clip_on, _check_same_shape
 
 __all__ = ["SGD", "ccSGD", "NAG", "Signum", "SGLD", "DCASGD", "Test", "sgd_step", "nag_step"]
 
@@ -128,7 +128,7 @@ class SGD(_MasterCopyMixin, Optimizer):
         momentum = self.momentum if self.momentum > 0 else 0.0
         for w, g, s, lr, wd in zip(weights, grads, states, lrs, wds):
             if w.context.device_type == "gpu":   # -- GPU hook: the CUDA twin of sgd_step
-                from .kernels.cuda.operators import sgd_update
+                from ..kernels.cuda.operators import sgd_update
                 sgd_update(w, g, s, lr, wd, self.rescale_grad, self.clip_gradient, momentum,
                            multi_precision)
             elif multi_precision:

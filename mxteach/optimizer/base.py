@@ -9,8 +9,8 @@ kvstore and ``Module.save_optimizer_states`` do.
 The update rules change arrays in place, in float32 when the weights are float32, in the order
 MXNet's kernels use; each optimizer's docstring gives its formula. This file holds the base
 class, the registry and the Updater. The SGD family (SGD, NAG, Signum, SGLD, DCASGD) is in
-:mod:`mxteach.optimizer_sgd`, the adaptive ones (Adam, AdaGrad, RMSProp, AdaDelta, Adamax,
-Nadam, Ftrl, FTML, LAMB) in :mod:`mxteach.optimizer_adaptive`; all are importable from here.
+:mod:`mxteach.optimizer.sgd`, the adaptive ones (Adam, AdaGrad, RMSProp, AdaDelta, Adamax,
+Nadam, Ftrl, FTML, LAMB) in :mod:`mxteach.optimizer.adaptive`; all are importable from here.
 """
 from __future__ import annotations
 
@@ -20,9 +20,9 @@ import warnings
 
 import numpy as np
 
-from .base import MXNetAttributeError, MXNetError, MXNetNotImplementedError, did_you_mean
-from .ndarray.ndarray import NDArray
-from .optimizer_states import dumps as _states_dumps, loads as _states_loads
+from ..base import MXNetAttributeError, MXNetError, MXNetNotImplementedError, did_you_mean
+from ..ndarray.ndarray import NDArray
+from .states import dumps as _states_dumps, loads as _states_loads
 
 __all__ = ["Optimizer", "register", "create", "Updater", "get_updater", "OptimizerError",
            "LearningRateLockedError", "check_hyper_parameters"]
@@ -520,7 +520,7 @@ class Updater:
         ----------
         states : bytes
             A pickle of the states dict, or of ``(states, optimizer)``, written here or by
-            MXNet 1.9 (see :mod:`mxteach.optimizer_states`). Corrupt data raises MXNetError.
+            MXNet 1.9 (see :mod:`mxteach.optimizer.states`). Corrupt data raises MXNetError.
 
         Notes
         -----
@@ -556,7 +556,7 @@ class Updater:
             Corrupt data, a refused pickle global, an unknown index, a state of the wrong
             structure, shape or dtype, or a pickled optimizer of another kind. See notebook 04.
         """
-        from .optimizer_states import check_states
+        from .states import check_states
         loaded, optimizer = check_states(_states_loads(states, source), self.optimizer,
                                          weights, source)
         self.states = loaded
@@ -577,7 +577,7 @@ class Updater:
         -------
         bytes
             A pickle real MXNet 1.9 can load (NDArrays in MXNet's pickled form; see
-            :mod:`mxteach.optimizer_states`). See notebook 04.
+            :mod:`mxteach.optimizer.states`). See notebook 04.
         """
         return _states_dumps((self.states, self.optimizer) if dump_optimizer else self.states)
 
