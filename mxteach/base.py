@@ -9,8 +9,6 @@ helpers of ``mxnet.base`` that scripts import (``py_str``, ``_as_list``, ``strin
 from __future__ import annotations
 
 import difflib
-import os
-import platform
 import threading
 
 import numpy as np
@@ -49,17 +47,8 @@ class _NullType:
 _Null = _NullType()
 
 
-def data_dir_default():
-    """Where downloads go unless ``MXNET_HOME`` says otherwise: ``~/.mxnet`` (Windows:
-    ``%APPDATA%/mxnet``), as in MXNet."""
-    if platform.system() == "Windows":
-        return os.path.join(os.environ.get("APPDATA", ""), "mxnet")
-    return os.path.join(os.path.expanduser("~"), ".mxnet")
-
-
-def data_dir():
-    """``$MXNET_HOME`` if set, else :func:`data_dir_default`."""
-    return os.getenv("MXNET_HOME", data_dir_default())
+# MXNet keeps these in mx.base; the environment switch lives in config.py
+from .config import data_dir, data_dir_default  # noqa: E402,F401
 
 
 error_types = {}

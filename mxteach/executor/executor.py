@@ -1,7 +1,7 @@
 """Executor: a symbol bound to arrays on one device, running its plan forward and backward."""
 from __future__ import annotations
 
-import os
+from .. import config
 import sys
 from collections import namedtuple
 
@@ -82,7 +82,7 @@ class Executor:
         self._shared_from = shared_from or {}
         self._monitor = None
         self._monitor_all = False
-        self._debug = os.environ.get("MXTEACH_DEBUG") == "1"
+        self._debug = config.flag("MXTEACH_DEBUG")
         given = {n: a.shape for n, a in {**args, **aux}.items()}
         order, shapes = infer_shapes(symbol._outputs, given)
         _, types = infer_types(symbol._outputs, {n: a._data.dtype.name

@@ -11,6 +11,7 @@ import warnings
 
 import numpy as np
 
+from .. import config
 from .. import optimizer as opt
 from ..base import MXNetAssertionError, MXNetError, MXNetValueError, ShapeError, did_you_mean
 from ..context import Context, cpu
@@ -33,7 +34,7 @@ _DEFAULT_INIT = Uniform(0.01)
 def _create_kvstore(kvstore, num_device, arg_params):
     """(kvstore or None, update_on_kvstore) as MXNet decides them: one device needs no store."""
     from .. import kvstore as kvs
-    update_on_kvstore = bool(int(os.getenv("MXNET_UPDATE_ON_KVSTORE", "1")))
+    update_on_kvstore = config.flag("MXNET_UPDATE_ON_KVSTORE")
     if kvstore is None:
         kv = None
     elif isinstance(kvstore, kvs.KVStore):

@@ -8,7 +8,7 @@ weight's dtype and in the order MXNet's kernels use.
 from __future__ import annotations
 
 import math
-import os
+from .. import config
 import warnings
 
 import numpy as np
@@ -111,7 +111,7 @@ class SGD(_MasterCopyMixin, Optimizer):
         super().__init__(**kwargs)
         self.momentum = momentum
         self.lazy_update = lazy_update
-        self.aggregate_num = int(os.getenv("MXNET_OPTIMIZER_AGGREGATION_SIZE", "4"))
+        self.aggregate_num = config.integer("MXNET_OPTIMIZER_AGGREGATION_SIZE")
 
     def create_state(self, index, weight):
         if self.momentum == 0.0:

@@ -23,7 +23,9 @@ import ctypes
 import glob
 import os
 
-_SETTING = os.environ.get("MXTEACH_THREADS", "").strip().lower()
+from ... import config
+
+_SETTING = config.get("MXTEACH_THREADS").strip().lower()
 
 THREAD_POLICY = {"setting": _SETTING or "auto", "omp_wait_policy": None, "numba_threads": None,
                  "blas_threads": None, "blas_library": None}
