@@ -63,8 +63,8 @@ demo: install sysdeps-lab
 test: install sysdeps-test oracle
 	MXTEACH_ORACLE=$(ORACLE)/bin/python MXTEACH_REQUIRE_ORACLE=1 MXTEACH_REQUIRE_BROWSER=1 \
 		$(PY) -m pytest -n auto -q $(PYTEST_ARGS) tests
-	NUMBA_ENABLE_CUDASIM=1 $(PY) -m pytest -q -p no:cacheprovider -m cudasim \
-		tests/test_cuda_kernels.py tests/test_gpu_module.py
+	# every test marked cudasim, wherever it lives
+	NUMBA_ENABLE_CUDASIM=1 $(PY) -m pytest -n auto -q -p no:cacheprovider -m cudasim tests
 	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax \
 		--nbval-sanitize-with notebooks/sanitize.cfg notebooks
 

@@ -313,6 +313,23 @@ def timed(fn, repeats, warmup=1):
     return out
 
 
+# -- the MLP of bench_mlp.py (also timed by bench_nonfinite.py) ------------------------------
+MLP_BATCH = 128
+MLP_LAYERS = (512, 256, 10)
+MLP_OPTIMIZER = {"learning_rate": 0.1, "momentum": 0.9}     # for optimizer="sgd"
+
+
+def mlp_symbol(mx):
+    """The benchmarks' 784-512-256-10 MLP (ReLU, SoftmaxOutput) for ``mx`` = mxteach or MXNet:
+    the same Module code runs on both, so the symbol is written once."""
+    net = mx.sym.Variable("data")
+    for i, h in enumerate(MLP_LAYERS):
+        net = mx.sym.FullyConnected(net, num_hidden=h, name=f"fc{i + 1}")
+        if i < len(MLP_LAYERS) - 1:
+            net = mx.sym.Activation(net, act_type="relu", name=f"relu{i + 1}")
+    return mx.sym.SoftmaxOutput(net, name="softmax")
+
+
 def mnist_like(n, seed=SEED, features=784, classes=10):
     """Synthetic MNIST-shaped data with a learnable rule, identical in every process
     (RandomState's stream is the same under numpy 1.x and 2.x).

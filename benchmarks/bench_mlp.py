@@ -24,8 +24,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as C  # noqa: E402
 
-BATCH = 128
-LAYERS = (512, 256, 10)
+BATCH = C.MLP_BATCH
+LAYERS = C.MLP_LAYERS
 
 
 def _extra(ap):
@@ -34,22 +34,13 @@ def _extra(ap):
 
 
 # -- workers ----------------------------------------------------------------------------------
-def mlp_symbol(mx):
-    net = mx.sym.Variable("data")
-    for i, h in enumerate(LAYERS):
-        net = mx.sym.FullyConnected(net, num_hidden=h, name=f"fc{i + 1}")
-        if i < len(LAYERS) - 1:
-            net = mx.sym.Activation(net, act_type="relu", name=f"relu{i + 1}")
-    return mx.sym.SoftmaxOutput(net, name="softmax")
-
-
 def mx_worker(fw, a):
     """mxteach and MXNet: one script, two imports."""
     mx = C.import_framework(fw)
     C.quiet_logs()
     x, y = C.mnist_like(a.samples)
-    mod = mx.mod.Module(mlp_symbol(mx), context=mx.cpu())
-    opt = {"learning_rate": 0.1, "momentum": 0.9}
+    mod = mx.mod.Module(C.mlp_symbol(mx), context=mx.cpu())
+    opt = dict(C.MLP_OPTIMIZER)
     load0 = C.loadavg()
     # warm-up: bind with the real batch shape, compile/load kernels, create MKLDNN primitives
     warm = mx.io.NDArrayIter(x[:BATCH * 4], y[:BATCH * 4], batch_size=BATCH)
@@ -92,7 +83,8 @@ def torch_worker(a):
         if i < len(LAYERS) - 1:
             layers.append(nn.ReLU())
     model = nn.Sequential(*layers)
-    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    opt = torch.optim.SGD(model.parameters(), lr=C.MLP_OPTIMIZER["learning_rate"],
+                          momentum=C.MLP_OPTIMIZER["momentum"])
     lossf = nn.CrossEntropyLoss()
     xt, yt = torch.from_numpy(x), torch.from_numpy(y).long()
     n = (len(x) // BATCH) * BATCH

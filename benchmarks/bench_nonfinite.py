@@ -1,64 +1,54 @@
 """Cost of fit's non-finite watch (mxteach.module.health) on the MLP benchmark's model.
 
-The 784-512-256-10 MLP of ``bench_mlp.py`` (batch 128, SGD lr 0.1 momentum 0.9) is trained
-with ``Module.fit``. Two numbers:
+The 784-512-256-10 MLP of ``bench_mlp.py`` (``_common.mlp_symbol``, batch 128, SGD lr 0.1
+momentum 0.9, the same synthetic MNIST-shaped data) is trained with ``Module.fit``. Two numbers:
 
 * direct: the time of the per-batch check itself (``NonFiniteWatch.after_batch``, called
   on the trained module many times) divided by the median time of a training batch;
 * A/B: epochs with the check on and off, interleaved, median epoch time each (noisy on a
   shared machine; the direct figure is the one to quote).
 
-    .venv/bin/python benchmarks/bench_nonfinite.py [--samples 12800] [--rounds 5]
+It runs mxteach alone, in this process (no MXNet or PyTorch side).
+
+    .venv/bin/python benchmarks/bench_nonfinite.py [--samples 12800] [--rounds 5] [--reps 2000]
 """
 from __future__ import annotations
 
 import argparse
+import logging
 import statistics
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent)]    # _common, and mxteach without an install
+import _common as C  # noqa: E402
 import mxteach as mx  # noqa: E402
 from mxteach.module import health  # noqa: E402
 
-BATCH = 128
-LAYERS = (512, 256, 10)
-
-
-def mlp():
-    net = mx.sym.Variable("data")
-    for i, h in enumerate(LAYERS):
-        net = mx.sym.FullyConnected(net, num_hidden=h, name=f"fc{i + 1}")
-        if i < len(LAYERS) - 1:
-            net = mx.sym.Activation(net, act_type="relu", name=f"relu{i + 1}")
-    return mx.sym.SoftmaxOutput(net, name="softmax")
+BATCH = C.MLP_BATCH
 
 
 def epoch_time(mod, it, check):
     health.CHECK_NONFINITE = check
     t = time.perf_counter()
-    mod.fit(it, num_epoch=1, optimizer="sgd",
-            optimizer_params={"learning_rate": 0.1, "momentum": 0.9})
+    mod.fit(it, num_epoch=1, optimizer="sgd", optimizer_params=dict(C.MLP_OPTIMIZER))
     return time.perf_counter() - t
 
 
-def main():
-    ap = argparse.ArgumentParser()
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--samples", type=int, default=12800)
     ap.add_argument("--rounds", type=int, default=5)
-    a = ap.parse_args()
-    rs = np.random.RandomState(0)
-    x = rs.rand(a.samples, 784).astype("float32")
-    y = rs.randint(0, 10, a.samples).astype("float32")
+    ap.add_argument("--reps", type=int, default=2000, help="direct calls of the check")
+    a = ap.parse_args(argv)
+    x, y = C.mnist_like(a.samples)
     it = mx.io.NDArrayIter(x, y, batch_size=BATCH)
-    mod = mx.mod.Module(mlp())
-    import logging
+    mod = mx.mod.Module(C.mlp_symbol(mx))
     logging.getLogger().setLevel(logging.ERROR)
     mod.fit(it, num_epoch=1, optimizer="sgd", initializer=mx.init.Xavier(),
-            optimizer_params={"learning_rate": 0.1, "momentum": 0.9})
+            optimizer_params=dict(C.MLP_OPTIMIZER))
     nbatches = a.samples // BATCH
     on, off = [], []
     for _ in range(a.rounds):
@@ -73,7 +63,7 @@ def main():
     batch = next(it)
     mod.forward_backward(batch)
     mod.update()
-    reps = 2000
+    reps = a.reps
     t = time.perf_counter()
     for k in range(reps):
         watch.after_batch(batch, 0, k)

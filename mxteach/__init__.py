@@ -15,6 +15,7 @@ from . import ops
 from . import ndarray
 from . import ndarray as nd
 from . import random
+from . import executor  # installs Symbol.executor_class, the slot Symbol.bind calls
 from . import test_utils
 from . import base as name  # mx.name.NameManager / mx.name.Prefix
 from . import base as error  # mx.error.MXNetError / mx.error.register_error

@@ -11,19 +11,11 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections import namedtuple
+
+from .model import BatchEndParam
 
 __all__ = ["BatchEndParam", "module_checkpoint", "do_checkpoint", "log_train_metric",
            "Speedometer", "ProgressBar", "LogValidationMetricsCallback"]
-
-BatchEndParam = namedtuple("BatchEndParams", ["epoch", "nbatch", "eval_metric", "locals"])
-BatchEndParam.__doc__ = """What a batch-end callback receives.
-
-Fields: ``epoch`` (0-based), ``nbatch`` (batches done before this one in the epoch, so 0 for the
-first), ``eval_metric`` (the training metric, or None) and ``locals`` (fit's local variables).
-See notebook 04.
-"""
-
 
 def _period(period):
     # MXNet accepts any period and treats values below 1 as "every epoch"
@@ -76,7 +68,7 @@ def do_checkpoint(prefix, period=1):
 
     def _callback(iter_no, sym, arg, aux):
         if (iter_no + 1) % period == 0:
-            # imported here: model.py imports this module for BatchEndParam
+            # looked up per call, so that a patched mxteach.model (tests, notebooks) is used
             from .model import save_checkpoint
             save_checkpoint(prefix, iter_no + 1, sym, arg, aux)
     return _callback

@@ -13,10 +13,13 @@ switch                               default    effect
 ``MXNET_OPTIMIZER_AGGREGATION_SIZE`` 4          how many weights one SGD call updates (as MXNet)
 ``MXTEACH_THREADS``                  auto       ``off``: leave numpy's and Numba's thread pools
                                                 alone; N: run Numba kernels on N threads
-``MXTEACH_DEBUG``                    0          1: executors check every kernel's output shape
-                                                and dtype as it runs
+``MXTEACH_DEBUG``                    0          1: executors print each operator they run,
+                                                with its input and output shapes, to stderr
 ``NUMBA_ENABLE_CUDASIM``             0          1: ``mx.gpu(i)`` runs on Numba's CUDA simulator
                                                 (read by Numba itself)
+``OMP_WAIT_POLICY``                  PASSIVE    set (unless already set) before the first
+                                                parallel kernel, so idle OpenMP workers sleep
+                                                (read by the OpenMP runtime)
 ===================================  =========  ==================================================
 
 ``CONTRIBUTING.md`` lists the test-suite switches (``MXTEACH_ORACLE`` ...).
@@ -26,7 +29,7 @@ from __future__ import annotations
 import os
 import platform
 
-__all__ = ["SWITCHES", "get", "flag", "integer", "data_dir", "data_dir_default"]
+__all__ = ["SWITCHES", "get", "flag", "integer", "set_default", "data_dir", "data_dir_default"]
 
 # name -> default (as the string the environment would hold)
 SWITCHES = {
@@ -61,6 +64,12 @@ def integer(name):
         return int(value)
     except ValueError:
         raise ValueError(f"{name}={value!r}: expected an integer") from None
+
+
+def set_default(name, value):
+    """Give a variable read by another runtime (OpenMP ...) ``value`` unless the user set it;
+    returns the value in force."""
+    return os.environ.setdefault(name, value)
 
 
 def data_dir_default():

@@ -18,7 +18,9 @@ import numbers
 
 import numpy as np
 
+from .backend import for_context
 from .base import MXNetError, did_you_mean
+from .registry import Registry
 from .context import Context
 from .ndarray.ndarray import NDArray
 from . import optimizer as opt
@@ -63,6 +65,16 @@ def _pairs(key, value, what):
     return [(_check_key(key), _as_list(value, what))]
 
 
+def _check_store_class(klass):
+    if not isinstance(klass, type):
+        raise KVStoreError(f"register expects a class, got {klass!r}")
+
+
+# store classes registered by users; the built-in types are not classes of their own (create()
+# falls back to KVStore(name) for them). Replacing a name warns, as in MXNet.
+KVSTORES = Registry("kvstore", error=KVStoreError, check=_check_store_class)
+
+
 class KVStoreBase:
     """What every store type shares: capability names and the registry of store classes.
 
@@ -73,7 +85,7 @@ class KVStoreBase:
     """
 
     OPTIMIZER = "optimizer"
-    kv_registry = {}
+    kv_registry = KVSTORES.live  # MXNet's public dict: lower-cased name -> class
 
     @staticmethod
     def register(klass):
@@ -88,10 +100,7 @@ class KVStoreBase:
         type
             ``klass``. See notebook 04.
         """
-        if not isinstance(klass, type):
-            raise KVStoreError(f"register expects a class, got {klass!r}")
-        KVStoreBase.kv_registry[klass.__name__.lower()] = klass
-        return klass
+        return KVSTORES.register(klass)
 
 
 class KVStore(KVStoreBase):
@@ -240,7 +249,9 @@ class KVStore(KVStoreBase):
             ctx = self._merge_context(vals)
             merged = np.zeros(stored.shape, dtype=stored._data.dtype)
             for i, v in enumerate(vals):
-                data = v._data.astype(merged.dtype, copy=False)
+                # the sum is made in host memory: the value's backend copies it there (no
+                # copy for a CPU value)
+                data = for_context(v.context).to_host(v._data).astype(merged.dtype, copy=False)
                 if self._compression is not None:
                     data = self._compress(k, i, data)
                 merged += data
@@ -422,8 +433,8 @@ def create(name="local"):
     if not isinstance(name, str):
         raise MXNetError(f"kvstore name must be a string, got {type(name).__name__}")
     name = name.lower()
-    if name in KVStoreBase.kv_registry:
-        return KVStoreBase.kv_registry[name]()
+    if name in KVSTORES:
+        return KVSTORES.get(name)()
     for prefix in _UNSUPPORTED:
         if name.startswith(prefix):
             raise KVStoreError(f"kvstore type '{name}' needs a cluster or NCCL GPUs, which "

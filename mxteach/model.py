@@ -12,11 +12,21 @@ from __future__ import annotations
 
 import os
 
-from .base import MXNetError
-from .callback import BatchEndParam  # noqa: F401 - MXNet scripts import it as mx.model.BatchEndParam
+from collections import namedtuple
 
-__all__ = ["save_checkpoint", "load_checkpoint", "load_params", "checkpoint_payloads",
-           "write_checkpoint"]
+from .base import MXNetError
+
+__all__ = ["BatchEndParam", "save_checkpoint", "load_checkpoint", "load_params",
+           "checkpoint_payloads", "write_checkpoint", "split_param_dict"]
+
+# MXNet defines it here (mx.model.BatchEndParam); callback.py and module/ import it from here
+BatchEndParam = namedtuple("BatchEndParams", ["epoch", "nbatch", "eval_metric", "locals"])
+BatchEndParam.__doc__ = """What a batch-end callback receives.
+
+Fields: ``epoch`` (0-based), ``nbatch`` (batches done before this one in the epoch, so 0 for the
+first), ``eval_metric`` (the training metric, or None) and ``locals`` (fit's local variables).
+See notebook 04.
+"""
 
 
 def _check_epoch(epoch):
@@ -72,7 +82,6 @@ def save_checkpoint(prefix, epoch, symbol, arg_params, aux_params, remove_amp_ca
 def load_params(prefix, epoch):
     """(arg_params, aux_params) from ``prefix-EPOCH.params``."""
     from .ndarray import load
-    from .module.base_module import split_param_dict
     from .fileio import recover_pending
     fname = f"{prefix}-{epoch:04d}.params"
     recover_pending(fname)  # finish a save that a kill interrupted after its commit point
@@ -89,3 +98,20 @@ def load_checkpoint(prefix, epoch):
     symbol = sym.load(f"{prefix}-symbol.json")
     arg_params, aux_params = load_params(prefix, epoch)
     return symbol, arg_params, aux_params
+
+
+def split_param_dict(saved, fname="<params>"):
+    """Split a loaded ``{'arg:x': ..., 'aux:y': ...}`` dict into (arg_params, aux_params)."""
+    if not isinstance(saved, dict):
+        raise MXNetError(f"{fname}: expected a dict of 'arg:'/'aux:' arrays, got a list")
+    arg_params, aux_params = {}, {}
+    for key, value in saved.items():
+        kind, _, name = key.partition(":")
+        if kind == "arg" and name:
+            arg_params[name] = value
+        elif kind == "aux" and name:
+            aux_params[name] = value
+        else:
+            raise MXNetError(f"{fname}: invalid parameter key '{key}'; expected 'arg:NAME' or "
+                             "'aux:NAME'")
+    return arg_params, aux_params

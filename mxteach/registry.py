@@ -40,10 +40,13 @@ class Registry:
         ``check(obj)`` raises if ``obj`` may not be registered (wrong base class ...).
     hint : str
         Appended to the unknown-name message (how to add one of your own).
+    unknown : str
+        How the unknown-name message starts, a format string with ``{kind}`` and ``{name}``
+        (metrics keep MXNet-era wording that scripts and tests match).
     """
 
     def __init__(self, kind, *, case_insensitive=True, on_replace="warn", error=MXNetError,
-                 check=None, hint=""):
+                 check=None, hint="", unknown="unknown {kind} '{name}'."):
         if on_replace not in ("warn", "error", "silent"):
             raise ValueError(f"on_replace must be 'warn', 'error' or 'silent', got {on_replace!r}")
         self.kind = kind
@@ -52,6 +55,7 @@ class Registry:
         self._error = error
         self._check = check
         self._hint = hint
+        self._unknown = unknown
         self._items: dict = {}
 
     def key(self, name):
@@ -96,7 +100,8 @@ class Registry:
         except KeyError:
             pass
         hint = f" {self._hint}" if self._hint else ""
-        raise self._error(f"unknown {self.kind} '{name}'.{did_you_mean(self.key(name), self._items)}"
+        start = self._unknown.format(kind=self.kind, name=name)
+        raise self._error(f"{start}{did_you_mean(self.key(name), self._items)}"
                           f" Known: {sorted(self._items)}.{hint}") from None
 
     def __contains__(self, name):

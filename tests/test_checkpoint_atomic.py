@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 import mxteach as mx
-from mxteach import fileio, optimizer_states
+from mxteach import fileio
+from mxteach.optimizer import states as optimizer_states
 from mxteach.base import MXNetError
 
 X = np.random.RandomState(0).randn(16, 6).astype("f")

@@ -12,7 +12,7 @@ from numba.core import config
 
 import mxteach as mx
 from mxteach.base import MXNetError
-from mxteach.kernels import reference_loss as ref_loss, reference_nn as ref_nn
+from mxteach.kernels.reference import loss as ref_loss, nn as ref_nn
 from mxteach.kernels.cpu.nn import ACT_CODES
 
 from mxteach.optimizer.sgd import sgd_step as ref_sgd_step
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.cudasim
 
 if config.ENABLE_CUDASIM:          # only then is numba.cuda the simulator
     from numba import cuda
-    from mxteach.kernels.cuda import blas, elemwise, launch, loss, nn, optim
+    from mxteach.kernels.cuda import elemwise, launch, loss, nn, optim
 
 TOL = dict(rtol=1e-5, atol=1e-6)
 OPS = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide}
@@ -165,7 +165,7 @@ def _operands(m, k, n, trans_a, trans_b, dtype=np.float32, seed=0):
 def test_matmul_kernels_match_numpy(kernel, trans_a, trans_b):
     # tiled: 17x18 output over 20 inner -> 2x2 blocks, partial tiles on every edge
     m, k, n = (5, 7, 6) if kernel == "naive" else (17, 20, 18)
-    fn = blas.matmul_naive if kernel == "naive" else blas.matmul_tiled
+    fn = nn.matmul_naive if kernel == "naive" else nn.matmul_tiled
     a, b, want = _operands(m, k, n, trans_a, trans_b)
     start = rnd(m, n, seed=9)
     accumulate = trans_a != trans_b            # write and add, without doubling the launches
@@ -178,12 +178,12 @@ def test_matmul_kernels_match_numpy(kernel, trans_a, trans_b):
 def test_matmul_float64_and_dispatch():
     a, b, want = _operands(4, 3, 5, False, True, dtype=np.float64)
     out = cuda.device_array((4, 5), np.float64)
-    blas.matmul(dev(a), dev(b), out, False, True)          # small: the naive kernel
+    nn.matmul(dev(a), dev(b), out, False, True)          # small: the naive kernel
     np.testing.assert_allclose(out.copy_to_host(), want, rtol=1e-12)
     with pytest.raises(MXNetError, match="op\\(a\\) is 4x3"):
-        blas.matmul(dev(a), dev(b), cuda.device_array((4, 4), np.float64), False, True)
+        nn.matmul(dev(a), dev(b), cuda.device_array((4, 4), np.float64), False, True)
     with pytest.raises(MXNetError, match="share dtype"):
-        blas.matmul(dev(a), dev(b.astype(np.float32)), out)
+        nn.matmul(dev(a), dev(b.astype(np.float32)), out)
 
 
 # -- softmax and SoftmaxOutput: the twins of kernels/cpu/loss.py ------------------------------
@@ -263,7 +263,7 @@ def test_real_gpu_style_grids_with_many_blocks_wrap_correctly():
         np.testing.assert_allclose(o.copy_to_host(), a * b, **TOL)
         a, b, want = _operands(11, 4, 13, True, False)
         o = cuda.device_array((11, 13), np.float32)
-        blas.matmul_naive(dev(a), dev(b), o, True, False)
+        nn.matmul_naive(dev(a), dev(b), o, True, False)
         np.testing.assert_allclose(o.copy_to_host(), want, rtol=1e-5, atol=1e-5)
     with launch.policy("gpu"):
         assert launch.grid_1d(1000) == (4, 256)

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 import mxteach as mx
-from mxteach import optimizer_states
+from mxteach.optimizer import states as optimizer_states
 from mxteach.base import MXNetError
 from mxteach.ndarray import serialization as ser
 

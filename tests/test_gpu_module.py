@@ -70,12 +70,12 @@ def test_every_cuda_kernel_compiles_for_a_real_gpu():
         class Device:      # device functions ask the current (absent) GPU for its capability
             compute_capability = (7, 5)
         dispatcher.get_current_device = lambda: Device()
-        from mxteach.kernels.cuda import blas, elemwise, loss, nn, optim
+        from mxteach.kernels.cuda import elemwise, loss, nn, optim
         b, i64 = T.boolean, T.int64
         for t in (T.float32, T.float64):
             v, m, c3 = T.Array(t, 1, "C"), T.Array(t, 2, "C"), T.Array(t, 3, "C")
             tup = T.UniTuple(i64, 3)
-            naive, tiled = blas._KERNELS[__import__("numpy").dtype(str(t))]
+            naive, tiled = nn._KERNELS[__import__("numpy").dtype(str(t))]
             for k, sig in [
                     (nn._unary_forward_kernel, (v, v, i64, T.float64)),
                     (nn._unary_backward_kernel, (v, v, v, v, i64, T.float64, b)),

@@ -473,7 +473,7 @@ def test_register_alias_and_custom_dumps(oracle):
             I.register(type("My", (I.Initializer,), {}))
     finally:
         for name in ["my", "mine", "myown"]:
-            I._REGISTRY.pop(name, None)
+            I.base.INITIALIZERS.live.pop(name, None)
     kind, _ = oracle["errors"]["register_int"]
     with pytest.raises(getattr(builtins, kind), match="subclasses of Initializer"):
         I.register(int)

@@ -11,7 +11,7 @@ from mxteach.base import MXNetError, ShapeError, DTypeError
 from mxteach.ops import registry
 from mxteach.test_utils import run_op, run_op_backward, check_numeric_gradient
 from mxteach.kernels.cpu import elemwise as K
-from mxteach.kernels import reference_elemwise as KR
+from mxteach.kernels.reference import elemwise as KR
 
 from oracle import run_oracle
 

@@ -12,7 +12,7 @@ from mxteach.base import MXNetError, ShapeError, DTypeError
 from mxteach.ops import registry
 from mxteach.test_utils import run_op, run_op_backward, check_numeric_gradient
 from mxteach.kernels.cpu import loss as K
-from mxteach.kernels import reference_loss as KR
+from mxteach.kernels.reference import loss as KR
 
 from oracle import run_oracle
 

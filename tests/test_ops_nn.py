@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from mxteach.base import MXNetError, ShapeError
-from mxteach.kernels import reference_nn as R
+from mxteach.kernels.reference import nn as R
 from mxteach.kernels.cpu import nn as K
 from mxteach.ops import registry
 from mxteach.test_utils import check_numeric_gradient, run_op, run_op_backward

@@ -8,7 +8,7 @@ from mxteach.base import MXNetError, ShapeError
 from mxteach.ops import registry
 from mxteach.test_utils import run_op, run_op_backward, check_numeric_gradient
 from mxteach.kernels.cpu import shape as K
-from mxteach.kernels import reference_shape as KR
+from mxteach.kernels.reference import shape as KR
 
 from oracle import run_oracle
 from test_ops_loss import case, parity_cases, assert_parity, ours

@@ -197,3 +197,31 @@ def test_multi_device_kvstore_path_is_validated_too(tmp_path):
     fname.write_bytes(optimizer_states.dumps(bad))
     with pytest.raises(MXNetError, match=r"state of index 'fc_weight': expected array \(3, 5\)"):
         mod.load_optimizer_states(str(fname))
+
+
+@pytest.mark.parametrize("klass, extra, old_module", [
+    ("SGD", {"momentum": 0.9}, "mxteach.optimizer_sgd"),
+    ("Adam", {}, "mxteach.optimizer_adaptive")])
+def test_states_saved_by_the_flat_optimizer_layout_still_load(klass, extra, old_module):
+    """Before ``mxteach.optimizer`` became a package, ``dump_optimizer=True`` pickles named
+    the optimizer class by its flat module (``mxteach.optimizer_sgd.SGD``)."""
+    opt = mx.optimizer.create(klass, learning_rate=0.25, wd=0.5, **extra)
+    upd = mx.optimizer.get_updater(opt)
+    w, g = mx.nd.array([1.0, -2.0]), mx.nd.array([0.5, 0.5])
+    upd(0, g, w)
+    new_module = old_module.replace("optimizer_", "optimizer.")
+    blob = upd.get_states(dump_optimizer=True)
+    assert new_module.encode() in blob
+    # same length, so the pickle's string headers stay valid
+    old_blob = blob.replace(new_module.encode(), old_module.encode())
+    assert new_module.encode() not in old_blob and old_module.encode() in old_blob
+    states, loaded = optimizer_states.loads(old_blob, "old.states")
+    assert type(loaded) is type(opt) and (loaded.lr, loaded.wd) == (0.25, 0.5)
+    assert loaded._index_update_count == {0: 1}
+    fresh = mx.optimizer.get_updater(mx.optimizer.create(klass, **extra))
+    fresh.load_states(old_blob, {0: w}, "old.states")
+    assert fresh.optimizer.lr == 0.25
+    flat = (lambda s: list(s) if isinstance(s, (tuple, list)) else [s])
+    assert len(flat(upd.states[0])) == (1 if klass == "SGD" else 2)
+    for got, want in zip(flat(fresh.states[0]), flat(upd.states[0])):
+        np.testing.assert_array_equal(got.asnumpy(), want.asnumpy())

@@ -6,7 +6,7 @@ import pytest
 
 import mxteach as mx
 from mxteach.base import MXNetError, ShapeError
-from mxteach.kernels import reference_rnn as R
+from mxteach.kernels.reference import rnn as R
 from mxteach.kernels.cpu import rnn as K
 from mxteach.ops import registry
 from mxteach.ops.rnn import backward_with, forward_with, rnn_param_layout, rnn_param_size
@@ -345,9 +345,10 @@ def test_float16_runs_in_float32_and_keeps_dtype():
 
 
 def test_gpu_has_no_rnn_kernel_yet():
-    from mxteach.kernels.cuda.operators import kernels_for
+    from mxteach.backend import for_context
+    assert registry.get("RNN").gpu_forward is None
     with pytest.raises(MXNetError, match=r"RNN \(node 'r'\) has no CUDA kernel yet.*mx.cpu"):
-        kernels_for(registry.get("RNN"), "node 'r'", mx.gpu(0))
+        for_context(mx.gpu(0)).kernels(registry.get("RNN"), "node 'r'")
     s = mx.sym.RNN(mx.sym.Variable("data"), state_size=3, num_layers=1, mode="gru", name="r")
     with pytest.raises(MXNetError, match="gpu"):
         s.simple_bind(mx.gpu(0), data=(2, 1, 3))

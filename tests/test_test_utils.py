@@ -148,7 +148,7 @@ def test_check_numeric_gradient_fails_on_a_wrong_backward(monkeypatch):
         op = Op(name=name, params={}, arguments=("data",),
                 infer_shape=lambda p, s: (list(s), [s[0]]), forward=forward,
                 backward=backward)
-        monkeypatch.setitem(registry._REGISTRY, name, op)
+        monkeypatch.setitem(registry._OPS.live, name, op)
         sym = mx.sym.frontend.call(name, [mx.sym.Variable("x")], {})
         if fails:
             with pytest.raises(AssertionError, match="NUMERICAL_x.*BACKWARD_x"):

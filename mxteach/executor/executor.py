@@ -1,65 +1,27 @@
-"""Executor: a symbol bound to arrays on one device, running its plan forward and backward."""
+"""Executor: a symbol bound to arrays on one device, running its plan forward and backward.
+
+The plan (``plan.py``, ``memory.py``) is built once, and one build serves every device: memory,
+kernels and device checks come from the device's backend (``mxteach/backend/``), so a gpu
+binding is the same code with the GPU backend. ``arrays.py`` turns bind's arguments into arrays.
+"""
 from __future__ import annotations
 
-from .. import config
 import sys
 from collections import namedtuple
 
 import numpy as np
 
+from .. import config
 from ..base import MXNetError, MXNetTypeError, MXNetValueError, ShapeError, did_you_mean
 from ..context import Context
 from ..ndarray.ndarray import NDArray
 from ..symbol.infer import infer_shapes, infer_types
+from .. import backend
 from . import memory
-from . import gpu as _gpu
-from . import half
+from .arrays import as_dict, from_pool, norm_reqs, placement, zeros
 from .plan import GraphPlan
 
 __all__ = ["Executor"]
-
-_GRAD_REQS = ("write", "add", "null")
-
-
-def _norm_reqs(grad_req, names):
-    if isinstance(grad_req, str):
-        reqs = {n: grad_req for n in names}
-    elif isinstance(grad_req, (list, tuple)):
-        if len(grad_req) != len(names):
-            raise MXNetError(f"grad_req list has {len(grad_req)} entries for {len(names)} "
-                             f"arguments {names}")
-        reqs = dict(zip(names, grad_req))
-    elif isinstance(grad_req, dict):
-        for k in grad_req:
-            if k not in names:
-                raise MXNetError(f"grad_req names '{k}', which is not an argument; arguments "
-                                 f"are {names}.{did_you_mean(k, names)}")
-        reqs = {n: grad_req.get(n, "null") for n in names}
-    else:
-        raise MXNetError(f"grad_req must be a str, list or dict, got {type(grad_req).__name__}")
-    for n, r in reqs.items():
-        if r not in _GRAD_REQS:
-            raise MXNetError(f"grad_req for '{n}' is '{r}'; expected one of {_GRAD_REQS}")
-    return reqs
-
-
-def _as_dict(arrays, names, what, allow_missing=False):
-    if arrays is None:
-        return {}
-    if isinstance(arrays, dict):
-        for k in arrays:
-            if k not in names:
-                raise MXNetError(f"{what}: '{k}' is not among {names}.{did_you_mean(k, names)}")
-        if not allow_missing:
-            missing = [n for n in names if n not in arrays]
-            if missing:
-                raise MXNetValueError(f"{what}: missing arrays for {missing}")
-        return dict(arrays)
-    arrays = list(arrays)
-    if len(arrays) != len(names) and not (allow_missing and len(arrays) < len(names)):
-        raise MXNetValueError(f"{what}: got {len(arrays)} arrays for {len(names)} names {names}")
-    return dict(zip(names, arrays))
-
 
 class Executor:
     """A bound symbol. Build it with ``Symbol.bind`` or ``Symbol.simple_bind``.
@@ -73,7 +35,7 @@ class Executor:
         self._symbol = symbol
         self._ctx = ctx
         self._group2ctx = group2ctx
-        self._place = _placement(symbol, ctx, group2ctx)
+        self._place = placement(symbol, ctx, group2ctx)
         self.arg_names = symbol.list_arguments()
         self.aux_names = symbol.list_auxiliary_states()
         self.output_names = symbol.list_outputs()
@@ -112,9 +74,9 @@ class Executor:
         arg_types, _, aux_types = symbol.infer_type_partial(**given_types)
         arg_types = [t or np.float32 for t in arg_types]
         aux_types = [t or np.float32 for t in aux_types]
-        reqs = _norm_reqs(grad_req, names)
+        reqs = norm_reqs(grad_req, names)
         shared_names = set(names if shared_arg_names is None else shared_arg_names)
-        place = _placement(symbol, ctx, group2ctx)
+        place = placement(symbol, ctx, group2ctx)
         shared_from, args, grads, aux = {}, {}, {}, {}
 
         def reuse(pool, name, shape, dtype):
@@ -138,23 +100,22 @@ class Executor:
                 shared_from[n] = "shared_exec"
             elif shared_buffer is not None and n not in shared_names and \
                     n not in private_names:
-                args[n], reused = _from_pool(shared_buffer, n, s, t, place.get(n, ctx))
+                args[n], reused = from_pool(shared_buffer, n, s, t, place.get(n, ctx))
                 if reused:
                     shared_from[n] = "shared_buffer"
             else:
-                args[n] = NDArray(np.zeros(s, dtype=t), place.get(n, ctx))
+                args[n] = zeros(s, t, place.get(n, ctx))
             if reqs[n] != "null":
                 g = reuse(shared_exec.grad_dict, n, s, t) \
                     if shared_exec is not None and n in shared_names else None
                 if g is not None:
                     shared_from[n + "_grad"] = "shared_exec"
-                grads[n] = g if g is not None else NDArray(np.zeros(s, dtype=t),
-                                                           place.get(n, ctx))
+                grads[n] = g if g is not None else zeros(s, t, place.get(n, ctx))
         for n, s, t in zip(aux_names, aux_shapes, aux_types):
             a = reuse(shared_exec.aux_dict, n, s, t) if shared_exec is not None else None
             if a is not None:
                 shared_from[n] = "shared_exec"
-            aux[n] = a if a is not None else NDArray(np.zeros(s, dtype=t), place.get(n, ctx))
+            aux[n] = a if a is not None else zeros(s, t, place.get(n, ctx))
         return cls(symbol, ctx, args, grads, reqs, aux, shared_from, group2ctx)
 
     @classmethod
@@ -163,14 +124,14 @@ class Executor:
         """Bind to arrays you provide (list in list_arguments order, or a dict)."""
         ctx = Context(ctx) if not isinstance(ctx, Context) else ctx
         names, aux_names = symbol.list_arguments(), symbol.list_auxiliary_states()
-        args = _as_dict(args, names, "bind args")
+        args = as_dict(args, names, "bind args")
         for n, a in args.items():
             if not isinstance(a, NDArray):
                 raise MXNetError(f"bind: argument '{n}' must be an NDArray, got "
                                  f"{type(a).__name__}")
-        grads = _as_dict(args_grad, names, "bind args_grad", allow_missing=True)
-        aux = _as_dict(aux_states, aux_names, "bind aux_states")
-        reqs = _norm_reqs(grad_req, names)
+        grads = as_dict(args_grad, names, "bind args_grad", allow_missing=True)
+        aux = as_dict(aux_states, aux_names, "bind aux_states")
+        reqs = norm_reqs(grad_req, names)
         reqs = {n: (r if n in grads and grads[n] is not None else "null")
                 for n, r in reqs.items()}
         grads = {n: g for n, g in grads.items() if g is not None and reqs[n] != "null"}
@@ -180,21 +141,35 @@ class Executor:
                                  f"argument has {args[n].shape}")
         return cls(symbol, ctx, args, grads, reqs, aux, group2ctx=group2ctx)
 
+    def _arrays(self):
+        """(kind, name, NDArray) of every bound array, for the backend's checks."""
+        for kind, d in (("argument", self._args), ("gradient of", self._grads),
+                        ("auxiliary state", self._aux)):
+            for name, arr in d.items():
+                yield kind, name, arr
+
     def _build(self):
-        if _gpu.wanted(self):      # -- GPU hook: device buffers, CUDA kernels (executor/gpu.py)
-            return _gpu.build(self)
+        """Allocate the plan's buffers and fill the step lists, through the device's backend:
+        the same code for the CPU and a gpu."""
+        be = self._backend = backend.for_context(self._ctx)
+        be.check_arrays("bind", self._arrays())
         plan = self._plan
+        # every operator's kernels are looked up before anything is allocated, so an operator
+        # the device cannot run fails the bind at once, naming the node
+        self._kernels = {id(n): be.kernels(n.op, f"node '{n.name}'") for n in plan.op_nodes}
         requests = plan.buffer_requests()
+        for req in requests:
+            be.check_dtype("bind", f"'{req.name}'", req.dtype)
         self._requests = requests
         arenas, where = memory.plan(requests)
         self._arenas = arenas
-        pools = memory.materialize(arenas)
+        pools = {a.index: be.arena(a.nbytes) for a in arenas}
         buf = {}
         for req in requests:
             if req.planned:
-                buf[req.key] = memory.view(pools[where[req.key].index], req.shape, req.dtype)
+                buf[req.key] = be.view(pools[where[req.key].index], req.shape, req.dtype)
             else:
-                buf[req.key] = np.zeros(req.shape, dtype=req.dtype)
+                buf[req.key] = be.zeros(req.shape, req.dtype)
         for n in plan.arg_nodes:
             buf[(id(n), 0)] = self._args[n.name]._data
             if n.name in self._grads:
@@ -205,31 +180,35 @@ class Executor:
         self._states = {id(n): {} for n in plan.op_nodes}
         self._fwd = []
         for n in plan.op_nodes:
-            ins = [buf[(id(c), i)] for c, i in n.inputs]
-            outs = [buf[(id(n), j)] for j in range(n.num_outputs())]
-            fn = half.widen_forward(n.op.forward) if half.needs_widening(ins, outs) \
-                else n.op.forward
+            ins = [be.raw(buf[(id(c), i)]) for c, i in n.inputs]
+            outs = [be.raw(buf[(id(n), j)]) for j in range(n.num_outputs())]
+            fn = be.forward_step(self._kernels[id(n)][0], ins, outs)
             self._fwd.append((fn, n.params, ins, outs, self._states[id(n)], n))
         self._bwd = self._backward_steps()
         self.outputs = []
         self._head_copies = []
         for n, i in plan.heads:
             if n.op is None:       # a variable as an output: MXNet returns a copy
-                out = np.zeros_like(buf[(id(n), 0)])
-                self._head_copies.append((buf[(id(n), 0)], out))
-                self.outputs.append(NDArray(out, self._ctx))
+                src = buf[(id(n), 0)]
+                out = be.zeros(src.shape, src.dtype)
+                self._head_copies.append((src, out))
+                self.outputs.append(be.wrap(out))
             else:
-                self.outputs.append(NDArray(buf[(id(n), i)], self._ctx))
+                self.outputs.append(be.wrap(buf[(id(n), i)]))
 
     def _backward_steps(self):
-        plan, buf = self._plan, self._buf
+        plan, buf, be = self._plan, self._buf, self._backend
+
+        def raw(key):
+            return be.raw(buf[key])
+
         steps = []
         # a head's gradient arrives through out_grads; internal consumers add to it
         written = {("grad", id(n), i) for n, i in plan.heads
                    if n.op is not None and not n.op.loss}
         for n in plan.backward_nodes:
             k = n.num_args()
-            ograds = None if n.op.loss else [buf[("grad", id(n), j)]
+            ograds = None if n.op.loss else [raw(("grad", id(n), j))
                                              for j in range(n.num_outputs())]
             igrads, reqs = [], []
             for c, i in n.inputs[:k]:
@@ -239,7 +218,7 @@ class Executor:
                     igrads.append(None)
                     reqs.append("null")
                     continue
-                igrads.append(buf[gkey])
+                igrads.append(raw(gkey))
                 first = gkey not in written
                 written.add(gkey)
                 if c.op is None:
@@ -247,11 +226,14 @@ class Executor:
                     reqs.append(user if first else "add")
                 else:
                     reqs.append("write" if first else "add")
-            ins = [buf[(id(c), i)] for c, i in n.inputs]
-            outs = [buf[(id(n), j)] for j in range(n.num_outputs())]
-            fn = n.op.backward
-            if half.needs_widening(ins, outs, igrads, ograds or []):
-                fn = half.widen_backward(fn)
+            ins = [raw((id(c), i)) for c, i in n.inputs]
+            outs = [raw((id(n), j)) for j in range(n.num_outputs())]
+            backward = self._kernels[id(n)][1]
+            if backward is None:     # a device may have an operator's forward only
+                raise MXNetError(f"operator {n.op.name} ('{n.name}') has no gradient on "
+                                 f"{self._ctx}; set grad_req='null' for the arguments below "
+                                 "it, or bind on mx.cpu()")
+            fn = be.backward_step(backward, ograds, ins, outs, igrads)
             steps.append((fn, n.params, ograds, ins, outs, igrads, reqs,
                           self._states[id(n)], n))
         return steps
@@ -289,9 +271,9 @@ class Executor:
     def _emit_monitor(self, node, ins, outs):
         if self._monitor_all:
             for name, arr in zip(node.input_names(), ins):
-                self._monitor(f"{node.name}_{name}", NDArray(arr, self._ctx))
+                self._monitor(f"{node.name}_{name}", self._backend.wrap(arr))
         for name, arr in zip(node.output_names(), outs):
-            self._monitor(name, NDArray(arr, self._ctx))
+            self._monitor(name, self._backend.wrap(arr))
 
     def backward(self, out_grads=None, is_train=True):
         """Propagate gradients into ``grad_arrays`` (loss heads need no ``out_grads``)."""
@@ -405,13 +387,12 @@ class Executor:
             if int(np.prod(s)) > old.size and not allow_up_sizing:
                 raise MXNetError(f"reshape: '{n}' grows from {old.shape} to {tuple(s)}; pass "
                                  "allow_up_sizing=True to allocate a larger array")
-            args[n] = NDArray(np.zeros(s, dtype=old._data.dtype), self._ctx)
+            args[n] = zeros(s, old._data.dtype, self._ctx)
             if n in self._grads:
-                grads[n] = NDArray(np.zeros(s, dtype=old._data.dtype), self._ctx)
+                grads[n] = zeros(s, old._data.dtype, self._ctx)
         for n, s in zip(self.aux_names, aux_shapes):
             old = self._aux[n]
-            aux[n] = old if old.shape == tuple(s) else NDArray(np.zeros(s, old._data.dtype),
-                                                                self._ctx)
+            aux[n] = old if old.shape == tuple(s) else zeros(s, old._data.dtype, self._ctx)
         exe = Executor(self._symbol, self._ctx, args, grads, self._reqs, aux,
                        {n: "reshaped_from" for n in args if args[n] is self._args.get(n)},
                        self._group2ctx)
@@ -484,31 +465,5 @@ class Executor:
         return "\n".join(lines)
 
 
-def _placement(symbol, ctx, group2ctx):
-    """{node name: device} for nodes whose ``ctx_group`` attribute ``group2ctx`` maps (model
-    parallelism: those nodes' arrays live on that device)."""
-    if not group2ctx:
-        return {}
-    place = {}
-    for node in symbol._order():
-        group = node.attr.get("ctx_group")
-        if group is not None and group in group2ctx:
-            place[node.name] = group2ctx[group]
-    return place
-
-
 MemoryRow = namedtuple("MemoryRow", "name role shape dtype bytes device shared_with")
 MemoryRow.__doc__ = "One buffer of an executor (see Executor.memory_report)."
-
-
-def _from_pool(pool, name, shape, dtype, ctx):
-    """(array, reused): a view of pool[name] when it is large enough, else a new array that
-    the pool remembers for the next executor."""
-    need = int(np.prod(shape)) * np.dtype(dtype).itemsize
-    arr = pool.get(name)
-    if arr is not None and arr._data.nbytes >= need and arr._data.flags.c_contiguous:
-        flat = arr._data.reshape(-1).view(np.uint8)
-        return NDArray(flat[:need].view(dtype).reshape(shape), ctx), True
-    new = NDArray(np.zeros(shape, dtype=dtype), ctx)
-    pool[name] = new
-    return new, False

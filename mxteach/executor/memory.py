@@ -57,13 +57,3 @@ def plan(requests):
         assign[req.key] = arena
         active.append([req.end, arena])
     return arenas, assign
-
-
-def materialize(arenas):
-    """Allocate each arena once (zeroed)."""
-    return {a.index: np.zeros(max(a.nbytes, 1), dtype=np.uint8) for a in arenas}
-
-
-def view(buffer, shape, dtype):
-    n = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
-    return buffer[:n].view(dtype).reshape(shape)

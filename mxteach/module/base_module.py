@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import metric as _metric
 from ..base import MXNetError, MXNetNotImplementedError, NotBoundError
-from ..callback import BatchEndParam
+from ..model import BatchEndParam, split_param_dict
 from ..context import cpu
 from ..events import EventStream, Stage
 from .health import NonFiniteWatch
@@ -404,19 +404,3 @@ class BaseModule:
             self.logger.warning("sparse_row_id_fn is ignored: mxteach stores every array "
                                 "densely")
 
-
-def split_param_dict(saved, fname="<params>"):
-    """Split a loaded ``{'arg:x': ..., 'aux:y': ...}`` dict into (arg_params, aux_params)."""
-    if not isinstance(saved, dict):
-        raise MXNetError(f"{fname}: expected a dict of 'arg:'/'aux:' arrays, got a list")
-    arg_params, aux_params = {}, {}
-    for key, value in saved.items():
-        kind, _, name = key.partition(":")
-        if kind == "arg" and name:
-            arg_params[name] = value
-        elif kind == "aux" and name:
-            aux_params[name] = value
-        else:
-            raise MXNetError(f"{fname}: invalid parameter key '{key}'; expected 'arg:NAME' or "
-                             "'aux:NAME'")
-    return arg_params, aux_params

@@ -1,9 +1,10 @@
 """``mx.nd``: NDArray, creation functions, every registered operator, save/load."""
 from __future__ import annotations
 
-from .ndarray import (NDArray, array, zeros, ones, full, empty, arange, concatenate, waitall,
-                      invoke)
+from .ndarray import NDArray, array, zeros, ones, full, empty, arange, concatenate, waitall
+from .invoke import invoke
 from .. import random as _random_mod
+from ..backend.gpu import GPUBackend as _GPUBackend
 from ..ops import registry as _registry
 from ..ops.frontend import split_call as _split_call
 from ..ops import frontend as _ufuncs
@@ -47,6 +48,9 @@ def _install():
 
 
 _install()
+# the slot of backend/gpu.py: the GPU backend lists the operators with CUDA kernels in its errors
+# but sits below the operator registry, so the registry is handed to it from here
+_GPUBackend.operator_table = staticmethod(_registry.all_ops)
 
 
 def zeros_like(data, **kw):

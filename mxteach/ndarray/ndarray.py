@@ -8,11 +8,12 @@ import warnings
 
 import numpy as np
 
+from ..backend import Backend, GPUBackend, for_context, synchronize_all
 from ..base import MXNetError, MXNetTypeError, DTypeError, ShapeError, mx_real_t
 from ..context import Context, current_context
 
 __all__ = ["NDArray", "array", "zeros", "ones", "full", "empty", "arange", "concatenate",
-           "zeros_like_nd", "waitall", "invoke"]
+           "zeros_like_nd", "waitall"]
 
 
 def _ctx(ctx):
@@ -46,14 +47,13 @@ class NDArray:
     __array_priority__ = 1000.0
 
     def __new__(cls, data=None, ctx=None):
-        # -- GPU hook: an NDArray on mx.gpu(i) is a GPUNDArray (device memory; ndarray/gpu.py)
+        # the device's backend names the class: an NDArray on mx.gpu(i) is a GPUNDArray
+        # (device memory; ndarray/gpu.py)
         if cls is NDArray and data is not None:
             # ctx=None means the current context (with mx.gpu(0): ...); None there is cpu(0)
             dev = ctx if ctx is not None else Context._local.__dict__.get("value")
-            if dev is not None and (dev if isinstance(dev, Context) else
-                                    _ctx(dev)).device_type == "gpu":
-                from .gpu import GPUNDArray
-                return object.__new__(GPUNDArray)
+            if dev is not None:
+                return object.__new__(for_context(_ctx(dev)).array_class)
         return object.__new__(cls)
 
     def __init__(self, data, ctx=None):
@@ -169,7 +169,7 @@ class NDArray:
     # -- shape manipulation -------------------------------------------------------------------
     def reshape(self, *shape, **kwargs):
         """Reshape, with MXNet's special codes 0, -1, -2, -3, -4; shares memory."""
-        from ..ops.shape_codes import infer_reshape
+        from ..shape_codes import infer_reshape
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
         shape = kwargs.get("shape", shape)
@@ -441,43 +441,11 @@ def zeros_like_nd(a):
 def waitall():
     """Wait until queued work is done. CPU operations run eagerly; CUDA kernels (mx.gpu) are
     queued asynchronously on a real GPU, so this waits for every device in use."""
-    import sys
-    gpu = sys.modules.get(__package__ + ".gpu")     # -- GPU hook: loaded once a gpu array exists
-    if gpu is not None:
-        gpu.synchronize()
+    synchronize_all()
 
 
-def _fill_random(draw, shape, dtype, ctx, out):
-    if out is not None:
-        out._data[...] = draw(out.shape)
-        return out
-    return NDArray(np.asarray(draw(_shape(shape))).astype(_dtype(dtype)), _ctx(ctx))
-
-
-# -- imperative operator calls (the registry's nd front-end) -------------------------------
-def invoke(op, inputs, params, out=None, name=None):
-    """Run registered operator ``op`` once on NDArrays; returns one NDArray or a list."""
-    from ..ops.registry import parse_params
-    p = parse_params(op, params, name or op.name)
-    arrays = [x._data for x in inputs]
-    ctx = inputs[0].context if inputs else current_context()
-    in_shapes = [a.shape for a in arrays]
-    n_args = len(op.list_arguments(p)) + len(op.list_aux(p))
-    if len(arrays) != n_args:
-        raise MXNetError(f"{op.name} expects {n_args} inputs "
-                         f"({op.list_arguments(p) + op.list_aux(p)}), got {len(arrays)}")
-    _, out_shapes = op.infer_shape(p, in_shapes)
-    _, out_types = op.types(p, [a.dtype.name for a in arrays])
-    if ctx.device_type == "gpu":   # -- GPU hook: the operator's CUDA forward (ndarray/gpu.py)
-        from .gpu import invoke as invoke_gpu
-        results = invoke_gpu(op, p, inputs, out_shapes, out_types, ctx)
-    else:
-        outs = [np.zeros(s, dtype=t or mx_real_t) for s, t in zip(out_shapes, out_types)]
-        op.forward(p, arrays, outs, False, {})
-        results = [NDArray(o, ctx) for o in outs]
-    if out is not None:
-        targets = out if isinstance(out, (list, tuple)) else [out]
-        for t, r in zip(targets, results):
-            t._data[...] = r._data
-        return out
-    return results[0] if len(results) == 1 else results
+# the slots of backend/base.py and backend/gpu.py: each backend wraps its buffers in its device's
+# NDArray class (the backends sit beside NDArray and do not import it)
+Backend.array_class = NDArray
+from .gpu import GPUNDArray  # noqa: E402  (the one allowed circle; loads no CUDA)
+GPUBackend.array_class = GPUNDArray

@@ -1,11 +1,15 @@
-"""Operator families. Importing this package registers every operator."""
+"""Operator families. Importing this package registers every operator: each family file
+registers its own operators when it is imported, and imports only ``registry.py`` and the
+shared helpers of ``common.py``, never another family file."""
 import importlib
 
 from . import registry
 
-# Each family file registers its operators on import.
-FAMILIES = ("nn", "conv", "loss", "shape", "elemwise", "reduce", "init_ops")
+__all__ = ["registry", "FAMILIES"]
+
+# registration order is the order of ``registry.all_ops()``
+FAMILIES = ("nn", "nn_norm", "conv", "loss", "shape", "shape_index", "elemwise", "reduce",
+            "init_ops", "rnn", "shape_swap")
 
 for _fam in FAMILIES:
     importlib.import_module(f"{__name__}.{_fam}")
-from . import rnn, shape_swap  # noqa: E402,F401  (the fused RNN operator; SwapAxis)

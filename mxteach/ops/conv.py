@@ -4,8 +4,10 @@ Convolution is im2col + one BLAS GEMM per group (numpy matmul), and col2im for t
 gradient; Pooling is direct Numba loops. The column buffer (C*KH*KW x N*OH*OW elements) and the
 GEMM result live in the node's ``state`` and are reused across calls; backward reuses the
 forward's columns when it sees the same data buffer (inputs do not change between an
-executor's forward and backward), else rebuilds them. Both treat 1-D data as 2-D with H = 1. Kernels:
-``kernels/cpu/conv.py``; numpy twins: ``kernels/reference_conv.py``.
+executor's forward and backward), else rebuilds them. Both treat 1-D data as 2-D with H = 1.
+
+Kernels: CPU ``kernels/cpu/conv.py``; no CUDA kernel yet; numpy twins
+``kernels/reference/conv.py``.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ import numpy as np
 from .registry import Op, Param, register, assign
 from ..base import MXNetError, ShapeError
 from ..kernels.cpu import conv as K
-from .nn import inplace_view, _dx_mode
+from .common import grad_mode, inplace_view
 
 _LAYOUTS = (None, "NCW", "NCHW", "NCDHW", "NHWC", "NDHWC", "NWC")
 
@@ -146,13 +148,13 @@ def _conv_backward(p, ograds, ins, outs, igrads, reqs, state):
     cols = col.reshape(col.shape[0], -1)
     if not p["no_bias"]:
         assign(igrads[2], reqs[2], dyt.sum(axis=1))
-    if _dx_mode(reqs[1], igrads[1]):
+    if grad_mode(reqs[1], igrads[1]):
         dw = np.empty((f, kg), x.dtype)
         for i in range(g):
             np.matmul(dyt[i * fg:(i + 1) * fg], cols[i * kg:(i + 1) * kg].T,
                       out=dw[i * fg:(i + 1) * fg])
         assign(igrads[1], reqs[1], dw.reshape(wgt.shape))
-    if _dx_mode(reqs[0], igrads[0]):
+    if grad_mode(reqs[0], igrads[0]):
         w2 = wgt.reshape(f, -1)
         for i in range(g):     # the column gradient overwrites the columns (no longer needed)
             np.matmul(w2[i * fg:(i + 1) * fg].T, dyt[i * fg:(i + 1) * fg],
@@ -257,7 +259,7 @@ def _pool_forward(p, ins, outs, is_train, state):
 
 
 def _pool_backward(p, ograds, ins, outs, igrads, reqs, state):
-    if not _dx_mode(reqs[0], igrads[0]):
+    if not grad_mode(reqs[0], igrads[0]):
         return
     x, y = ins[0], outs[0]
     if p["pool_type"] == "max" and state.get("argmax_of") == _data_key(x, y):

@@ -8,37 +8,28 @@ turned into registered operators by the ``_make_*`` functions below.
 Python operators on Symbols map onto these (``a + b`` → ``elemwise_add`` named ``_plus0``,
 ``a + 2`` → ``_plus_scalar`` named ``_plusscalar0``); ``hint`` records that auto-name prefix.
 Integer inputs follow MXNet: a scalar is cast to the input dtype first (``int32 + 0.5`` adds 0),
-and division truncates toward zero. See notebook 01.
+and division truncates toward zero.
+
+Kernels: CPU numpy ufuncs and ``kernels/cpu/elemwise.py`` (broadcast sums, clip, max/min
+masks); CUDA ``kernels/cuda/elemwise.py`` (+ - * / with broadcasting, copies) and
+``kernels/cuda/nn.py`` (relu, sigmoid, tanh); numpy twins ``kernels/reference/elemwise.py``.
+See notebook 01.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .registry import Op, Param, register, assign
-from ..base import ShapeError, DTypeError
-from ..kernels.cpu.elemwise import (sum_to_shape, broadcast_strides, clip_forward,
-                                    clip_backward, maxmin_backward)
+from .common import (same_dtype, grad_to_shape, identity_shape, zero_grads, grad_mode,
+                     gpu_activation, gpu_copy_forward, gpu_copy_backward)
+from ..base import ShapeError
+from ..kernels.cpu.elemwise import clip_forward, clip_backward, maxmin_backward, BINARY_CODES
+from ..kernels.cpu.nn import ACT_CODES
 
-__all__ = ["same_dtype", "broadcast_shapes", "grad_to_shape"]
-
-
-# -- shared rules ---------------------------------------------------------------------------
-def same_dtype(opname, names=None):
-    """A type rule: every input and output has one dtype; two different known dtypes fail."""
-    def rule(p, in_types):
-        known = [(i, np.dtype(t).name) for i, t in enumerate(in_types) if t is not None]
-        if not known:
-            return list(in_types), [None]
-        for i, t in known:
-            if t != known[0][1]:
-                label = names or [f"input{k}" for k in range(len(in_types))]
-                raise DTypeError(f"{opname}: input '{label[i]}' has dtype {t} but "
-                                 f"'{label[known[0][0]]}' has {known[0][1]}; cast one with "
-                                 f"astype() or Cast")
-        return [known[0][1]] * len(in_types), [known[0][1]]
-    return rule
+__all__ = ["broadcast_shapes"]
 
 
+# -- shape rules ----------------------------------------------------------------------------
 def _same_shape(opname, names):
     def rule(p, in_shapes):
         known = [(i, tuple(s)) for i, s in enumerate(in_shapes) if s is not None]
@@ -78,28 +69,6 @@ def _broadcast_shape(opname):
     return rule
 
 
-def _unary_shape(p, in_shapes):
-    return list(in_shapes), [None if in_shapes[0] is None else tuple(in_shapes[0])]
-
-
-def grad_to_shape(dst, req, full):
-    """Store the gradient ``full`` (shaped like the broadcast output) into ``dst``, summing over
-    the axes along which ``dst``'s input was broadcast; honours 'write'/'add'/'null'."""
-    if dst is None or req == "null":
-        return
-    if np.ndim(full) == 0 or full.shape == dst.shape:
-        assign(dst, req, full)
-        return
-    target = dst if dst.flags.c_contiguous else np.zeros(dst.shape, dst.dtype)
-    if req != "add" or target is not dst:
-        target[...] = 0
-    shape, strides = broadcast_strides(full.shape, dst.shape)
-    flat = np.ascontiguousarray(full, dtype=dst.dtype).reshape(-1)
-    sum_to_shape(flat, shape, strides, target.reshape(-1))
-    if target is not dst:
-        assign(dst, req, target)
-
-
 def _is_int(dtype):
     return np.dtype(dtype).kind in "iub"
 
@@ -136,10 +105,6 @@ def _pow_grads(g, a, b, o):
         return g * b * np.power(a, b - 1), g * o * np.log(a)
 
 
-def _zero_grads(g, a, b, o):
-    return 0, 0
-
-
 # -- binary: same shape (elemwise_*, _maximum ...) and broadcasting (broadcast_*) ------------
 # key: (elementwise name, its aliases, auto-name hint, broadcast name, its aliases,
 #       forward(a, b, out), grads(g, a, b, out) -> (d lhs, d rhs), what backward reads)
@@ -167,10 +132,28 @@ for _name, _cmp in [("equal", np.equal), ("not_equal", np.not_equal), ("greater"
                     ("lesser_equal", np.less_equal)]:
     _alias = "_" + "_".join(w.capitalize() for w in _name.split("_"))   # _Greater_Equal
     _BINARY.append((f"_{_name}", (_alias,), None, f"broadcast_{_name}", (),
-                    lambda a, b, o, f=_cmp: f(a, b, out=o), _zero_grads, ()))
+                    lambda a, b, o, f=_cmp: f(a, b, out=o), None, ()))
+
+
+def _gpu_binary(code):
+    """GPU (forward, backward) of + - * / (broadcasting or not: one kernel reads strides)."""
+    def forward(p, ins, outs, is_train, state):
+        from ..kernels.cuda import elemwise
+        elemwise.binary_forward(ins[0], ins[1], outs[0], code)
+
+    def backward(p, ograds, ins, outs, igrads, reqs, state):
+        from ..kernels.cuda import elemwise
+        # add/sub declare backward_uses=(): the planner may have reused their inputs' memory,
+        # and the kernel then reads stale values it does not use (d(a+b)/da is 1 for any a, b)
+        for side in (0, 1):
+            if grad_mode(reqs[side], igrads[side]):
+                elemwise.binary_grad(ograds[0], ins[0], ins[1], code, side, reqs[side] == "add",
+                                     igrads[side])
+    return forward, backward
 
 
 def _make_binary(name, aliases, hint, forward, grads, uses, broadcast, verb):
+    """Register one binary operator; ``grads=None`` means no gradient (comparisons)."""
     def fwd(p, ins, outs, is_train, state):
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             forward(ins[0], ins[1], outs[0])
@@ -189,11 +172,14 @@ def _make_binary(name, aliases, hint, forward, grads, uses, broadcast, verb):
 
     kind = ("shapes broadcast; the gradient sums over the broadcast axes" if broadcast
             else "shapes must be equal")
+    gpu = _gpu_binary(BINARY_CODES[verb]) if verb in BINARY_CODES else (None, None)
     register(Op(name=name, params={}, arguments=("lhs", "rhs"),
                 infer_shape=(_broadcast_shape(name) if broadcast else
                              _same_shape(name, lambda p: ["lhs", "rhs"])),
-                infer_type=same_dtype(name, ["lhs", "rhs"]), forward=fwd, backward=bwd,
-                aliases=aliases, hint=hint, backward_uses=uses,
+                infer_type=same_dtype(name, ["lhs", "rhs"]), forward=fwd,
+                backward=zero_grads if grads is None else bwd,
+                gpu_forward=gpu[0], gpu_backward=gpu[1], aliases=aliases, hint=hint,
+                backward_uses=uses,
                 doc=f"Elementwise {verb}(lhs, rhs); {kind}. See notebook 01."))
 
 
@@ -273,7 +259,7 @@ def _make_scalar(name, aliases, hint, forward, grad, uses):
             assign(igrads[0], reqs[0], grad(ograds[0], x, outs[0], s))
 
     register(Op(name=name, params={"scalar": Param("float", 1.0), "is_int": Param("bool", True)},
-                arguments=("data",), infer_shape=_unary_shape, infer_type=_scalar_types,
+                arguments=("data",), infer_shape=identity_shape, infer_type=_scalar_types,
                 forward=fwd, backward=bwd, aliases=aliases, hint=hint, backward_uses=uses,
                 doc=f"Elementwise {_FORMULA.get(name, name)}, the number cast to data's "
                     "dtype first. See notebook 01."))
@@ -346,9 +332,15 @@ def _make_unary(name, aliases, forward, grad, uses):
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 assign(igrads[0], reqs[0], grad(ograds[0], ins[0], outs[0]))
 
-    register(Op(name=name, params={}, arguments=("data",), infer_shape=_unary_shape,
+    if name in ACT_CODES:          # relu, sigmoid, tanh: the activation kernels
+        gpu = gpu_activation(lambda p: ACT_CODES[name])
+    elif name == "_copy":
+        gpu = (gpu_copy_forward, gpu_copy_backward)
+    else:
+        gpu = (None, None)
+    register(Op(name=name, params={}, arguments=("data",), infer_shape=identity_shape,
                 infer_type=same_dtype(name, ["data"]), forward=fwd, backward=bwd,
-                aliases=aliases, backward_uses=uses,
+                gpu_forward=gpu[0], gpu_backward=gpu[1], aliases=aliases, backward_uses=uses,
                 doc=f"Elementwise {name.strip('_')}(data). See notebook 01."))
 
 
@@ -390,7 +382,7 @@ def _clip_backward(p, ograds, ins, outs, igrads, reqs, state):
 register(Op(
     name="clip", params={"a_min": Param("float", doc="lower bound"),
                          "a_max": Param("float", doc="upper bound")},
-    arguments=("data",), infer_shape=_unary_shape, infer_type=same_dtype("clip", ["data"]),
+    arguments=("data",), infer_shape=identity_shape, infer_type=same_dtype("clip", ["data"]),
     forward=_clip_forward, backward=_clip_backward, backward_uses=("ins",),
     doc="Limit data to [a_min, a_max]; the gradient passes where a_min <= x <= a_max "
         "(bounds included). See notebook 01."))

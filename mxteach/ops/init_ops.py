@@ -1,7 +1,8 @@
 """Operators that create arrays from nothing: _zeros, _ones, _full (``mx.sym.zeros`` ...).
 
 A 0 in ``shape`` means "unknown": the dimension is inferred from the operator that consumes
-the result (``x + mx.sym.zeros((0, 4))`` takes x's batch size), as MXNet does."""
+the result (``x + mx.sym.zeros((0, 4))`` takes x's batch size), as MXNet does. Kernels: numpy
+``fill`` only (no kernel files; no CUDA kernel yet)."""
 from __future__ import annotations
 
 from .registry import Op, Param, register

@@ -6,6 +6,9 @@ prediction (softmax probabilities, the identity, a sigmoid) and its backward wri
 d loss / d data without reading a head gradient. Labels get no gradient: MXNet leaves their
 gradient buffers untouched, and so do we.
 
+Kernels: CPU ``kernels/cpu/loss.py``; CUDA ``kernels/cuda/loss.py`` (SoftmaxOutput; BlockGrad
+copies with ``kernels/cuda/elemwise.py``); numpy twins ``kernels/reference/loss.py``.
+
 Known difference from MXNet 1.9.1: with grad_req='add' the loss heads here accumulate; MXNet's
 SoftmaxOutput overwrites instead, and its regression outputs return garbled sums.
 See notebook 02.
@@ -15,44 +18,12 @@ from __future__ import annotations
 import numpy as np
 
 from .registry import Op, Param, register, assign
-from ..base import ShapeError, DTypeError
+from .common import (norm_axis, split3, kernel_view, identity_shape, grad_mode, gpu_flat,
+                     gpu_copy_forward)
+from ..base import MXNetError, ShapeError, DTypeError
 from ..kernels.cpu.loss import softmax_forward, softmax_backward, softmax_output_grad
 
-__all__ = ["norm_axis", "split3", "kernel_view"]
-
 _NORMALIZATIONS = ("null", "batch", "valid")
-
-
-# -- shared helpers -------------------------------------------------------------------------
-def norm_axis(opname, axis, ndim, extra=0):
-    """``axis`` made non-negative for ``ndim`` dimensions (``extra=1`` allows ``ndim``)."""
-    lim = ndim + extra
-    if not -lim <= axis < lim:
-        raise ShapeError(f"{opname}: axis {axis} is out of range for a {ndim}-d input "
-                         f"(expected {-lim} <= axis < {lim})")
-    return axis + lim if axis < 0 else axis
-
-
-def split3(shape, axis):
-    """``shape`` as (product before ``axis``, size at ``axis``, product after)."""
-    return (int(np.prod(shape[:axis], dtype=np.int64)), int(shape[axis]),
-            int(np.prod(shape[axis + 1:], dtype=np.int64)))
-
-
-def kernel_view(arr, shape, dtype=None):
-    """A contiguous ``shape``-view of ``arr`` a kernel can write, in a dtype Numba handles.
-
-    Returns (view, commit): call ``commit()`` after the kernel; it copies back when the view had
-    to be a temporary (non-contiguous buffer, float16, or a requested ``dtype``).
-    """
-    want = np.dtype(dtype or (np.float32 if arr.dtype == np.float16 else arr.dtype))
-    if arr.flags.c_contiguous and arr.dtype == want:
-        return arr.reshape(shape), lambda: None
-    tmp = np.ascontiguousarray(arr, dtype=want).reshape(shape)
-
-    def commit():
-        arr[...] = tmp.reshape(arr.shape)
-    return tmp, commit
 
 
 def _float(x):
@@ -216,6 +187,37 @@ def _so_backward(p, ograds, ins, outs, igrads, reqs, state):
     commit()
 
 
+def _so_gpu_forward(p, ins, outs, is_train, state):
+    from numba import cuda
+    from ..kernels.cuda import loss
+    rows, classes, pos = shape3 = _so_layout(p, ins[0].shape)
+    lengths = state.get("lengths")
+    if lengths is None or tuple(lengths.shape) != (rows, pos):
+        # every row uses all classes; made once per executor, kept on the device
+        lengths = state["lengths"] = cuda.to_device(np.full((rows, pos), classes, np.int64))
+    loss.softmax_forward(ins[0].reshape(shape3), lengths, 1.0, False, outs[0].reshape(shape3))
+
+
+def _so_gpu_backward(p, ograds, ins, outs, igrads, reqs, state):
+    from ..kernels.cuda import loss
+    if not grad_mode(reqs[0], igrads[0]):
+        return
+    out, label = outs[0], ins[1]
+    if tuple(label.shape) == tuple(out.shape):
+        raise MXNetError("SoftmaxOutput with probability labels (label shaped like data) has no "
+                         "CUDA kernel yet; give class indices, or run on mx.cpu()")
+    rows, classes, pos = shape3 = _so_layout(p, out.shape)
+    lab = gpu_flat(label)[:rows * pos].reshape(rows, pos)
+    if p["normalization"] == "valid":     # count on the device: _so_scale would read the labels
+        scale = p["grad_scale"] / max(loss.valid_count(label, p["ignore_label"]), 1)
+    else:
+        scale = _so_scale(p, label, pos)          # only reads the label's shape
+    alpha = 0.0 if p["multi_output"] else p["smooth_alpha"]   # multi_output ignores smoothing
+    loss.softmax_output_grad(out.reshape(shape3), lab, p["ignore_label"], p["use_ignore"],
+                             alpha, scale, p["out_grad"], reqs[0] == "add",
+                             igrads[0].reshape(shape3))
+
+
 register(Op(
     name="SoftmaxOutput",
     params={"grad_scale": Param("float", 1.0), "ignore_label": Param("float", -1.0),
@@ -224,7 +226,8 @@ register(Op(
             "normalization": Param("str", "null", choices=_NORMALIZATIONS),
             "out_grad": Param("bool", False), "smooth_alpha": Param("float", 0.0)},
     arguments=("data", "label"), infer_shape=_so_shape, forward=_so_forward,
-    backward=_so_backward, loss=True, aliases=("Softmax",), backward_uses=("ins", "outs"),
+    backward=_so_backward, gpu_forward=_so_gpu_forward, gpu_backward=_so_gpu_backward,
+    loss=True, aliases=("Softmax",), backward_uses=("ins", "outs"),
     doc="Softmax forward; backward (softmax - onehot(label)) * grad_scale, normalized as "
         "`normalization` says. See notebook 02."))
 
@@ -277,10 +280,6 @@ for _name, _fwd, _grad, _doc in (
 
 
 # -- MakeLoss, BlockGrad --------------------------------------------------------------------
-def _same_shape(p, in_shapes):
-    return list(in_shapes), [in_shapes[0]]
-
-
 def _copy_forward(p, ins, outs, is_train, state):
     outs[0][...] = ins[0]
 
@@ -300,7 +299,7 @@ register(Op(
     name="MakeLoss",
     params={"grad_scale": Param("float", 1.0), "valid_thresh": Param("float", 0.0),
             "normalization": Param("str", "null", choices=_NORMALIZATIONS)},
-    arguments=("data",), infer_shape=_same_shape, forward=_copy_forward,
+    arguments=("data",), infer_shape=identity_shape, forward=_copy_forward,
     backward=_makeloss_backward, loss=True, backward_uses=("outs",),
     doc="Turns any symbol into a loss: out = data, gradient grad_scale (divided by the batch "
         "or by the count of outputs above valid_thresh). See notebook 02."))
@@ -314,7 +313,7 @@ def _ones_backward(p, ograds, ins, outs, igrads, reqs, state):
 # parameters, gradient ones_like(data) whatever the head gradient, output named "..._loss".
 register(Op(
     name="make_loss", params={}, arguments=("data",), outputs=("loss",),
-    infer_shape=_same_shape, forward=_copy_forward, backward=_ones_backward, loss=True,
+    infer_shape=identity_shape, forward=_copy_forward, backward=_ones_backward, loss=True,
     backward_uses=(), doc="Turns any symbol into a loss: out = data, gradient 1 everywhere "
     "(MakeLoss without its options)."))
 
@@ -323,7 +322,14 @@ def _blockgrad_backward(p, ograds, ins, outs, igrads, reqs, state):
     assign(igrads[0], reqs[0], 0)
 
 
+def _blockgrad_gpu_backward(p, ograds, ins, outs, igrads, reqs, state):
+    from ..kernels.cuda import elemwise
+    if grad_mode(reqs[0], igrads[0]) == 1:      # 'add' adds nothing
+        elemwise.fill(igrads[0], 0)
+
+
 register(Op(
-    name="BlockGrad", params={}, arguments=("data",), infer_shape=_same_shape,
+    name="BlockGrad", params={}, arguments=("data",), infer_shape=identity_shape,
     forward=_copy_forward, backward=_blockgrad_backward, aliases=("stop_gradient",),
+    gpu_forward=gpu_copy_forward, gpu_backward=_blockgrad_gpu_backward,
     backward_uses=(), doc="Identity forward; stops gradients (writes zeros). See notebook 02."))

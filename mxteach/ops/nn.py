@@ -1,35 +1,18 @@
 """Neural-network layers: FullyConnected, Activation, LeakyReLU, Dropout, Embedding.
 
-BatchNorm lives in ``nn_norm.py`` (imported at the end of this file, so it registers with this
-family). Kernels: ``kernels/cpu/nn.py``; numpy twins: ``kernels/reference_nn.py``.
+BatchNorm, the other layer of this family, has a file of its own (``nn_norm.py``). Kernels: CPU
+``kernels/cpu/nn.py``; CUDA ``kernels/cuda/nn.py`` (activations, and the matmul FullyConnected
+uses); numpy twins for the tests ``kernels/reference/nn.py``.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .registry import Op, Param, register, assign
-from .. import random as _random
+from .common import grad_mode, inplace_view, flat_in, gpu_activation
+from .. import random_state
 from ..base import MXNetError, ShapeError
 from ..kernels.cpu import nn as K
-
-
-def inplace_view(a, shape, op="operator"):
-    """``a`` reshaped without copying: kernels write through it into the caller's buffer."""
-    if not a.flags.c_contiguous:
-        raise MXNetError(f"{op}: output/gradient buffers must be C-contiguous (got strides "
-                         f"{a.strides} for shape {a.shape})")
-    return a.reshape(shape)
-
-
-def _flat_in(a):
-    return np.ascontiguousarray(a).reshape(-1)
-
-
-def _dx_mode(req, buf):
-    """Kernel code for a gradient request: 0 skip, 1 write, 2 add."""
-    if buf is None or req == "null":
-        return 0
-    return 2 if req == "add" else 1
 
 
 def _same_shape(opname, names):
@@ -67,7 +50,9 @@ def _fc_shape(p, in_shapes):
 
 
 def _fc_2d(p, x):
-    return x.reshape(x.shape[0], -1) if p["flatten"] else x.reshape(-1, x.shape[-1])
+    # explicit sizes, not -1: numba device arrays reshape only to given shapes
+    return x.reshape(x.shape[0], x.size // x.shape[0]) if p["flatten"] else \
+        x.reshape(x.size // x.shape[-1], x.shape[-1])
 
 
 def _fc_forward(p, ins, outs, is_train, state):
@@ -88,12 +73,33 @@ def _fc_backward(p, ograds, ins, outs, igrads, reqs, state):
         assign(igrads[2], reqs[2], g.sum(axis=0))
 
 
+def _fc_gpu_forward(p, ins, outs, is_train, state):
+    from ..kernels.cuda import elemwise, nn
+    x = _fc_2d(p, ins[0])
+    out = outs[0].reshape(x.shape[0], p["num_hidden"])
+    nn.matmul(x, ins[1], out, False, True, False)                 # x @ W.T
+    if not p["no_bias"]:
+        elemwise.binary_forward(out, ins[2], out, elemwise.BINARY_CODES["add"])   # + b per row
+
+
+def _fc_gpu_backward(p, ograds, ins, outs, igrads, reqs, state):
+    from ..kernels.cuda import elemwise, nn
+    x = _fc_2d(p, ins[0])
+    g = ograds[0].reshape(x.shape[0], p["num_hidden"])
+    if grad_mode(reqs[0], igrads[0]):
+        nn.matmul(g, ins[1], igrads[0].reshape(x.shape), False, False, reqs[0] == "add")
+    if grad_mode(reqs[1], igrads[1]):
+        nn.matmul(g, x, igrads[1], True, False, reqs[1] == "add")         # g.T @ x
+    if not p["no_bias"] and grad_mode(reqs[2], igrads[2]):
+        elemwise.col_sum(g, igrads[2], reqs[2] == "add")
+
+
 register(Op(
     name="FullyConnected",
     params={"num_hidden": Param("int", low=1), "no_bias": Param("bool", False),
             "flatten": Param("bool", True)},
     arguments=_fc_args, infer_shape=_fc_shape, forward=_fc_forward, backward=_fc_backward,
-    backward_uses=("ins",),
+    gpu_forward=_fc_gpu_forward, gpu_backward=_fc_gpu_backward, backward_uses=("ins",),
     doc="y = x W^T + b, x flattened to 2-D unless flatten=False. See notebook 02."))
 
 
@@ -102,17 +108,19 @@ _ACT_TYPES = ("relu", "sigmoid", "softrelu", "softsign", "tanh")
 
 
 def _act_forward(p, ins, outs, is_train, state):
-    K.unary_forward(_flat_in(ins[0]), inplace_view(outs[0], -1, "Activation"),
+    K.unary_forward(flat_in(ins[0]), inplace_view(outs[0], -1, "Activation"),
                     K.ACT_CODES[p["act_type"]], 0.0)
 
 
 def _act_backward(p, ograds, ins, outs, igrads, reqs, state):
-    if _dx_mode(reqs[0], igrads[0]) == 0:
+    if grad_mode(reqs[0], igrads[0]) == 0:
         return
-    K.unary_backward(_flat_in(ins[0]), _flat_in(outs[0]), _flat_in(ograds[0]),
+    K.unary_backward(flat_in(ins[0]), flat_in(outs[0]), flat_in(ograds[0]),
                      inplace_view(igrads[0], -1, "Activation"), K.ACT_CODES[p["act_type"]],
                      0.0, reqs[0] == "add")
 
+
+_act_gpu = gpu_activation(lambda p: K.ACT_CODES[p["act_type"]])
 
 register(Op(
     name="Activation",
@@ -120,6 +128,7 @@ register(Op(
                               doc="relu, sigmoid, softrelu (log(1+e^x)), softsign or tanh")},
     arguments=["data"], infer_shape=_same_shape("Activation", ["data"]),
     forward=_act_forward, backward=_act_backward,
+    gpu_forward=_act_gpu[0], gpu_backward=_act_gpu[1],
     doc="Elementwise activation y = f(x). See notebook 02."))
 
 
@@ -170,20 +179,20 @@ def _leaky_forward(p, ins, outs, is_train, state):
     elif kind == "rrelu":
         # training draws one slope per element from U(lower, upper); inference uses their mean
         if is_train:
-            slopes = _random.rng().uniform(p["lower_bound"], p["upper_bound"], x.shape)
+            slopes = random_state.rng().uniform(p["lower_bound"], p["upper_bound"], x.shape)
             outs[1][...] = slopes
         else:
             outs[1][...] = (p["lower_bound"] + p["upper_bound"]) / 2
         np.multiply(x, np.where(x > 0, 1, outs[1]), out=outs[0])
         state["mask"] = outs[1].copy()
     else:
-        K.unary_forward(_flat_in(x), inplace_view(outs[0], -1, "LeakyReLU"),
+        K.unary_forward(flat_in(x), inplace_view(outs[0], -1, "LeakyReLU"),
                         K.ACT_CODES[kind], p["slope"])
 
 
 def _leaky_backward(p, ograds, ins, outs, igrads, reqs, state):
     kind, x, dy = p["act_type"], ins[0], ograds[0]
-    mode = _dx_mode(reqs[0], igrads[0])
+    mode = grad_mode(reqs[0], igrads[0])
     if kind == "prelu":
         gamma = np.ascontiguousarray(ins[1])
         dgamma_c = np.zeros(x.shape[1], dtype=np.float64)
@@ -198,7 +207,7 @@ def _leaky_backward(p, ograds, ins, outs, igrads, reqs, state):
             raise MXNetError("LeakyReLU(rrelu): backward needs a forward pass first")
         assign(igrads[0], reqs[0], dy * np.where(x > 0, 1, mask))
     elif mode:
-        K.unary_backward(_flat_in(x), _flat_in(outs[0]), _flat_in(dy),
+        K.unary_backward(flat_in(x), flat_in(outs[0]), flat_in(dy),
                          inplace_view(igrads[0], -1, "LeakyReLU"), K.ACT_CODES[kind],
                          p["slope"], mode == 2)
 
@@ -246,7 +255,7 @@ def _dropout_forward(p, ins, outs, is_train, state):
     for ax in p["axes"]:
         shape[ax] = 1
     keep = 1.0 - p["p"]
-    kept = _random.rng().random_sample(shape) < keep
+    kept = random_state.rng().random_sample(shape) < keep
     with np.errstate(divide="ignore", invalid="ignore"):
         # p = 1 keeps nothing and scales by 1/0: MXNet then outputs NaN (0 * inf), and so do we
         scale = x.dtype.type(1) / x.dtype.type(keep)
@@ -316,7 +325,7 @@ def _emb_backward(p, ograds, ins, outs, igrads, reqs, state):
     # Indices are not differentiable. MXNet 1.9 refuses any data gradient request; we write 0.
     if reqs[0] == "write":
         assign(igrads[0], "write", 0)
-    if _dx_mode(reqs[1], igrads[1]):
+    if grad_mode(reqs[1], igrads[1]):
         K.embedding_backward(_indices(ins[0]),
                              np.ascontiguousarray(ograds[0]).reshape(-1, p["output_dim"]),
                              inplace_view(igrads[1], igrads[1].shape, "Embedding"),
@@ -333,6 +342,3 @@ register(Op(
     forward=_emb_forward, backward=_emb_backward, backward_uses=("ins",),
     doc="Looks up rows of weight: out[..., :] = weight[int(data[...])], indices truncated "
         "toward zero and clipped into [0, input_dim). See notebook 05."))
-
-
-from . import nn_norm  # noqa: E402,F401  (BatchNorm registers with this family)

@@ -1,4 +1,6 @@
-"""BatchNorm, the normalisation layer of the nn family (imported by ``ops/nn.py``).
+"""BatchNorm, the normalisation layer of the nn family (its other layers are in ``ops/nn.py``).
+Kernels: CPU ``kernels/cpu/nn.py`` (bn_*); no CUDA kernel yet; numpy twins
+``kernels/reference/nn.py``.
 
 Three MXNet 1.9.1 behaviours are easy to miss and are reproduced here:
 
@@ -15,7 +17,7 @@ import numpy as np
 from .registry import Op, Param, register, assign
 from ..base import MXNetError, ShapeError
 from ..kernels.cpu import nn as K
-from .nn import inplace_view, _dx_mode
+from .common import grad_mode, inplace_view
 
 _NAMES = ("data", "gamma", "beta", "moving_mean", "moving_var")
 
@@ -86,7 +88,7 @@ def _bn_backward(p, ograds, ins, outs, igrads, reqs, state):
     ax = _axis(p, x.ndim)
     n_chan = x.shape[ax]
     gamma_eff = np.ones(n_chan, x.dtype) if p["fix_gamma"] else np.ascontiguousarray(gamma)
-    mode = _dx_mode(reqs[0], igrads[0])
+    mode = grad_mode(reqs[0], igrads[0])
     x3 = _as3(np.ascontiguousarray(x), ax)
     dx3 = _as3(inplace_view(igrads[0], x.shape, "BatchNorm"), ax) if mode else x3
     sum_dy = np.empty(n_chan, np.float64)

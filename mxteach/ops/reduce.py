@@ -5,14 +5,16 @@ Reductions follow MXNet 1.9: ``axis`` may be an int, a tuple, None or () (both N
 reduce everything), negative axes count from the end, ``exclude=True`` reduces every axis *not*
 listed, and a full reduction without ``keepdims`` gives shape (1,), never (). The gradient of
 max/min flows to every element equal to the result (ties all receive it).
-See notebook 01.
+
+Kernels: CPU numpy (broadcast gradients are summed by ``kernels/cpu/elemwise.py``, numpy twin
+``kernels/reference/elemwise.py``); no CUDA kernel yet. See notebook 01.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .registry import Op, Param, register, assign
-from .elemwise import same_dtype, grad_to_shape
+from .common import same_dtype, grad_to_shape
 from ..base import ShapeError
 
 __all__ = ["reduce_axes"]

@@ -1,8 +1,10 @@
 """The operator registry: one definition per operator serves ``mx.sym.X`` and ``mx.nd.X``.
 
 An operator is data: its parameters, the names of its inputs/aux states/outputs, a shape rule, a
-type rule, a forward and a backward. Family files (``nn.py``, ``loss.py`` ...) build ``Op`` objects
-and call :func:`register`.
+type rule, a CPU forward and backward, and (where CUDA kernels exist) a GPU forward and backward.
+Family files (``nn.py``, ``loss.py`` ...) build ``Op`` objects and call :func:`register`; the
+table is a :class:`mxteach.registry.Registry` (case-sensitive names; a second operator under a
+taken name is an error).
 
 Kernel contract (what the executor calls):
 
@@ -15,6 +17,10 @@ Kernel contract (what the executor calls):
     ``ograds`` are the gradients of the outputs (``None`` for ops with ``loss=True``), ``igrads``
     the gradient arrays of the arguments (``None`` where ``reqs[i] == 'null'``); write them with
     :func:`assign`, which honours ``'write'`` and ``'add'``.
+``gpu_forward`` / ``gpu_backward``
+    The same two signatures on numba device arrays (``None`` while the operator has no CUDA
+    kernel). They import ``kernels/cuda`` lazily inside, so importing the operators never loads
+    numba.cuda; gradient requests become the kernels' ``accumulate`` flag.
 """
 from __future__ import annotations
 
@@ -25,6 +31,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..base import MXNetError, did_you_mean
+from ..registry import Registry
 
 __all__ = ["Param", "Op", "register", "get", "all_ops", "assign", "parse_params", "format_param"]
 
@@ -110,6 +117,9 @@ class Op:
     # Which kinds of values backward reads; the memory planner frees the rest early.
     backward_uses: tuple = ("ins", "outs")
     extra: dict = field(default_factory=dict)
+    # the CUDA twins of forward/backward, on numba device arrays (None: no CUDA kernel yet)
+    gpu_forward: Callable | None = None
+    gpu_backward: Callable | None = None
 
     def _names(self, spec, p):
         return list(spec(p) if callable(spec) else spec)
@@ -137,27 +147,24 @@ class Op:
         return [known] * len(in_types), [known] * n_out
 
 
-_REGISTRY: dict[str, Op] = {}
+_OPS = Registry("operator", case_insensitive=False, on_replace="error")
 
 
 def register(op: Op) -> Op:
+    """Add ``op`` under its name and aliases; a different operator under a taken name fails."""
     for n in (op.name,) + tuple(op.aliases):
-        if n in _REGISTRY and _REGISTRY[n] is not op:
-            raise MXNetError(f"operator '{n}' registered twice")
-        _REGISTRY[n] = op
+        _OPS.register(op, n)
     return op
 
 
 def get(name) -> Op:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise MXNetError(f"unknown operator '{name}'.{did_you_mean(name, _REGISTRY)}") from None
+    """The operator registered as ``name`` (canonical name or alias)."""
+    return _OPS.get(name)
 
 
 def all_ops() -> dict:
     """Every registered name (canonical names and aliases) → Op."""
-    return dict(_REGISTRY)
+    return _OPS.as_dict()
 
 
 def parse_params(op: Op, kwargs: dict, node_name="?") -> dict:

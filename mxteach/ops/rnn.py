@@ -13,10 +13,10 @@ RNN one block. :func:`rnn_param_layout` gives the offsets (``mx.rnn.FusedRNNCell
 
 How it runs: per layer and direction, one BLAS GEMM projects the whole input sequence, then a
 time loop does one small GEMM ``h_{t-1} W_h^T`` per step and calls a Numba kernel for the gates
-(``kernels/cpu/rnn.py``; numpy twins in ``kernels/reference_rnn.py``). Backward walks the same
-loop in reverse and gathers the weight gradients in three GEMMs per layer and direction. What
-backward needs (every step's h, c and gate values, the dropout masks) stays in the node's
-``state`` (``memory_report()`` lists it as workspace).
+(``kernels/cpu/rnn.py``; numpy twins in ``kernels/reference/rnn.py``; no CUDA kernel yet).
+Backward walks the same loop in reverse and gathers the weight gradients in three GEMMs per
+layer and direction. What backward needs (every step's h, c and gate values, the dropout masks)
+stays in the node's ``state`` (``memory_report()`` lists it as workspace).
 
 Deliberate differences from MXNet 1.9.1 on CPU: ``p`` is applied while training, as MXNet's
 native CPU kernel and cuDNN apply it; the oneDNN kernel that MXNet 1.9.1's pip build runs by
@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from .registry import Op, Param, register, assign
-from .. import random as _random
+from .. import random_state
 from ..base import MXNetError, ShapeError
 from ..kernels.cpu import rnn as K_CPU
 
@@ -219,7 +219,7 @@ def forward_with(K, p, ins, outs, is_train, state):
             if is_train and p["p"] > 0:
                 # inverted dropout on the outputs of every layer but the last (p = 1 drops all)
                 keep = 1.0 - p["p"]
-                kept = _random.rng().random_sample(y.shape) < keep
+                kept = random_state.rng().random_sample(y.shape) < keep
                 mask = np.where(kept, 1.0 / keep if keep > 0 else 0.0, 0.0).astype(work)
                 state[f"l{layer}_mask"] = mask
                 y = y * mask

@@ -2,28 +2,20 @@
 slice_axis, zeros_like, ones_like, Cast. They are views and copies, so numpy does the work; the
 backward of each is the matching reshape, split or scatter of the head gradient.
 
-The indexing operators (take, where, one_hot, SequenceMask, argmax) live in ``shape_index.py``,
-imported at the end of this file. See notebook 01.
+The indexing operators (take, where, one_hot, SequenceMask, argmax) are in ``shape_index.py``,
+SwapAxis in ``shape_swap.py``. Kernels: CPU numpy (the indexing kernels are in
+``kernels/cpu/shape.py``); CUDA ``kernels/cuda/elemwise.py`` (the copies behind Flatten, Reshape
+and expand_dims); numpy twins ``kernels/reference/shape.py``. See notebook 01.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .registry import Op, Param, register, assign
-from .shape_codes import infer_reshape
-from .loss import norm_axis
+from .common import (CAST_DTYPES, norm_axis, shape_from_input, zero_grads, gpu_copy_forward,
+                     gpu_copy_backward)
 from ..base import ShapeError
-
-CAST_DTYPES = ("bool", "float16", "float32", "float64", "int32", "int64", "int8", "uint8")
-
-
-def _unary(opname, rule):
-    """A shape rule for one-input operators: ``rule(p, shape)`` gives the output shape."""
-    def infer(p, in_shapes):
-        if in_shapes[0] is None:
-            return list(in_shapes), [None]
-        return [tuple(in_shapes[0])] + list(in_shapes[1:]), [rule(p, tuple(in_shapes[0]))]
-    return infer
+from ..shape_codes import infer_reshape
 
 
 def _copy_out(p, ins, outs, is_train, state):
@@ -33,11 +25,6 @@ def _copy_out(p, ins, outs, is_train, state):
 def _reshape_back(p, ograds, ins, outs, igrads, reqs, state):
     if igrads[0] is not None:
         assign(igrads[0], reqs[0], ograds[0].reshape(igrads[0].shape))
-
-
-def _zero_grads(p, ograds, ins, outs, igrads, reqs, state):
-    for g, r in zip(igrads, reqs):
-        assign(g, r, 0)
 
 
 # -- Flatten, Reshape, expand_dims ----------------------------------------------------------
@@ -80,7 +67,8 @@ for _name, _aliases, _params, _rule, _doc in (
         ("expand_dims", (), {"axis": Param("int")}, _expand_shape,
          "insert a size-1 axis at `axis`")):
     register(Op(name=_name, params=_params, arguments=("data",), aliases=_aliases,
-                infer_shape=_unary(_name, _rule), forward=_copy_out, backward=_reshape_back,
+                infer_shape=shape_from_input(_rule), forward=_copy_out, backward=_reshape_back,
+                gpu_forward=gpu_copy_forward, gpu_backward=gpu_copy_backward,
                 backward_uses=(), doc=f"{_doc}. See notebook 01."))
 
 
@@ -104,7 +92,7 @@ def _transpose_backward(p, ograds, ins, outs, igrads, reqs, state):
 
 register(Op(
     name="transpose", params={"axes": Param("shape", ())}, arguments=("data",),
-    infer_shape=_unary("transpose", lambda p, s: tuple(s[a] for a in _perm(p, len(s)))),
+    infer_shape=shape_from_input(lambda p, s: tuple(s[a] for a in _perm(p, len(s)))),
     forward=_transpose_forward, backward=_transpose_backward,
     backward_uses=(), doc="Permute axes (reversed when `axes` is empty). See notebook 01."))
 
@@ -273,7 +261,7 @@ def _slice_shape(p, s):
 register(Op(
     name="slice_axis",
     params={"axis": Param("int"), "begin": Param("int"), "end": Param("int", optional=True)},
-    arguments=("data",), infer_shape=_unary("slice_axis", _slice_shape),
+    arguments=("data",), infer_shape=shape_from_input(_slice_shape),
     forward=_slice_forward, backward=_slice_backward, backward_uses=(),
     doc="Elements [begin, end) along `axis`; negative values count from the end, end=None "
         "means the end. See notebook 01."))
@@ -282,9 +270,9 @@ register(Op(
 # -- zeros_like, ones_like, Cast ------------------------------------------------------
 for _name, _fill in (("zeros_like", 0), ("ones_like", 1)):
     register(Op(name=_name, params={}, arguments=("data",),
-                infer_shape=_unary(_name, lambda p, s: s),
+                infer_shape=shape_from_input(lambda p, s: s),
                 forward=lambda p, ins, outs, t, st, _fill=_fill: outs[0].fill(_fill),
-                backward=_zero_grads, backward_uses=(),
+                backward=zero_grads, backward_uses=(),
                 doc=f"An array of {_fill}s shaped like the input. See notebook 01."))
 
 
@@ -295,10 +283,7 @@ def _cast_backward(p, ograds, ins, outs, igrads, reqs, state):
 
 register(Op(
     name="Cast", params={"dtype": Param("dtype", choices=CAST_DTYPES)}, arguments=("data",),
-    aliases=("cast",), infer_shape=_unary("Cast", lambda p, s: s),
+    aliases=("cast",), infer_shape=shape_from_input(lambda p, s: s),
     infer_type=lambda p, t: (list(t), [p["dtype"]]),
     forward=_copy_out, backward=_cast_backward,
     backward_uses=(), doc="Convert to `dtype` (float to int truncates). See notebook 01."))
-
-
-from . import shape_index  # noqa: E402,F401  (take, where, one_hot, SequenceMask, argmax)

@@ -1,7 +1,8 @@
 """Indexing operators of the shape family: take, where, one_hot, SequenceMask, argmax.
 
-Imported at the end of ``shape.py``. Gather/scatter (take), one_hot and SequenceMask run Numba
-kernels from ``kernels/cpu/shape.py``. Indices, conditions and lengths get no gradient: MXNet
+The other shape operators are in ``shape.py``. Gather/scatter (take), one_hot and SequenceMask
+run Numba kernels from ``kernels/cpu/shape.py`` (numpy twins ``kernels/reference/shape.py``; no
+CUDA kernel yet). Indices, conditions and lengths get no gradient: MXNet
 writes zeros into theirs (take, where, one_hot), except SequenceMask, which leaves
 ``sequence_length``'s gradient untouched. See notebook 01.
 """
@@ -10,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from .registry import Op, Param, register, assign
-from .shape import _unary, _zero_grads, CAST_DTYPES
-from .loss import norm_axis, split3, kernel_view
+from .common import (CAST_DTYPES, norm_axis, split3, kernel_view, shape_from_input,
+                     zero_grads)
 from ..base import MXNetError, ShapeError
 from ..kernels.cpu.shape import (TAKE_MODES, take_indices, take_forward, take_backward,
                                  one_hot_fill, sequence_mask)
@@ -136,9 +137,9 @@ register(Op(
     params={"depth": Param("int"), "on_value": Param("float", 1.0),
             "off_value": Param("float", 0.0),
             "dtype": Param("dtype", "float32", choices=CAST_DTYPES[1:])},
-    arguments=("indices",), infer_shape=_unary("one_hot", _one_hot_shape),
+    arguments=("indices",), infer_shape=shape_from_input(_one_hot_shape),
     infer_type=lambda p, t: ([t[0] or "float32"], [p["dtype"]]),
-    forward=_one_hot_forward, backward=_zero_grads, backward_uses=(),
+    forward=_one_hot_forward, backward=zero_grads, backward_uses=(),
     doc="One row per index: on_value at the index, off_value elsewhere (indices outside "
         "[0, depth) give all off_value). See notebook 01."))
 
@@ -212,7 +213,7 @@ def _argmax_forward(p, ins, outs, is_train, state):
 register(Op(
     name="argmax",
     params={"axis": Param("int", None, optional=True), "keepdims": Param("bool", False)},
-    arguments=("data",), infer_shape=_unary("argmax", _argmax_shape),
-    forward=_argmax_forward, backward=_zero_grads, backward_uses=(),
+    arguments=("data",), infer_shape=shape_from_input(_argmax_shape),
+    forward=_argmax_forward, backward=zero_grads, backward_uses=(),
     doc="Index of the largest value (first on ties), returned in the input's dtype as MXNet "
         "does. See notebook 01."))

@@ -2,7 +2,8 @@
 
 Kept apart from ``shape.py`` so the fused RNN work could add it without touching that file;
 ``mx.rnn.FusedRNNCell`` uses it to turn 'NTC' sequences into the 'TNC' the ``RNN`` operator
-reads, with the same node names as MXNet. See notebook 06.
+reads, with the same node names as MXNet. Kernels: numpy ``swapaxes`` (no kernel files; no CUDA
+kernel yet). See notebook 06.
 """
 from __future__ import annotations
 

@@ -7,18 +7,21 @@ on the first update of each index and can pickle it (``get_states`` / ``set_stat
 kvstore and ``Module.save_optimizer_states`` do.
 
 The update rules change arrays in place, in float32 when the weights are float32, in the order
-MXNet's kernels use; each optimizer's docstring gives its formula. This file holds the base
-class, the registry and the Updater. The SGD family (SGD, NAG, Signum, SGLD, DCASGD) is in
-:mod:`mxteach.optimizer.sgd`, the adaptive ones (Adam, AdaGrad, RMSProp, AdaDelta, Adamax,
-Nadam, Ftrl, FTML, LAMB) in :mod:`mxteach.optimizer.adaptive`; all are importable from here.
+MXNet's kernels use; each optimizer's docstring gives its formula. The package, bottom to top:
+:mod:`~mxteach.optimizer.registry` (the names), :mod:`~mxteach.optimizer.base` (the base
+class, ``register`` / ``create``), :mod:`~mxteach.optimizer.states` (the ``*.states`` pickle
+format), :mod:`~mxteach.optimizer.updater` (the Updater), and the rules: the SGD family (SGD,
+NAG, Signum, SGLD, DCASGD) in :mod:`~mxteach.optimizer.sgd`, the adaptive ones (Adam, AdaGrad,
+RMSProp, AdaDelta, Adamax, Nadam, Ftrl, FTML, LAMB) in :mod:`~mxteach.optimizer.adaptive`; all
+are importable from here.
 """
-from .base import *  # noqa: F401,F403 - the public base API
-from .base import __all__ as _base_all
-from .base import (_buf, _check_same_shape, _clip, _clip_on)  # noqa: F401
-from .sgd import SGD, ccSGD, NAG, Signum, SGLD, DCASGD, Test  # noqa: F401
-from .adaptive import (Adam, AdaGrad, RMSProp, AdaDelta, Adamax, Nadam,  # noqa: F401
-                                 Ftrl, FTML, LAMB)
+from .base import (Optimizer, register, create, OptimizerError, LearningRateLockedError,
+                   check_hyper_parameters)
+from .updater import Updater, get_updater
+from .sgd import SGD, ccSGD, NAG, Signum, SGLD, DCASGD, Test
+from .adaptive import Adam, AdaGrad, RMSProp, AdaDelta, Adamax, Nadam, Ftrl, FTML, LAMB
 
-__all__ = list(_base_all) + ["SGD", "ccSGD", "NAG", "Signum", "SGLD", "DCASGD", "Test", "Adam",
-                             "AdaGrad", "RMSProp", "AdaDelta", "Adamax", "Nadam", "Ftrl",
-                             "FTML", "LAMB"]
+__all__ = ["Optimizer", "register", "create", "Updater", "get_updater", "OptimizerError",
+           "LearningRateLockedError", "check_hyper_parameters", "SGD", "ccSGD", "NAG", "Signum",
+           "SGLD", "DCASGD", "Test", "Adam", "AdaGrad", "RMSProp", "AdaDelta", "Adamax", "Nadam",
+           "Ftrl", "FTML", "LAMB"]

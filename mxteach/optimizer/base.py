@@ -1,16 +1,9 @@
-"""Optimizers: how a gradient becomes a weight change, as ``mx.optimizer`` in MXNet 1.9.
+"""The optimizer base class: hyper-parameters (learning rate or schedule, ``wd``,
+``rescale_grad``, ``clip_gradient``), per-parameter multipliers, update counting, and
+``register`` / ``create`` by name (through :mod:`mxteach.optimizer.registry`).
 
-An :class:`Optimizer` owns the hyper-parameters (learning rate or schedule, weight decay ``wd``,
-``rescale_grad``, ``clip_gradient``, per-parameter multipliers) and the update rule; the
-per-weight state (momentum, running averages ...) lives in an :class:`Updater`, which creates it
-on the first update of each index and can pickle it (``get_states`` / ``set_states``), as the
-kvstore and ``Module.save_optimizer_states`` do.
-
-The update rules change arrays in place, in float32 when the weights are float32, in the order
-MXNet's kernels use; each optimizer's docstring gives its formula. This file holds the base
-class, the registry and the Updater. The SGD family (SGD, NAG, Signum, SGLD, DCASGD) is in
-:mod:`mxteach.optimizer.sgd`, the adaptive ones (Adam, AdaGrad, RMSProp, AdaDelta, Adamax,
-Nadam, Ftrl, FTML, LAMB) in :mod:`mxteach.optimizer.adaptive`; all are importable from here.
+The update rules live in :mod:`mxteach.optimizer.sgd` and :mod:`mxteach.optimizer.adaptive`,
+the per-weight states in :mod:`mxteach.optimizer.updater`. See notebook 04.
 """
 from __future__ import annotations
 
@@ -20,16 +13,12 @@ import warnings
 
 import numpy as np
 
-from ..base import MXNetAttributeError, MXNetError, MXNetNotImplementedError, did_you_mean
+from ..base import MXNetAttributeError, MXNetError, MXNetNotImplementedError
 from ..ndarray.ndarray import NDArray
-from .states import dumps as _states_dumps, loads as _states_loads
+from .registry import OPTIMIZERS, OptimizerError
 
-__all__ = ["Optimizer", "register", "create", "Updater", "get_updater", "OptimizerError",
-           "LearningRateLockedError", "check_hyper_parameters"]
-
-
-class OptimizerError(MXNetError, ValueError):
-    """A bad optimizer name or argument (MXNet raises ValueError for these)."""
+__all__ = ["Optimizer", "register", "create", "OptimizerError", "LearningRateLockedError",
+           "check_hyper_parameters"]
 
 
 class LearningRateLockedError(MXNetError, UserWarning):
@@ -136,7 +125,7 @@ class Optimizer:
     and is what the scheduler sees. See notebook 04.
     """
 
-    opt_registry = {}
+    opt_registry = OPTIMIZERS.live  # MXNet's public dict: name -> class
 
     def __init__(self, rescale_grad=1.0, param_idx2name=None, wd=0.0, clip_gradient=None,
                  learning_rate=None, lr_scheduler=None, sym=None, begin_num_update=0,
@@ -195,15 +184,7 @@ class Optimizer:
         type
             ``klass``. See notebook 04.
         """
-        if not isinstance(klass, type):
-            raise OptimizerError(f"register expects a class, got {klass!r}")
-        name = klass.__name__.lower()
-        old = Optimizer.opt_registry.get(name)
-        if old is not None and old is not klass:
-            warnings.warn(f"optimizer {klass.__module__}.{klass.__name__} replaces "
-                          f"{old.__module__}.{old.__name__} under the name '{name}'")
-        Optimizer.opt_registry[name] = klass
-        return klass
+        return OPTIMIZERS.register(klass)
 
     @staticmethod
     def create_optimizer(name, **kwargs):
@@ -230,12 +211,7 @@ class Optimizer:
         if not isinstance(name, str):
             raise MXNetAttributeError(f"optimizer must be a name or an Optimizer, got "
                                       f"{type(name).__name__}")
-        klass = Optimizer.opt_registry.get(name.lower())
-        if klass is None:
-            raise OptimizerError(f"Cannot find optimizer '{name}'; registered: "
-                                 f"{sorted(Optimizer.opt_registry)}."
-                                 + did_you_mean(name.lower(), Optimizer.opt_registry))
-        optimizer = klass(**kwargs)
+        optimizer = OPTIMIZERS.get(name)(**kwargs)
         check_hyper_parameters(optimizer, f"create('{name}')")
         return optimizer
 
@@ -425,173 +401,3 @@ class Optimizer:
 
 register = Optimizer.register
 create = Optimizer.create_optimizer
-
-
-# ------------------------------------------------------------------------------------------
-# Updater: per-weight states, as the kvstore and Module use them
-# ------------------------------------------------------------------------------------------
-class Updater:
-    """Applies an optimizer to keyed weights and keeps each weight's state.
-
-    ``updater(index, grad, weight)`` (lists allowed) creates the state of a new index on first
-    use, then calls the optimizer. Optimizers with ``aggregate_num > 0`` (SGD, LAMB) receive
-    lists of up to ``aggregate_num`` weights of one dtype per call, as in MXNet.
-
-    Parameters
-    ----------
-    optimizer : Optimizer
-        The optimizer to apply.
-
-    Attributes
-    ----------
-    states : dict
-        Index → state, as returned by ``optimizer.create_state_multi_precision``.
-
-    See notebook 04.
-    """
-
-    def __init__(self, optimizer):
-        if not isinstance(optimizer, Optimizer):
-            raise MXNetError(f"Updater needs an Optimizer, got {type(optimizer).__name__}")
-        check_hyper_parameters(optimizer, "init_optimizer")
-        self.optimizer = optimizer
-        self.states = {}
-        self.states_synced = {}
-        self.aggregate_updates = optimizer.aggregate_num > 0
-
-    def __call__(self, index, grad, weight):
-        if isinstance(index, (list, tuple)):
-            indices, grads, weights = list(index), list(grad), list(weight)
-        else:
-            indices, grads, weights = [index], [grad], [weight]
-        if not (len(indices) == len(grads) == len(weights)):
-            raise MXNetError(f"Updater got {len(indices)} indices, {len(grads)} gradients and "
-                             f"{len(weights)} weights; they must pair up")
-        if weights:
-            self.optimizer._set_current_context(weights[0].context.device_id)
-        for i, idx in enumerate(indices):
-            if isinstance(idx, bytes):
-                indices[i] = idx = idx.decode()
-            if idx not in self.states:
-                self.states[idx] = self.optimizer.create_state_multi_precision(idx, weights[i])
-                self.states_synced[idx] = True
-            elif not self.states_synced[idx]:
-                self.states[idx] = self.sync_state_context(self.states[idx], weights[i].context)
-                self.states_synced[idx] = True
-        if not self.aggregate_updates:
-            for idx, w, g in zip(indices, weights, grads):
-                self.optimizer.update_multi_precision(idx, w, g, self.states[idx])
-            return
-        groups = {}
-        for idx, w, g in zip(indices, weights, grads):
-            groups.setdefault(np.dtype(w.dtype), []).append((idx, w, g))
-        size = self.optimizer.aggregate_num
-        for members in groups.values():
-            for start in range(0, len(members), size):
-                chunk = members[start:start + size]
-                idxs = [m[0] for m in chunk]
-                self.optimizer.update_multi_precision(
-                    idxs, [m[1] for m in chunk], [m[2] for m in chunk],
-                    [self.states[i] for i in idxs])
-
-    def sync_state_context(self, state, context):
-        """Move a state (NDArray, or tuple/list of them) to ``context``.
-
-        Parameters
-        ----------
-        state : NDArray, tuple, list or None
-        context : Context
-
-        Returns
-        -------
-        The same structure on ``context``. See notebook 04.
-        """
-        if isinstance(state, NDArray):
-            return state.as_in_context(context)
-        if isinstance(state, (tuple, list)):
-            moved = [self.sync_state_context(s, context) for s in state]
-            return tuple(moved) if isinstance(state, tuple) else moved
-        return state
-
-    def set_states(self, states):
-        """Load states (and possibly the optimizer) from :meth:`get_states` bytes.
-
-        Parameters
-        ----------
-        states : bytes
-            A pickle of the states dict, or of ``(states, optimizer)``, written here or by
-            MXNet 1.9 (see :mod:`mxteach.optimizer.states`). Corrupt data raises MXNetError.
-
-        Notes
-        -----
-        States move to their weights' devices on the next update. See notebook 04.
-        """
-        loaded = _states_loads(states, "set_states")
-        if isinstance(loaded, tuple) and len(loaded) == 2:
-            self.states, self.optimizer = loaded
-            self.aggregate_updates = self.optimizer.aggregate_num > 0
-        elif isinstance(loaded, dict):
-            self.states = loaded
-        else:
-            raise MXNetError(f"set_states: expected a pickled dict of states or (states, "
-                             f"optimizer), got {type(loaded).__name__}")
-        self.states_synced = dict.fromkeys(self.states, False)
-
-    def load_states(self, states, weights, source="optimizer states"):
-        """Like :meth:`set_states`, but validated first: nothing changes unless every state
-        matches the optimizer in use and the weight it belongs to.
-
-        Parameters
-        ----------
-        states : bytes
-            What :meth:`get_states` (here or in MXNet) wrote.
-        weights : dict
-            ``index -> NDArray``: every index this updater serves, with its weight.
-        source : str
-            Names the data in error messages.
-
-        Raises
-        ------
-        MXNetError
-            Corrupt data, a refused pickle global, an unknown index, a state of the wrong
-            structure, shape or dtype, or a pickled optimizer of another kind. See notebook 04.
-        """
-        from .states import check_states
-        loaded, optimizer = check_states(_states_loads(states, source), self.optimizer,
-                                         weights, source)
-        self.states = loaded
-        if optimizer is not None:
-            self.optimizer = optimizer
-            self.aggregate_updates = optimizer.aggregate_num > 0
-        self.states_synced = dict.fromkeys(self.states, False)
-
-    def get_states(self, dump_optimizer=False):
-        """Pickle the states dict (with the optimizer when ``dump_optimizer``).
-
-        Parameters
-        ----------
-        dump_optimizer : bool, default False
-            Also save the optimizer, with its counters and schedule.
-
-        Returns
-        -------
-        bytes
-            A pickle real MXNet 1.9 can load (NDArrays in MXNet's pickled form; see
-            :mod:`mxteach.optimizer.states`). See notebook 04.
-        """
-        return _states_dumps((self.states, self.optimizer) if dump_optimizer else self.states)
-
-
-def get_updater(optimizer):
-    """An :class:`Updater` for ``optimizer`` (what kvstores and Module use).
-
-    Parameters
-    ----------
-    optimizer : Optimizer
-
-    Returns
-    -------
-    Updater
-        See notebook 04.
-    """
-    return Updater(optimizer)

@@ -13,8 +13,9 @@ import warnings
 
 import numpy as np
 
+from ..backend import for_context
 from ..ndarray.ndarray import zeros
-from .. import random as _random
+from .. import random_state as _random
 from .base import Optimizer, register, _buf, _clip, _clip_on, _check_same_shape
 
 __all__ = ["SGD", "ccSGD", "NAG", "Signum", "SGLD", "DCASGD", "Test", "sgd_step", "nag_step"]
@@ -127,18 +128,17 @@ class SGD(_MasterCopyMixin, Optimizer):
         lrs, wds = self._get_lrs(indices), self._get_wds(indices)
         momentum = self.momentum if self.momentum > 0 else 0.0
         for w, g, s, lr, wd in zip(weights, grads, states, lrs, wds):
-            if w.context.device_type == "gpu":   # -- GPU hook: the CUDA twin of sgd_step
-                from ..kernels.cuda.operators import sgd_update
-                sgd_update(w, g, s, lr, wd, self.rescale_grad, self.clip_gradient, momentum,
-                           multi_precision)
-            elif multi_precision:
-                mom, master = s
-                sgd_step(_buf(master), _buf(g), None if mom is None else _buf(mom), lr, wd,
-                         self.rescale_grad, self.clip_gradient, momentum)
-                _buf(w)[...] = _buf(master).astype(w.dtype)
-            else:
-                sgd_step(_buf(w), _buf(g), None if s is None else _buf(s), lr, wd,
-                         self.rescale_grad, self.clip_gradient, momentum)
+            # the weight's device gives the step: sgd_step itself on the CPU, its CUDA twin
+            # (kernels/cuda/optim.py, on device buffers) on a gpu
+            dev = for_context(w.context)
+            mom, target = s if multi_precision else (s, w)
+            dev.check_operands("SGD update", ("weight", w),
+                               (("gradient", g), ("momentum state", mom)))
+            dev.twin(sgd_step, "optim")(_buf(target), _buf(g),
+                                        None if mom is None else _buf(mom), lr, wd,
+                                        self.rescale_grad, self.clip_gradient, momentum)
+            if multi_precision:
+                _buf(w)[...] = _buf(target).astype(w.dtype)
 
     def update(self, index, weight, grad, state):
         self._update_impl(index, weight, grad, state, multi_precision=False)
@@ -278,7 +278,7 @@ class SGLD(Optimizer):
         g = clip(rescale_grad * g)
         w = w - lr / 2 * (g + wd * w) + normal(0, sqrt(lr))
 
-    The noise comes from ``mxteach.random`` (seed it with ``mx.random.seed``), so runs are
+    The noise comes from ``mxteach.random_state`` (seed it with ``mx.random.seed``), so runs are
     reproducible here but do not reproduce MXNet's random stream.
 
     Parameters

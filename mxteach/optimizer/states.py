@@ -19,8 +19,9 @@ mxteach's NDArray, mxteach's registered optimizers and learning-rate schedulers,
 scalars/arrays/dtypes, ``bytearray``, ``set``, ``frozenset``, ``complex``,
 ``collections.OrderedDict``). Any other global -- ``os.system``, ``builtins.eval``, MXNet's own
 optimizer classes -- is refused with MXNetError before anything is called, so a ``.states``
-file cannot run code. :func:`check_states` then compares what was loaded with the module's
-weights and optimizer, so that a wrong file is refused before it replaces anything.
+file cannot run code. :func:`mxteach.optimizer.updater.check_states` then compares what was
+loaded with the module's weights and optimizer, so that a wrong file is refused before it
+replaces anything.
 
 See notebook 04.
 """
@@ -29,13 +30,13 @@ from __future__ import annotations
 import io
 import pickle
 import pickletools
-import warnings
 
 from ..base import MXNetError
 from ..ndarray.ndarray import NDArray
 from ..ndarray.serialization import array_record, load_array_record
+from .registry import OPTIMIZERS
 
-__all__ = ["dumps", "loads", "check_states", "PROTOCOL", "UnsafeStatesError"]
+__all__ = ["dumps", "loads", "PROTOCOL", "UnsafeStatesError"]
 
 PROTOCOL = 4  # what MXNet 1.9's pickle.dumps uses under the Pythons it supports
 _MX_MODULE, _MX_NAME = "mxnet.ndarray.ndarray", "NDArray"
@@ -119,6 +120,12 @@ def _reconstruct(cls, shape, typecode):
     return core.multiarray._reconstruct(cls, shape, typecode)
 
 
+# Where the optimizer classes lived before mxteach.optimizer became a package: states saved
+# with dump_optimizer=True by those versions name them so.
+_MOVED_MODULES = {"mxteach.optimizer_base": "mxteach.optimizer.base",
+                  "mxteach.optimizer_sgd": "mxteach.optimizer.sgd",
+                  "mxteach.optimizer_adaptive": "mxteach.optimizer.adaptive"}
+
 _SAFE_BUILTINS = {("builtins", "bytearray"): _bytearray, ("builtins", "set"): set,
                   ("builtins", "frozenset"): frozenset, ("builtins", "complex"): complex}
 _NUMPY_NAMES = {"scalar", "_reconstruct", "dtype", "ndarray"}
@@ -146,9 +153,9 @@ def _allowed_class(module, name):
         core = getattr(np, "_core", None) or np.core
         return getattr(core.multiarray, name)
     if module.startswith("mxteach."):
-        from .base import Optimizer
         from ..lr_scheduler import LRScheduler
-        for klass in set(Optimizer.opt_registry.values()):
+        module = _MOVED_MODULES.get(module, module)
+        for klass in set(OPTIMIZERS.as_dict().values()):
             if (klass.__module__, klass.__name__) == (module, name):
                 return klass
         import mxteach.lr_scheduler as lrs
@@ -208,99 +215,3 @@ def _check_lengths(blob, source):
                 raise ValueError(f"memo index {arg} at byte {pos} is larger than the file")
     except Exception as err:  # genops raises ValueError and others on corrupt input
         raise MXNetError(f"{source}: corrupt pickle ({str(err)[:200]})") from None
-
-
-def _describe(x):
-    if isinstance(x, NDArray):
-        import numpy as np
-        return f"array {tuple(x.shape)} {np.dtype(x.dtype).name}"
-    if isinstance(x, (tuple, list)):
-        return f"{type(x).__name__} of {len(x)}"
-    return type(x).__name__
-
-
-def _match(got, want, where):
-    """Raise MXNetError unless ``got`` has the structure, shapes and dtypes of ``want``."""
-    if want is None:
-        if got is not None:
-            raise MXNetError(f"{where}: expected no state, got {_describe(got)}")
-        return
-    if isinstance(want, NDArray):
-        if not isinstance(got, NDArray) or tuple(got.shape) != tuple(want.shape) or \
-                got.dtype != want.dtype:
-            raise MXNetError(f"{where}: expected {_describe(want)}, got {_describe(got)}")
-        return
-    if isinstance(want, (tuple, list)):
-        if not isinstance(got, (tuple, list)) or len(got) != len(want):
-            raise MXNetError(f"{where}: expected {_describe(want)}, got {_describe(got)}")
-        for k, (g, w) in enumerate(zip(got, want)):
-            _match(g, w, f"{where}[{k}]")
-        return
-    if type(got) is not type(want):  # e.g. a scalar state of some custom optimizer
-        raise MXNetError(f"{where}: expected {_describe(want)}, got {_describe(got)}")
-
-
-def _check_optimizer_fields(loaded, current, source):
-    """A pickled optimizer has every attribute the current one has, of a compatible kind
-    (its ``__setstate__`` takes any dict; a missing ``momentum`` would fail at the next
-    update, long after the load)."""
-    import numbers
-    got = vars(loaded)
-    for name, value in vars(current).items():
-        if name == "param_dict":
-            continue
-        if name not in got:
-            raise MXNetError(f"{source}: the saved {type(loaded).__name__} has no attribute "
-                             f"'{name}'")
-        other = got[name]
-        kinds = ((numbers.Number,), (dict,), (list, tuple), (str,))
-        for kind in kinds:
-            if isinstance(value, kind) and not isinstance(value, bool) and \
-                    not isinstance(other, kind):
-                raise MXNetError(f"{source}: the saved optimizer's '{name}' is a "
-                                 f"{type(other).__name__}, expected a {type(value).__name__}")
-
-
-def check_states(loaded, optimizer, weights, source="optimizer states"):
-    """Validate unpickled states against the optimizer in use and its weights.
-
-    Parameters
-    ----------
-    loaded : object
-        What :func:`loads` returned: a dict ``index -> state`` or ``(states, optimizer)``.
-    optimizer : Optimizer
-        The optimizer the states are for; a pickled optimizer must be of the same class.
-    weights : dict
-        ``index -> NDArray``, every index the updater may see, with its weight.
-    source : str
-        Names the data in error messages.
-
-    Returns
-    -------
-    (dict, Optimizer or None)
-        The states and the pickled optimizer (None when the file holds none). Each state has
-        the structure, shapes and dtypes ``optimizer.create_state_multi_precision`` gives
-        for its weight; anything else raises MXNetError and nothing is changed.
-    """
-    from .base import Optimizer, check_hyper_parameters
-    new_opt = None
-    if isinstance(loaded, tuple) and len(loaded) == 2 and isinstance(loaded[1], Optimizer):
-        loaded, new_opt = loaded
-        if type(new_opt) is not type(optimizer):
-            raise MXNetError(f"{source}: saved for optimizer {type(new_opt).__name__}, but the "
-                             f"module uses {type(optimizer).__name__}")
-        _check_optimizer_fields(new_opt, optimizer, source)
-        check_hyper_parameters(new_opt, source)
-    if not isinstance(loaded, dict):
-        raise MXNetError(f"{source}: expected a dict of states (or (states, optimizer)), got "
-                         f"{_describe(loaded)}")
-    unknown = [k for k in loaded if k not in weights]
-    if unknown:
-        raise MXNetError(f"{source}: holds states for {unknown[:5]!r}, which are not indices "
-                         f"of this module's parameters ({sorted(weights, key=str)[:10]!r}...)")
-    with warnings.catch_warnings():  # create_state may warn about float16; not news here
-        warnings.simplefilter("ignore")
-        for key, state in loaded.items():
-            want = optimizer.create_state_multi_precision(key, weights[key])
-            _match(state, want, f"{source}: state of index {key!r}")
-    return loaded, new_opt

@@ -20,7 +20,7 @@ from .. import initializer as _init
 from .. import ndarray as _nd
 from .. import symbol as _sym
 from ..base import MXNetError, MXNetNotImplementedError
-from ..ops.rnn import rnn_param_layout
+from ..initializer.structured import FUSED_GATES, fused_rnn_num_input, fused_rnn_slices
 from .container_cell import BidirectionalCell, SequentialRNNCell
 from .modifier_cell import DropoutCell
 from .rnn_cell import BaseRNNCell, GRUCell, LSTMCell, RNNCell
@@ -28,8 +28,7 @@ from .sequence import normalize_sequence
 
 __all__ = ["FusedRNNCell"]
 
-_GATES = {"rnn_relu": ("",), "rnn_tanh": ("",), "lstm": ("_i", "_f", "_c", "_o"),
-          "gru": ("_r", "_z", "_o")}
+_GATES = FUSED_GATES
 
 
 def _numpy(arr):
@@ -104,31 +103,12 @@ class FusedRNNCell(BaseRNNCell):
     def _slices(self, num_input):
         """``name -> (offset, shape)`` of every per-gate array in the flat vector, in MXNet's
         order (all weights, then all biases)."""
-        h, gates = self._num_hidden, self._gate_names
-        blocks, total = rnn_param_layout(self._mode, self._num_layers, self._bidirectional,
-                                         num_input, h)
-        out = {}
-        for kind, keys in (("weight", (("wx", "i2h"), ("wh", "h2h"))),
-                           ("bias", (("bx", "i2h"), ("bh", "h2h")))):
-            for b in blocks:
-                stem = f"{self._prefix}{self._directions[b['direction']]}{b['layer']}_"
-                for key, group in keys:
-                    off, shape = b[key]
-                    width = int(np.prod(shape[1:]))
-                    for j, gate in enumerate(gates):
-                        out[f"{stem}{group}{gate}_{kind}"] = (off + j * h * width,
-                                                             (h,) + tuple(shape[1:]))
-        return out, total
+        return fused_rnn_slices(self._mode, self._num_layers, self._bidirectional,
+                                self._num_hidden, num_input, self._prefix)
 
     def _num_input(self, size):
-        b, m, h, L = len(self._directions), self._num_gates, self._num_hidden, self._num_layers
-        per = b * h * m
-        rest = size - (L - 1) * (h + b * h + 2) * per
-        if size <= 0 or rest % per or rest // per - h - 2 < 1:
-            raise MXNetError(f"FusedRNNCell '{self._prefix}': a parameters vector of {size} "
-                             f"elements does not fit {L} layer(s) of {self._mode} with "
-                             f"num_hidden={h}" + (", bidirectional" if b == 2 else ""))
-        return rest // per - h - 2
+        return fused_rnn_num_input(self._mode, self._num_layers, self._bidirectional,
+                                   self._num_hidden, size, self._prefix)
 
     def unpack_weights(self, args):
         """Cut ``{prefix}parameters`` into per-gate weights and biases named like the unfused

@@ -223,18 +223,29 @@ class Symbol:
         return "\n".join(lines)
 
     # -- binding (the executor lives in mxteach.executor) -------------------------------------
+    # The Executor class, installed by mxteach/executor/__init__.py when it is imported (and
+    # ``import mxteach`` imports it): the executor sits above symbols, so symbols never import
+    # it; the dependency is inverted through this slot.
+    executor_class = None
+
+    @classmethod
+    def _executor(cls):
+        if cls.executor_class is None:
+            raise MXNetError("binding needs mxteach.executor, which installs itself into "
+                             "Symbol.executor_class when imported; import mxteach (or "
+                             "mxteach.executor) first")
+        return cls.executor_class
+
     def simple_bind(self, ctx, grad_req="write", type_dict=None, stype_dict=None, group2ctx=None,
                     shared_arg_names=None, shared_exec=None, shared_buffer=None, **kwargs):
-        from ..executor import Executor
-        return Executor.simple_bind(self, ctx, grad_req=grad_req, type_dict=type_dict,
+        return self._executor().simple_bind(self, ctx, grad_req=grad_req, type_dict=type_dict,
                                     group2ctx=group2ctx, shared_arg_names=shared_arg_names,
                                     shared_exec=shared_exec, shared_buffer=shared_buffer,
                                     shapes=kwargs)
 
     def bind(self, ctx, args, args_grad=None, grad_req="write", aux_states=None, group2ctx=None,
              shared_exec=None):
-        from ..executor import Executor
-        return Executor.bind(self, ctx, args, args_grad=args_grad, grad_req=grad_req,
+        return self._executor().bind(self, ctx, args, args_grad=args_grad, grad_req=grad_req,
                              aux_states=aux_states, group2ctx=group2ctx, shared_exec=shared_exec)
 
     def eval(self, ctx=None, **kwargs):

@@ -4,7 +4,7 @@ leaks in and no notebook is trusted by accident), Debian's Chromium driven by Pl
 page-side checks (drawings shown, text contrast, hatching) written in JavaScript.
 
 Never downloads a browser: Chromium comes from the system (``/usr/bin/chromium``, or
-``MXTEACH_CHROMIUM``). See TOOLING.md for the flags.
+``MXTEACH_CHROMIUM``), started with the flags of ``CHROMIUM_ARGS`` below.
 """
 from __future__ import annotations
 

@@ -65,7 +65,7 @@ def _apply():
         return
     if _SETTING and not _SETTING.isdigit():
         raise ValueError(f"MXTEACH_THREADS={_SETTING!r}: use 'off' or a number of threads")
-    THREAD_POLICY["omp_wait_policy"] = os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    THREAD_POLICY["omp_wait_policy"] = config.set_default("OMP_WAIT_POLICY", "PASSIVE")
     import numba
     threads = numba.config.NUMBA_NUM_THREADS
     if _SETTING:

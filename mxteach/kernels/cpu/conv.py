@@ -7,7 +7,7 @@ offset), so the convolution of the whole batch is one GEMM ``W (F, C*KH*KW) @ co
 and the weight gradient is one GEMM ``dY (F, N*OH*OW) @ col.T``.
 
 Every kernel works on contiguous float32 or float64 arrays and has a numpy twin with the same
-name and signature in ``kernels/reference_conv.py``. Set ``NUMBA_DISABLE_JIT=1`` to step
+name and signature in ``kernels/reference/conv.py``. Set ``NUMBA_DISABLE_JIT=1`` to step
 through them as plain Python.
 """
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Plain arithmetic runs as numpy ufuncs with ``out=`` (already vectorised C); the kernels here are
 the fused or branchy pieces: summing a broadcast gradient back to an input's shape, clip, and the
 maximum/minimum gradient masks. Every kernel works on flat (1-D, contiguous) arrays of float32 or
-float64 and has a numpy twin with the same signature in ``kernels/reference_elemwise.py``.
+float64 and has a numpy twin with the same signature in ``kernels/reference/elemwise.py``.
 
 Set ``NUMBA_DISABLE_JIT=1`` to step through these functions in a debugger as plain Python.
 """
@@ -13,7 +13,12 @@ import numpy as np
 from numba import njit
 
 __all__ = ["sum_to_shape", "clip_forward", "clip_backward", "maxmin_backward",
-           "broadcast_strides"]
+           "broadcast_strides", "BINARY_CODES"]
+
+# The verb codes of the CUDA binary kernels (``kernels/cuda/elemwise.py``). They live in this
+# CUDA-free file so the operators can tell which verbs have a GPU kernel without loading
+# numba.cuda, as ``ACT_CODES`` in ``kernels/cpu/nn.py`` does for the activations.
+BINARY_CODES = {"add": 0, "sub": 1, "mul": 2, "div": 3}
 
 
 def broadcast_strides(big_shape, small_shape):

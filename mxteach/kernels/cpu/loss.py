@@ -4,7 +4,7 @@ and the SoftmaxOutput gradient.
 Every array is seen as 3-D ``(pre, n, post)`` with the reduced axis in the middle, so one kernel
 serves any ``axis`` (the operator reshapes, which costs nothing for contiguous buffers). Kernels
 work on float32 or float64 and have numpy twins with the same names and signatures in
-``kernels/reference_loss.py``; the tests run both on the same data.
+``kernels/reference/loss.py``; the tests run both on the same data.
 
 Backward kernels take ``accumulate``: False overwrites the gradient ('write'), True adds to it
 ('add'). Set ``NUMBA_DISABLE_JIT=1`` to step through them as plain Python.

@@ -3,7 +3,7 @@
 Activation and LeakyReLU share one pair of elementwise kernels chosen by an integer code
 (``ACT_CODES``); PReLU, BatchNorm and Embedding have their own. Every kernel works on
 contiguous float32 or float64 arrays and has a numpy twin with the same name and signature in
-``kernels/reference_nn.py``; the tests run both on the same data.
+``kernels/reference/nn.py``; the tests run both on the same data.
 
 BatchNorm's per-channel loops run in parallel (prange); the elementwise, PReLU and Embedding
 loops stay serial (memory-bound one-pass loops; a parallel kernel also compiles far slower).

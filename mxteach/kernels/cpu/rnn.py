@@ -16,7 +16,7 @@ GRU only because the reset gate multiplies ``gh``'s candidate block *after* the 
 ``saved`` holds, per row: LSTM ``[i, f, g, o]`` (activated); GRU ``[r, z, n, gh_n]``; the plain
 RNNs nothing (their derivative comes from h_t). Arrays are contiguous float32 or float64;
 unused arguments (``c`` outside LSTM) may be 0-size. The numpy twins with the same names and
-signatures are in ``kernels/reference_rnn.py``. Set ``NUMBA_DISABLE_JIT=1`` to step through.
+signatures are in ``kernels/reference/rnn.py``. Set ``NUMBA_DISABLE_JIT=1`` to step through.
 """
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ concat, slicing) stay in numpy in the operators.
 Arrays are seen as 3-D ``(pre, n, post)`` with the indexed axis in the middle. Index arrays may be
 float (MXNet's default dtype): a value is truncated toward zero, as MXNet's integer cast does.
 Every kernel has a numpy twin with the same name and signature in
-``kernels/reference_shape.py``. Backward kernels take ``accumulate`` (False: 'write', True:
+``kernels/reference/shape.py``. Backward kernels take ``accumulate`` (False: 'write', True:
 'add'). Set ``NUMBA_DISABLE_JIT=1`` to step through them as plain Python.
 """
 from __future__ import annotations

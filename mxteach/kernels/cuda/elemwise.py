@@ -21,12 +21,10 @@ import numpy as np
 from numba import cuda
 
 from ...base import MXNetError
-from ..cpu.elemwise import broadcast_strides
+from ..cpu.elemwise import broadcast_strides, BINARY_CODES
 from .launch import grid_1d, check_device_arrays
 
 __all__ = ["BINARY_CODES", "binary_forward", "binary_grad", "col_sum", "fill", "copy"]
-
-BINARY_CODES = {"add": 0, "sub": 1, "mul": 2, "div": 3}
 
 
 @cuda.jit(device=True)

@@ -9,7 +9,7 @@ kernels:
 * the simulator (``NUMBA_ENABLE_CUDASIM=1``): one block of 32 threads (8x8 in 2-D), because the
   simulator runs every thread as a Python thread and its cost grows with the thread count.
 
-The tiled matmul (``blas.py``) is the exception: its block must be one tile, ``TILE x TILE``
+The tiled matmul (``nn.py``) is the exception: its block must be one tile, ``TILE x TILE``
 threads, on both. Tests switch the policy with :func:`policy` to run the multi-block grids on the
 simulator too.
 """

@@ -1,5 +1,5 @@
 """CUDA twins of ``kernels/cpu/loss.py``: same names, same signatures, same numpy references
-(``kernels/reference_loss.py``), plus ``valid_count`` for SoftmaxOutput's 'valid' normalization.
+(``kernels/reference/loss.py``), plus ``valid_count`` for SoftmaxOutput's 'valid' normalization.
 
 Arrays are seen as 3-D ``(pre, n, post)`` with the softmax axis in the middle, exactly as on the
 CPU. The CPU loops over (i, k) pairs; here one thread takes one pair (softmax: the pair's

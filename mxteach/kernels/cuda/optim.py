@@ -9,6 +9,9 @@ the same order of operations (the numpy function is the tests' reference)::
 
 The hyper-parameters are cast to the weight's dtype before the launch, so the arithmetic runs in
 float32 for float32 weights, as numpy's does.
+
+``optimizer/sgd.py`` runs this function through the gpu backend where the CPU runs
+``sgd_step`` (the backend finds the kernel by that name in this file).
 """
 from __future__ import annotations
 
@@ -65,3 +68,4 @@ def sgd_step(w, g, mom, lr, wd, rescale_grad, clip_gradient, momentum):
     else:
         _sgd_momentum_kernel[blocks, threads](flat[0], flat[1], flat[2], t(lr), t(wd),
                                               t(rescale_grad), bound, use_clip, t(momentum))
+

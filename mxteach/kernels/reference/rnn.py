@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .cpu.rnn import MODE_CODES, NUM_GATES, saved_width
+from ..cpu.rnn import MODE_CODES, NUM_GATES, saved_width
 
 __all__ = ["MODE_CODES", "NUM_GATES", "saved_width", "cell_forward", "cell_backward"]
 

@@ -47,7 +47,7 @@ def __getattr__(name):
     except ModuleNotFoundError as err:
         if err.name == f"{__name__}.{module}":
             raise AttributeError(f"mxteach.widgets.{name} is not available yet (no "
-                                 f"widgets/{module}.py)") from None
+                                 f"mxteach/widgets/{module}.py)") from None
         raise
     globals()[name] = value
     return value

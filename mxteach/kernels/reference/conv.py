@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .cpu.conv import POOL_CODES
+from ..cpu.conv import POOL_CODES
 
 __all__ = ["im2col", "col2im", "conv_output", "pool_forward", "pool_backward"]
 

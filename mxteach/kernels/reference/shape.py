@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .cpu.shape import TAKE_MODES
+from ..cpu.shape import TAKE_MODES
 
 __all__ = ["TAKE_MODES", "take_indices", "take_forward", "take_backward", "one_hot_fill",
            "sequence_mask"]

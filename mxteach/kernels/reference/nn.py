@@ -6,7 +6,7 @@ from math import erf
 
 import numpy as np
 
-from .cpu.nn import ACT_CODES, SOFTRELU_THRESHOLD, SELU_ALPHA, SELU_LAMBDA
+from ..cpu.nn import ACT_CODES, SOFTRELU_THRESHOLD, SELU_ALPHA, SELU_LAMBDA
 
 __all__ = ["unary_forward", "unary_backward", "prelu_forward", "prelu_backward",
            "bn_batch_stats", "bn_forward", "bn_backward", "embedding_forward",

@@ -238,7 +238,6 @@ class StateTimeline(View):
     def update(self, event):
         m = self.model
         kind = event.kind
-        counts = m["counts"]
         if kind in COUNTED_KINDS and not (kind == "switch_bucket" and
                                           event.data.get("newly_bound")):
             source = source_label(event.source, self.module)

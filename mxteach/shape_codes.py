@@ -1,10 +1,10 @@
-"""MXNet's Reshape special codes (0, -1, -2, -3, -4), shared by the Reshape operator and
-``NDArray.reshape``."""
+"""MXNet's Reshape special codes (0, -1, -2, -3, -4), shared by the Reshape operator
+(``ops/shape.py``) and ``NDArray.reshape``; it sits in the bottom layer so both can import it."""
 from __future__ import annotations
 
 import numpy as np
 
-from ..base import ShapeError
+from .base import ShapeError
 
 
 def infer_reshape(src, target, reverse=False):

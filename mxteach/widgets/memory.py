@@ -3,7 +3,7 @@ grad_req (MemoryComparison)."""
 from __future__ import annotations
 
 from ._base import View, exec_groups
-from ._svg import (BORDER, INK, MUTED, PAPER, ROLE_COLORS, ROLE_ORDER, ROLE_TITLES, PALETTE,
+from ._svg import (INK, MUTED, PAPER, ROLE_COLORS, ROLE_ORDER, ROLE_TITLES, PALETTE,
                    Raw, Svg, esc, fmt_bytes, hbar, note, shape_str, swatch, table)
 
 __all__ = ["MemoryMap", "MemoryComparison", "executor_rows"]

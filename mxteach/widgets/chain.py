@@ -197,7 +197,7 @@ class ChainView(View):
             parts.append(note(
                 "Backward runs from the last member to the first: each member's "
                 "get_input_grads() becomes the previous member's out_grads. " +
-                (f"Gradient reaches the chain's input (inputs_need_grad=True)."
+                ("Gradient reaches the chain's input (inputs_need_grad=True)."
                  if m["junctions"] and m["junctions"][0]["gradient"] else
                  "The first member's inputs get no gradient (bind the chain with "
                  "inputs_need_grad=True to read it).") +
