@@ -210,7 +210,33 @@ class MultiFactorScheduler(LRScheduler):
         return self.base_lr
 
 
-class PolyScheduler(LRScheduler):
+class _DecayToFinal(LRScheduler):
+    """What PolyScheduler and CosineScheduler share: after warm-up, ``lr = final_lr + (start -
+    final_lr) * remaining(done)`` up to ``max_update``, then the last value is kept."""
+
+    def __init__(self, max_update, base_lr, final_lr, warmup_steps, warmup_begin_lr,
+                 warmup_mode):
+        super().__init__(base_lr, warmup_steps, warmup_begin_lr, warmup_mode)
+        if not _is_int(max_update):
+            raise LRSchedulerError(f"max_update must be an int, got {max_update!r}")
+        if max_update < 1:
+            raise LRSchedulerError(f"max_update must be >= 1, got {max_update}")
+        self.base_lr_orig = self.base_lr
+        self.max_update = max_update
+        self.final_lr = final_lr
+        self.max_steps = max_update - warmup_steps
+
+    def __call__(self, num_update):
+        if num_update < self.warmup_steps:
+            return self.get_warmup_lr(num_update)
+        if num_update <= self.max_update:
+            done = num_update - self.warmup_steps
+            self.base_lr = self.final_lr + (self.base_lr_orig - self.final_lr) * \
+                self._remaining(done)
+        return self.base_lr
+
+
+class PolyScheduler(_DecayToFinal):
     """Polynomial decay from the starting rate to ``final_lr`` over ``max_update`` updates.
 
     After warm-up, for ``num_update <= max_update``::
@@ -238,28 +264,15 @@ class PolyScheduler(LRScheduler):
 
     def __init__(self, max_update, base_lr=0.01, pwr=2, final_lr=0, warmup_steps=0,
                  warmup_begin_lr=0, warmup_mode="linear"):
-        super().__init__(base_lr, warmup_steps, warmup_begin_lr, warmup_mode)
-        if not _is_int(max_update):
-            raise LRSchedulerError(f"max_update must be an int, got {max_update!r}")
-        if max_update < 1:
-            raise LRSchedulerError(f"max_update must be >= 1, got {max_update}")
+        super().__init__(max_update, base_lr, final_lr, warmup_steps, warmup_begin_lr,
+                         warmup_mode)
         self.power = pwr
-        self.base_lr_orig = self.base_lr
-        self.max_update = max_update
-        self.final_lr = final_lr
-        self.max_steps = max_update - warmup_steps
 
-    def __call__(self, num_update):
-        if num_update < self.warmup_steps:
-            return self.get_warmup_lr(num_update)
-        if num_update <= self.max_update:
-            frac = float(num_update - self.warmup_steps) / float(self.max_steps)
-            self.base_lr = self.final_lr + (self.base_lr_orig - self.final_lr) * \
-                pow(1 - frac, self.power)
-        return self.base_lr
+    def _remaining(self, done):
+        return pow(1 - float(done) / float(self.max_steps), self.power)
 
 
-class CosineScheduler(LRScheduler):
+class CosineScheduler(_DecayToFinal):
     """Half-cosine decay from the starting rate to ``final_lr`` over ``max_update`` updates.
 
     After warm-up, for ``num_update <= max_update``::
@@ -285,21 +298,9 @@ class CosineScheduler(LRScheduler):
 
     def __init__(self, max_update, base_lr=0.01, final_lr=0, warmup_steps=0,
                  warmup_begin_lr=0, warmup_mode="linear"):
-        super().__init__(base_lr, warmup_steps, warmup_begin_lr, warmup_mode)
-        if not _is_int(max_update):
-            raise LRSchedulerError(f"max_update must be an int, got {max_update!r}")
-        if max_update < 1:
-            raise LRSchedulerError(f"max_update must be >= 1, got {max_update}")
-        self.base_lr_orig = base_lr
-        self.max_update = max_update
-        self.final_lr = final_lr
-        self.max_steps = max_update - warmup_steps
+        super().__init__(max_update, base_lr, final_lr, warmup_steps, warmup_begin_lr,
+                         warmup_mode)
 
-    def __call__(self, num_update):
-        if num_update < self.warmup_steps:
-            return self.get_warmup_lr(num_update)
-        if num_update <= self.max_update:
-            angle = math.pi * (num_update - self.warmup_steps) / self.max_steps
-            self.base_lr = self.final_lr + (self.base_lr_orig - self.final_lr) * \
-                (1 + math.cos(angle)) / 2
-        return self.base_lr
+    def _remaining(self, done):
+        # halving is exact, so this equals MXNet's (start - final) * (1 + cos) / 2
+        return (1 + math.cos(math.pi * done / self.max_steps)) / 2

@@ -13,11 +13,12 @@ True
 """
 from __future__ import annotations
 
+import json
 import warnings
 
 from .base import MXNetError, did_you_mean
 
-__all__ = ["Registry"]
+__all__ = ["Registry", "json_spec"]
 
 
 class Registry:
@@ -126,3 +127,15 @@ class Registry:
 
 def _qualname(obj):
     return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__name__', repr(obj))}"
+
+
+def json_spec(text, extra_args, error, kind):
+    """MXNet's JSON form of a spec (``'["name", {"k": v}]'`` or ``'{"kind": "name", ...}'``)
+    parsed, or None when ``text`` is a plain name. Extra constructor arguments cannot be
+    combined with a JSON spec: ``error`` says so."""
+    text = text.strip()
+    if not text.startswith(("[", "{")):
+        return None
+    if extra_args:
+        raise error(f"a JSON {kind} spec takes no extra arguments")
+    return json.loads(text)

@@ -15,7 +15,7 @@ import numpy as np
 from .. import random_state as _random
 from ..base import MXNetError, MXNetNotImplementedError, string_types
 from ..ndarray.ndarray import NDArray
-from ..registry import Registry
+from ..registry import Registry, json_spec
 
 
 # -- errors ------------------------------------------------------------------------------------
@@ -416,14 +416,11 @@ def create(*args, **kwargs):
     if not isinstance(spec, string_types):
         raise InitializerAssertionError(f"initializer must be of string type (a name or JSON), "
                                         f"a dict or an Initializer, got {type(spec).__name__}")
-    text = spec.strip()
-    if text.startswith("[") or text.startswith("{"):
-        if args or kwargs:
-            raise InitializerAssertionError("a JSON initializer spec takes no extra arguments")
-        parsed = json.loads(text)
-        if isinstance(parsed, list):
-            name, params = parsed
-            return create(name, **params)
+    parsed = json_spec(spec, args or kwargs, InitializerAssertionError, "initializer")
+    if isinstance(parsed, list):
+        name, params = parsed
+        return create(name, **params)
+    if parsed is not None:
         return create(**parsed)
-    return INITIALIZERS.get(text)(*args, **kwargs)
+    return INITIALIZERS.get(spec.strip())(*args, **kwargs)
 

@@ -9,7 +9,24 @@ from ..base import MXNetError
 from .base import DataDesc, DataBatch, DataIter
 
 
-class ResizeIter(DataIter):
+class _CurrentBatchIter(DataIter):
+    """An iterator whose ``iter_next`` stores the batch in ``current_batch``: the getters read
+    it."""
+
+    def getdata(self):
+        return self.current_batch.data
+
+    def getlabel(self):
+        return self.current_batch.label
+
+    def getindex(self):
+        return self.current_batch.index
+
+    def getpad(self):
+        return self.current_batch.pad
+
+
+class ResizeIter(_CurrentBatchIter):
     """Make an iterator yield exactly ``size`` batches per epoch.
 
     Shorter iterators are restarted (``reset``) when they run out; longer ones are cut.
@@ -56,18 +73,6 @@ class ResizeIter(DataIter):
         self.cur += 1
         return True
 
-    def getdata(self):
-        return self.current_batch.data
-
-    def getlabel(self):
-        return self.current_batch.label
-
-    def getindex(self):
-        return self.current_batch.index
-
-    def getpad(self):
-        return self.current_batch.pad
-
 
 def _renamed(descs, mapping):
     # like MXNet, a renamed desc keeps name, shape and dtype; its layout returns to the default
@@ -75,7 +80,7 @@ def _renamed(descs, mapping):
             else DataDesc(*d) for d in descs]
 
 
-class PrefetchingIter(DataIter):
+class PrefetchingIter(_CurrentBatchIter):
     """Read one batch ahead from one or more iterators and join their batches.
 
     MXNet reads ahead in background threads; here the read-ahead happens synchronously right
@@ -159,15 +164,3 @@ class PrefetchingIter(DataIter):
         if not self.iter_next():
             raise StopIteration
         return self.current_batch
-
-    def getdata(self):
-        return self.current_batch.data
-
-    def getlabel(self):
-        return self.current_batch.label
-
-    def getindex(self):
-        return self.current_batch.index
-
-    def getpad(self):
-        return self.current_batch.pad

@@ -6,10 +6,10 @@ See notebook 04.
 """
 from __future__ import annotations
 
-import json
 from collections import OrderedDict
 
 from ..base import MXNetAssertionError, MXNetError, MXNetKeyError, numeric_types, string_types
+from ..registry import json_spec
 from .base import (EvalMetric, MetricError, METRICS, register, alias, _numpy, _is_array,
                    check_label_shapes)
 
@@ -29,13 +29,11 @@ def _create_registered(spec, *args, **kwargs):
     if not isinstance(spec, string_types):
         raise MXNetAssertionError(f"metric must be a name, an EvalMetric, a list or a "
                                   f"function, got {type(spec).__name__}")
-    if spec.startswith("[") or spec.startswith("{"):
-        if args or kwargs:
-            raise MetricError("a JSON metric spec cannot be combined with extra arguments")
-        loaded = json.loads(spec)
-        if isinstance(loaded, list):
-            name, kw = loaded
-            return _create_registered(name, **kw)
+    loaded = json_spec(spec, args or kwargs, MetricError, "metric")
+    if isinstance(loaded, list):
+        name, kw = loaded
+        return _create_registered(name, **kw)
+    if loaded is not None:
         return _create_registered(loaded)
     return METRICS.get(spec)(*args, **kwargs)
 

@@ -14,7 +14,7 @@ import warnings
 import numpy as np
 
 from .. import metric as _metric
-from ..base import MXNetError, MXNetNotImplementedError, NotBoundError
+from ..base import MXNetAssertionError, MXNetError, MXNetNotImplementedError, NotBoundError
 from ..model import BatchEndParam, split_param_dict
 from ..context import cpu
 from ..events import EventStream, Stage
@@ -92,6 +92,21 @@ class BaseModule:
         steps = " then ".join(_HOW[f] for f in missing)
         raise NotBoundError(f"{type(self).__name__}.{what} needs {steps} first; the module is "
                             f"at stage '{self.stage}'")
+
+    def _should_init_optimizer(self, force_init, notice="optimizer already initialized, ignoring."):
+        """Checks opening every ``init_optimizer``: False (after MXNet's warning) when an
+        optimizer is installed and ``force_init`` is not set."""
+        self._require("binded", "params_initialized", call="init_optimizer")
+        if self.optimizer_initialized and not force_init:
+            self.logger.warning(notice)
+            return False
+        return True
+
+    def _require_input_grads(self):
+        """Checks opening every ``get_input_grads``."""
+        self._require("binded", "params_initialized", call="get_input_grads")
+        if not self.inputs_need_grad:
+            raise MXNetAssertionError("get_input_grads() needs bind(..., inputs_need_grad=True)")
 
     def _emit(self, kind, before, **data):
         if self.events.wants(kind):

@@ -264,9 +264,7 @@ class BucketingModule(BaseModule):
     # -- optimizer and computation ------------------------------------------------------------
     def init_optimizer(self, kvstore="local", optimizer="sgd",
                        optimizer_params=(("learning_rate", 0.01),), force_init=False):
-        self._require("binded", "params_initialized", call="init_optimizer")
-        if self.optimizer_initialized and not force_init:
-            self.logger.warning("optimizer already initialized, ignoring.")
+        if not self._should_init_optimizer(force_init):
             return
         before = self.stage
         self._curr_module.init_optimizer(kvstore, optimizer, optimizer_params,
@@ -312,9 +310,7 @@ class BucketingModule(BaseModule):
         return self._curr_module.get_outputs(merge_multi_context=merge_multi_context)
 
     def get_input_grads(self, merge_multi_context=True):
-        self._require("binded", "params_initialized", call="get_input_grads")
-        if not self.inputs_need_grad:
-            raise MXNetAssertionError("get_input_grads() needs bind(..., inputs_need_grad=True)")
+        self._require_input_grads()
         return self._curr_module.get_input_grads(merge_multi_context=merge_multi_context)
 
     def update_metric(self, eval_metric, labels, pre_sliced=False):

@@ -382,9 +382,8 @@ class Module(BaseModule):
 
         ``rescale_grad`` defaults to 1 / batch size, as in MXNet.
         """
-        self._require("binded", "params_initialized", call="init_optimizer")
-        if self.optimizer_initialized and not force_init:
-            self.logger.warning("optimizer already initialized, ignoring...")
+        if not self._should_init_optimizer(force_init, notice="optimizer already initialized, "
+                                                             "ignoring..."):
             return
         before = self.stage
         if self._params_dirty:
@@ -524,9 +523,7 @@ class Module(BaseModule):
 
     def get_input_grads(self, merge_multi_context=True):
         """Gradients of the data inputs, in data_names order (bind with inputs_need_grad)."""
-        self._require("binded", "params_initialized", call="get_input_grads")
-        if not self.inputs_need_grad:
-            raise MXNetAssertionError("get_input_grads() needs bind(..., inputs_need_grad=True)")
+        self._require_input_grads()
         return self._exec_group.get_input_grads(merge_multi_context=merge_multi_context)
 
     def get_states(self, merge_multi_context=True):

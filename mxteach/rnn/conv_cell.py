@@ -93,6 +93,12 @@ class BaseConvRNNCell(BaseRNNCell):
 
     _num_states = 2     # MXNet's base describes two states; the RNN and GRU cells have one
 
+    def _step(self, inputs, states):
+        """(node name prefix, i2h, h2h) of the next time step."""
+        self._counter += 1
+        name = f"{self._prefix}t{self._counter}_"
+        return (name,) + self._conv_forward(inputs, states, name)
+
     def _conv_forward(self, inputs, states, name):
         channels = self._num_hidden * self._num_gates
         i2h = _sym.Convolution(name=f"{name}i2h", data=inputs, num_filter=channels,
@@ -110,6 +116,22 @@ class BaseConvRNNCell(BaseRNNCell):
                                        "ConvLSTMCell or ConvGRUCell")
 
 
+def _constructor(default_prefix):
+    """The public cells' ``__init__``: MXNet's defaults (3x3 kernels, stride 1, pad 1, zero
+    biases, LeakyReLU(0.2)); only the prefix differs between the three cells."""
+    def __init__(self, input_shape, num_hidden, h2h_kernel=(3, 3), h2h_dilate=(1, 1),
+                 i2h_kernel=(3, 3), i2h_stride=(1, 1), i2h_pad=(1, 1), i2h_dilate=(1, 1),
+                 i2h_weight_initializer=None, h2h_weight_initializer=None,
+                 i2h_bias_initializer="zeros", h2h_bias_initializer="zeros",
+                 activation=_LEAKY, prefix=default_prefix, params=None, conv_layout="NCHW"):
+        BaseConvRNNCell.__init__(self, input_shape, num_hidden, h2h_kernel, h2h_dilate,
+                                 i2h_kernel, i2h_stride, i2h_pad, i2h_dilate,
+                                 i2h_weight_initializer, h2h_weight_initializer,
+                                 i2h_bias_initializer, h2h_bias_initializer, activation, prefix,
+                                 params, conv_layout)
+    return __init__
+
+
 class ConvRNNCell(BaseConvRNNCell):
     """Convolutional Elman cell: ``h_t = act(conv_i2h(x_t) + conv_h2h(h_{t-1}))``.
 
@@ -119,15 +141,7 @@ class ConvRNNCell(BaseConvRNNCell):
     See notebook 06.
     """
 
-    def __init__(self, input_shape, num_hidden, h2h_kernel=(3, 3), h2h_dilate=(1, 1),
-                 i2h_kernel=(3, 3), i2h_stride=(1, 1), i2h_pad=(1, 1), i2h_dilate=(1, 1),
-                 i2h_weight_initializer=None, h2h_weight_initializer=None,
-                 i2h_bias_initializer="zeros", h2h_bias_initializer="zeros",
-                 activation=_LEAKY, prefix="ConvRNN_", params=None, conv_layout="NCHW"):
-        super().__init__(input_shape, num_hidden, h2h_kernel, h2h_dilate, i2h_kernel,
-                         i2h_stride, i2h_pad, i2h_dilate, i2h_weight_initializer,
-                         h2h_weight_initializer, i2h_bias_initializer, h2h_bias_initializer,
-                         activation, prefix, params, conv_layout)
+    __init__ = _constructor("ConvRNN_")
 
     _num_states = 1
 
@@ -136,9 +150,7 @@ class ConvRNNCell(BaseConvRNNCell):
         return ("",)
 
     def __call__(self, inputs, states):
-        self._counter += 1
-        name = f"{self._prefix}t{self._counter}_"
-        i2h, h2h = self._conv_forward(inputs, states, name)
+        name, i2h, h2h = self._step(inputs, states)
         out = self._get_activation(i2h + h2h, self._activation, name=f"{name}out")
         return out, [out]
 
@@ -155,24 +167,14 @@ class ConvLSTMCell(BaseConvRNNCell):
     See notebook 06.
     """
 
-    def __init__(self, input_shape, num_hidden, h2h_kernel=(3, 3), h2h_dilate=(1, 1),
-                 i2h_kernel=(3, 3), i2h_stride=(1, 1), i2h_pad=(1, 1), i2h_dilate=(1, 1),
-                 i2h_weight_initializer=None, h2h_weight_initializer=None,
-                 i2h_bias_initializer="zeros", h2h_bias_initializer="zeros",
-                 activation=_LEAKY, prefix="ConvLSTM_", params=None, conv_layout="NCHW"):
-        super().__init__(input_shape, num_hidden, h2h_kernel, h2h_dilate, i2h_kernel,
-                         i2h_stride, i2h_pad, i2h_dilate, i2h_weight_initializer,
-                         h2h_weight_initializer, i2h_bias_initializer, h2h_bias_initializer,
-                         activation, prefix, params, conv_layout)
+    __init__ = _constructor("ConvLSTM_")
 
     @property
     def _gate_names(self):
         return ["_i", "_f", "_c", "_o"]
 
     def __call__(self, inputs, states):
-        self._counter += 1
-        name = f"{self._prefix}t{self._counter}_"
-        i2h, h2h = self._conv_forward(inputs, states, name)
+        name, i2h, h2h = self._step(inputs, states)
         gates = _sym.SliceChannel(i2h + h2h, num_outputs=4,
                                   axis=self._conv_layout.find("C"), name=f"{name}slice")
         in_gate = _sym.Activation(gates[0], act_type="sigmoid", name=f"{name}i")
@@ -197,15 +199,7 @@ class ConvGRUCell(BaseConvRNNCell):
     See notebook 06.
     """
 
-    def __init__(self, input_shape, num_hidden, h2h_kernel=(3, 3), h2h_dilate=(1, 1),
-                 i2h_kernel=(3, 3), i2h_stride=(1, 1), i2h_pad=(1, 1), i2h_dilate=(1, 1),
-                 i2h_weight_initializer=None, h2h_weight_initializer=None,
-                 i2h_bias_initializer="zeros", h2h_bias_initializer="zeros",
-                 activation=_LEAKY, prefix="ConvGRU_", params=None, conv_layout="NCHW"):
-        super().__init__(input_shape, num_hidden, h2h_kernel, h2h_dilate, i2h_kernel,
-                         i2h_stride, i2h_pad, i2h_dilate, i2h_weight_initializer,
-                         h2h_weight_initializer, i2h_bias_initializer, h2h_bias_initializer,
-                         activation, prefix, params, conv_layout)
+    __init__ = _constructor("ConvGRU_")
 
     _num_states = 1
 
@@ -214,9 +208,7 @@ class ConvGRUCell(BaseConvRNNCell):
         return ["_r", "_z", "_o"]
 
     def __call__(self, inputs, states):
-        self._counter += 1
-        name = f"{self._prefix}t{self._counter}_"
-        i2h, h2h = self._conv_forward(inputs, states, name)
+        name, i2h, h2h = self._step(inputs, states)
         i_r, i_z, i_o = _sym.SliceChannel(i2h, num_outputs=3, name=f"{name}_i2h_slice")
         h_r, h_z, h_o = _sym.SliceChannel(h2h, num_outputs=3, name=f"{name}_h2h_slice")
         reset = _sym.Activation(i_r + h_r, act_type="sigmoid", name=f"{name}_r_act")

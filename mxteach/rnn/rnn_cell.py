@@ -221,7 +221,39 @@ class BaseRNNCell:
 
 
 # -- the three classic cells -------------------------------------------------------------------
-class RNNCell(BaseRNNCell):
+class _DenseCell(BaseRNNCell):
+    """What the fully-connected cells share: the i2h/h2h weights and biases, ``(batch,
+    num_hidden)`` states, and each step's two FullyConnected projections."""
+
+    _num_states = 1
+
+    def __init__(self, num_hidden, prefix, params, i2h_bias_init=None):
+        super().__init__(prefix=prefix, params=params)
+        self._num_hidden = num_hidden
+        self._iW = self.params.get("i2h_weight")
+        self._iB = self.params.get("i2h_bias", **({} if i2h_bias_init is None
+                                                  else {"init": i2h_bias_init}))
+        self._hW = self.params.get("h2h_weight")
+        self._hB = self.params.get("h2h_bias")
+
+    @property
+    def state_info(self):
+        return [{"shape": (0, self._num_hidden), "__layout__": "NC"}
+                for _ in range(self._num_states)]
+
+    def _projections(self, inputs, state, sep=""):
+        """(step name prefix, i2h, h2h) of the next step: one unit block per gate."""
+        self._counter += 1
+        step = f"{self._prefix}t{self._counter}_"
+        n = self._num_hidden * len(self._gate_names)
+        i2h = _sym.FullyConnected(data=inputs, weight=self._iW, bias=self._iB, num_hidden=n,
+                                  name=f"{step}{sep}i2h")
+        h2h = _sym.FullyConnected(data=state, weight=self._hW, bias=self._hB, num_hidden=n,
+                                  name=f"{step}{sep}h2h")
+        return step, i2h, h2h
+
+
+class RNNCell(_DenseCell):
     """Elman RNN: ``h_t = act(W_i x_t + b_i + W_h h_{t-1} + b_h)``.
 
     Parameters
@@ -238,34 +270,20 @@ class RNNCell(BaseRNNCell):
     """
 
     def __init__(self, num_hidden, activation="tanh", prefix="rnn_", params=None):
-        super().__init__(prefix=prefix, params=params)
-        self._num_hidden = num_hidden
+        super().__init__(num_hidden, prefix, params)
         self._activation = activation
-        self._iW = self.params.get("i2h_weight")
-        self._iB = self.params.get("i2h_bias")
-        self._hW = self.params.get("h2h_weight")
-        self._hB = self.params.get("h2h_bias")
-
-    @property
-    def state_info(self):
-        return [{"shape": (0, self._num_hidden), "__layout__": "NC"}]
 
     @property
     def _gate_names(self):
         return ("",)
 
     def __call__(self, inputs, states):
-        self._counter += 1
-        step = f"{self._prefix}t{self._counter}_"
-        i2h = _sym.FullyConnected(data=inputs, weight=self._iW, bias=self._iB,
-                                  num_hidden=self._num_hidden, name=f"{step}i2h")
-        h2h = _sym.FullyConnected(data=states[0], weight=self._hW, bias=self._hB,
-                                  num_hidden=self._num_hidden, name=f"{step}h2h")
+        step, i2h, h2h = self._projections(inputs, states[0])
         out = self._get_activation(i2h + h2h, self._activation, name=f"{step}out")
         return out, [out]
 
 
-class LSTMCell(BaseRNNCell):
+class LSTMCell(_DenseCell):
     """Long short-term memory; the four gates are stacked in MXNet's order i, f, c, o.
 
     ``i2h`` and ``h2h`` are FullyConnected layers of ``4 * num_hidden`` units whose sum is split
@@ -289,31 +307,18 @@ class LSTMCell(BaseRNNCell):
     See notebook 06.
     """
 
-    def __init__(self, num_hidden, prefix="lstm_", params=None, forget_bias=1.0):
-        super().__init__(prefix=prefix, params=params)
-        self._num_hidden = num_hidden
-        self._iW = self.params.get("i2h_weight")
-        self._hW = self.params.get("h2h_weight")
-        self._iB = self.params.get("i2h_bias", init=_init.LSTMBias(forget_bias=forget_bias))
-        self._hB = self.params.get("h2h_bias")
+    _num_states = 2
 
-    @property
-    def state_info(self):
-        return [{"shape": (0, self._num_hidden), "__layout__": "NC"},
-                {"shape": (0, self._num_hidden), "__layout__": "NC"}]
+    def __init__(self, num_hidden, prefix="lstm_", params=None, forget_bias=1.0):
+        super().__init__(num_hidden, prefix, params,
+                         i2h_bias_init=_init.LSTMBias(forget_bias=forget_bias))
 
     @property
     def _gate_names(self):
         return ["_i", "_f", "_c", "_o"]
 
     def __call__(self, inputs, states):
-        self._counter += 1
-        step = f"{self._prefix}t{self._counter}_"
-        n = self._num_hidden * 4
-        i2h = _sym.FullyConnected(data=inputs, weight=self._iW, bias=self._iB, num_hidden=n,
-                                  name=f"{step}i2h")
-        h2h = _sym.FullyConnected(data=states[0], weight=self._hW, bias=self._hB,
-                                  num_hidden=n, name=f"{step}h2h")
+        step, i2h, h2h = self._projections(inputs, states[0])
         gates = _sym.SliceChannel(i2h + h2h, num_outputs=4, name=f"{step}slice")
         in_gate = _sym.Activation(gates[0], act_type="sigmoid", name=f"{step}i")
         forget_gate = _sym.Activation(gates[1], act_type="sigmoid", name=f"{step}f")
@@ -325,7 +330,7 @@ class LSTMCell(BaseRNNCell):
         return next_h, [next_h, next_c]
 
 
-class GRUCell(BaseRNNCell):
+class GRUCell(_DenseCell):
     """Gated recurrent unit (Cho et al. 2014); gates stacked as r (reset), z (update), o.
 
     ::
@@ -347,30 +352,16 @@ class GRUCell(BaseRNNCell):
     """
 
     def __init__(self, num_hidden, prefix="gru_", params=None):
-        super().__init__(prefix=prefix, params=params)
-        self._num_hidden = num_hidden
-        self._iW = self.params.get("i2h_weight")
-        self._iB = self.params.get("i2h_bias")
-        self._hW = self.params.get("h2h_weight")
-        self._hB = self.params.get("h2h_bias")
-
-    @property
-    def state_info(self):
-        return [{"shape": (0, self._num_hidden), "__layout__": "NC"}]
+        super().__init__(num_hidden, prefix, params)
 
     @property
     def _gate_names(self):
         return ["_r", "_z", "_o"]
 
     def __call__(self, inputs, states):
-        self._counter += 1
-        step = f"{self._prefix}t{self._counter}_"
         prev_h = states[0]
-        n = self._num_hidden * 3
-        i2h = _sym.FullyConnected(data=inputs, weight=self._iW, bias=self._iB, num_hidden=n,
-                                  name=f"{step}_i2h")
-        h2h = _sym.FullyConnected(data=prev_h, weight=self._hW, bias=self._hB, num_hidden=n,
-                                  name=f"{step}_h2h")
+        # MXNet names GRU nodes with a double underscore (gru_t0__i2h)
+        step, i2h, h2h = self._projections(inputs, prev_h, sep="_")
         i_r, i_z, i_o = _sym.SliceChannel(i2h, num_outputs=3, name=f"{step}_i2h_slice")
         h_r, h_z, h_o = _sym.SliceChannel(h2h, num_outputs=3, name=f"{step}_h2h_slice")
         reset = _sym.Activation(i_r + h_r, act_type="sigmoid", name=f"{step}_r_act")
