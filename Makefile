@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q -e '.[dev,lab]'
+	$(PY) -m pip install -q -e '.[dev,lab,dist]'
 	touch $@
 
 install: $(VENV)/.installed

@@ -220,6 +220,14 @@ def throughput_rows(summary, metrics):
     return rows
 
 
+def rss_row(summary, key="rss_mib"):
+    """``peak RSS, MiB | ... | mxteach/MXNet | mxteach/PyTorch`` (ratios: the other's RSS over
+    mxteach's, so above 1.00x mxteach uses less memory, like the speed ratios)."""
+    vals = [summary.get(fw, {}).get(key) for fw in FRAMEWORKS]
+    return (["peak RSS of the worker, MiB"] + [fmt_num(v, 0) if v else "n/a" for v in vals] +
+            [fmt_ratio(vals[1], vals[0]), fmt_ratio(vals[2], vals[0])])
+
+
 def rate(count, times):
     """(median, best) of count/time over a list of times."""
     if not times:
@@ -238,6 +246,12 @@ def loadavg():
         return float(Path("/proc/loadavg").read_text().split()[0])
     except OSError:
         return float("nan")
+
+
+def peak_rss_mib():
+    """This process's peak resident set size in MiB (ru_maxrss is KiB on Linux)."""
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def emit(payload):
@@ -328,6 +342,33 @@ def mlp_symbol(mx):
         if i < len(MLP_LAYERS) - 1:
             net = mx.sym.Activation(net, act_type="relu", name=f"relu{i + 1}")
     return mx.sym.SoftmaxOutput(net, name="softmax")
+
+
+LENET = ((20, 5), (50, 5), 500)      # conv filters/kernel x2, then the hidden FC width
+
+
+def lenet_symbol(mx):
+    """LeNet-5 as MXNet's tutorial writes it: 2 x [conv 5x5 -> tanh -> max-pool 2x2/2], FC 500
+    tanh, FC 10, SoftmaxOutput; for ``mx`` = mxteach or MXNet."""
+    net = mx.sym.Variable("data")
+    for i, (f, k) in enumerate(LENET[:2]):
+        net = mx.sym.Convolution(net, kernel=(k, k), num_filter=f, name=f"conv{i + 1}")
+        net = mx.sym.Activation(net, act_type="tanh", name=f"tanh{i + 1}")
+        net = mx.sym.Pooling(net, pool_type="max", kernel=(2, 2), stride=(2, 2),
+                             name=f"pool{i + 1}")
+    net = mx.sym.Flatten(net)
+    net = mx.sym.FullyConnected(net, num_hidden=LENET[2], name="fc1")
+    net = mx.sym.Activation(net, act_type="tanh", name="tanh3")
+    net = mx.sym.FullyConnected(net, num_hidden=10, name="fc2")
+    return mx.sym.SoftmaxOutput(net, name="softmax")
+
+
+def lenet_torch(torch):
+    nn = torch.nn
+    (f1, k1), (f2, k2), h = LENET
+    return nn.Sequential(nn.Conv2d(1, f1, k1), nn.Tanh(), nn.MaxPool2d(2, 2),
+                         nn.Conv2d(f1, f2, k2), nn.Tanh(), nn.MaxPool2d(2, 2), nn.Flatten(),
+                         nn.Linear(f2 * 4 * 4, h), nn.Tanh(), nn.Linear(h, 10))
 
 
 def mnist_like(n, seed=SEED, features=784, classes=10):

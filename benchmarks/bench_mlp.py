@@ -1,4 +1,4 @@
-"""MLP training and inference throughput: mxteach vs MXNet 1.9.1 vs PyTorch (CPU), side by side.
+"""MLP (or LeNet) training and inference throughput: mxteach vs MXNet 1.9.1 vs PyTorch (CPU).
 
 A 784-512-256-10 MLP (ReLU, softmax cross-entropy) on synthetic MNIST-shaped data, SGD with
 learning rate 0.1 and momentum 0.9, batch 128:
@@ -11,6 +11,10 @@ learning rate 0.1 and momentum 0.9, batch 128:
 
 Training speed is samples/s over whole epochs (median epoch time); inference is
 ``Module.predict`` over the data set (torch: batched forward + softmax under inference_mode).
+Each worker also reports its peak resident set size.
+
+``--net lenet`` runs LeNet-5 instead (``_common.lenet_symbol``: 5x5 convolutions with tanh and
+max-pooling, batch 64) on the same data reshaped to 1x28x28.
 
     .venv/bin/python benchmarks/bench_mlp.py              # all three, 3 rounds
     .venv/bin/python benchmarks/bench_mlp.py --quick      # smoke run
@@ -31,6 +35,16 @@ LAYERS = C.MLP_LAYERS
 def _extra(ap):
     ap.add_argument("--samples", type=int, default=12800)
     ap.add_argument("--epochs", type=int, default=2, help="epochs per timed fit")
+    ap.add_argument("--net", choices=("mlp", "lenet"), default="mlp")
+
+
+def batch_size(a):
+    return BATCH if a.net == "mlp" else 64
+
+
+def dataset(a):
+    x, y = C.mnist_like(a.samples)
+    return (x, y) if a.net == "mlp" else (x.reshape(-1, 1, 28, 28), y)
 
 
 # -- workers ----------------------------------------------------------------------------------
@@ -38,8 +52,10 @@ def mx_worker(fw, a):
     """mxteach and MXNet: one script, two imports."""
     mx = C.import_framework(fw)
     C.quiet_logs()
-    x, y = C.mnist_like(a.samples)
-    mod = mx.mod.Module(C.mlp_symbol(mx), context=mx.cpu())
+    x, y = dataset(a)
+    BATCH = batch_size(a)
+    sym = C.mlp_symbol(mx) if a.net == "mlp" else C.lenet_symbol(mx)
+    mod = mx.mod.Module(sym, context=mx.cpu())
     opt = dict(C.MLP_OPTIMIZER)
     load0 = C.loadavg()
     # warm-up: bind with the real batch shape, compile/load kernels, create MKLDNN primitives
@@ -68,21 +84,25 @@ def mx_worker(fw, a):
         mod.predict(train).asnumpy()
     predict_times = C.timed(predict, a.repeats)
     return {"epoch_s": epoch_times, "predict_s": predict_times, "train_acc": acc,
-            "warmup_s": warmup_s, "load": [load0, C.loadavg()]}
+            "warmup_s": warmup_s, "load": [load0, C.loadavg()], "rss_mib": C.peak_rss_mib()}
 
 
 def torch_worker(a):
     torch = C.import_framework("torch")
     nn = torch.nn
     torch.manual_seed(C.SEED)
-    x, y = C.mnist_like(a.samples)
-    sizes = (x.shape[1],) + LAYERS
-    layers = []
-    for i in range(len(LAYERS)):
-        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
-        if i < len(LAYERS) - 1:
-            layers.append(nn.ReLU())
-    model = nn.Sequential(*layers)
+    x, y = dataset(a)
+    BATCH = batch_size(a)
+    if a.net == "mlp":
+        sizes = (x.shape[1],) + LAYERS
+        layers = []
+        for i in range(len(LAYERS)):
+            layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+            if i < len(LAYERS) - 1:
+                layers.append(nn.ReLU())
+        model = nn.Sequential(*layers)
+    else:
+        model = C.lenet_torch(torch)
     opt = torch.optim.SGD(model.parameters(), lr=C.MLP_OPTIMIZER["learning_rate"],
                           momentum=C.MLP_OPTIMIZER["momentum"])
     lossf = nn.CrossEntropyLoss()
@@ -115,7 +135,7 @@ def torch_worker(a):
     predict_times = C.timed(predict, a.repeats)
     acc = float((predict().argmax(1) == y[:n]).mean())
     return {"epoch_s": epoch_times, "predict_s": predict_times, "train_acc": acc,
-            "warmup_s": warmup_s, "load": [load0, C.loadavg()]}
+            "warmup_s": warmup_s, "load": [load0, C.loadavg()], "rss_mib": C.peak_rss_mib()}
 
 
 def worker(a):
@@ -132,11 +152,11 @@ def main(argv=None):
         return worker(a)
     if a.quick:
         a.samples, a.epochs, a.rounds, a.repeats = 1280, 1, 1, 2
-    print(f"bench_mlp: {a.samples} samples, batch {BATCH}, {a.epochs} epoch(s) x "
+    print(f"bench_mlp: {a.net}, {a.samples} samples, batch {batch_size(a)}, {a.epochs} epoch(s) x "
           f"{a.repeats} repeats x {a.rounds} rounds, openblas env: {a.openblas_env}",
           file=sys.stderr)
     results, skipped = C.run_workers(__file__, a, ["--samples", str(a.samples),
-                                                   "--epochs", str(a.epochs)])
+                                                   "--epochs", str(a.epochs), "--net", a.net])
     summary = {}
     for fw, rs in results.items():
         if not rs:
@@ -146,12 +166,13 @@ def main(argv=None):
                        "n_train": len(ep), "n_predict": len(pr),
                        "train_acc": C.median([r["train_acc"] for r in rs]),
                        "warmup_s": C.median([r["warmup_s"] for r in rs]),
+                       "rss_mib": C.median([r.get("rss_mib", float("nan")) for r in rs]),
                        "meta": rs[0]["meta"]}
     all_runs = [r for rs in results.values() for r in rs]
     load = C.load_summary(all_runs)
     md = markdown(summary, a, load)
     print(md)
-    payload = {"name": "mlp", "config": vars(a), "summary": summary, "skipped": skipped,
+    payload = {"name": a.net, "config": vars(a), "summary": summary, "skipped": skipped,
                "load": load, "markdown": md, "raw": results}
     C.write_json(a.json, payload)
     return payload
@@ -162,7 +183,10 @@ def markdown(s, a, load):
                                  ("predict_sps", "inference (predict), samples/s")])
     acc = [f"{s[fw]['train_acc']:.3f}" if fw in s else "n/a" for fw in C.FRAMEWORKS]
     rows.append(["train accuracy after the runs (sanity)"] + acc + ["", ""])
-    header = [f"MLP 784-512-256-10, batch {BATCH}", "mxteach", "MXNet 1.9.1", "PyTorch",
+    rows.append(C.rss_row(s))
+    title = (f"MLP 784-512-256-10, batch {BATCH}" if a.net == "mlp" else
+             "LeNet-5 (conv5x5-tanh-maxpool x2, FC 500), batch 64")
+    header = [title, "mxteach", "MXNet 1.9.1", "PyTorch",
               "mxteach/MXNet", "mxteach/PyTorch"]
     n = "; ".join(f"{fw} {v['n_train']} epochs / {v['n_predict']} predicts"
                   for fw, v in s.items())

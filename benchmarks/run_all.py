@@ -31,13 +31,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as C  # noqa: E402
 import bench_conv  # noqa: E402
+import bench_lstm  # noqa: E402
 import bench_mlp  # noqa: E402
 import bench_ops  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 BEGIN, END = "<!-- interpretation -->", "<!-- /interpretation -->"
-# one BLAS thread while Numba runs 2, and Numba's OpenMP workers sleep instead of spinning
-POLICY_ENV = ("OPENBLAS_NUM_THREADS=1", "OMP_WAIT_POLICY=PASSIVE")
+# the previous default thread policy: Numba kernels on 2 threads, numpy's BLAS capped at 1
+POLICY_ENV = ("MXTEACH_THREADS=2",)
 
 
 def machine():
@@ -165,6 +166,47 @@ def slow_ops(ops_payload, factor=2.0):
     return "; ".join(out) if out else f"none above {factor:.0f}x"
 
 
+# issue 13's workloads: (payload name, summary key, label, peers the target is checked against)
+WORKLOADS = (("mlp", "train_sps", "MLP 784-512-256-10 fit, samples/s", 1.2),
+             ("mlp", "predict_sps", "MLP predict, samples/s", 1.2),
+             ("lenet", "train_sps", "LeNet-5 fit, samples/s", 1.0),
+             ("conv", "step_sps", "BN conv net train step, steps/s", 1.0),
+             ("lstm", "fit_sps", "LSTM bucketing LM fit, sentences/s", 1.0))
+
+
+def before_after(after, before_path=HERE / "results_before.json"):
+    """The issue-13 table: each workload's ratio to the best peer, before and after."""
+    before = json.loads(before_path.read_text()) if before_path.exists() else {}
+
+    def ratio(summary, key):
+        mine = summary.get("mxteach", {}).get(key)
+        peers = [summary.get(fw, {}).get(key) for fw in ("mxnet", "torch")]
+        peers = [p[0] for p in peers if p]
+        if not mine or not peers:
+            return None, None
+        return mine[0], mine[0] / max(peers)
+
+    rows = []
+    for name, key, label, target in WORKLOADS:
+        b = before.get(name, {}).get("summary", {})
+        a = after.get(name, {}).get("summary", {})
+        bv, br = ratio(b, key)
+        av, ar = ratio(a, key)
+        rss_a = [a.get(fw, {}).get("rss_mib") for fw in C.FRAMEWORKS]
+        rss = ("n/a" if not rss_a[0] else
+               f"{rss_a[0]:.0f} vs {min(r for r in rss_a[1:] if r):.0f}" if any(rss_a[1:])
+               else f"{rss_a[0]:.0f}")
+        rows.append([label, f">= {target:.1f}x", C.fmt_num(bv), "n/a" if br is None else
+                     f"{br:.2f}x", C.fmt_num(av), "n/a" if ar is None else f"{ar:.2f}x",
+                     "n/a" if ar is None else ("met" if ar >= target else "missed"), rss])
+    note = before.get("measured", "no before-run recorded")
+    return (C.markdown_table(["workload", "target (vs best peer)", "mxteach before",
+                              "before / best peer", "mxteach after", "after / best peer",
+                              "target", "peak RSS MiB (mxteach vs best peer)"], rows) +
+            f"\n\nBefore: benchmarks/results_before.json ({note}). After: this run. Best peer "
+            "= the faster of MXNet 1.9.1 and PyTorch on that row, medians.")
+
+
 def previous_interpretation(path):
     if path.exists():
         text = path.read_text()
@@ -200,6 +242,18 @@ def main(argv=None):
             policy = ["--threads", "2", "--frameworks", "mxteach"] + sum(
                 (["--worker-env", kv] for kv in POLICY_ENV), []) + common
             policy_runs = (bench_mlp.main(policy), bench_conv.main(policy))
+    # issue 13's workloads at 2 threads (the MLP and conv payloads of the 2-thread pass)
+    two = ["--threads", "2"] + common
+    issue13 = {"mlp": runs[2][0] if 2 in runs else bench_mlp.main(two),
+               "conv": runs[2][1] if 2 in runs else bench_conv.main(two),
+               "lenet": bench_mlp.main(two + ["--net", "lenet", "--samples", "3200",
+                                              "--epochs", "1"]),
+               "lstm": bench_lstm.main(two)}
+    try:
+        import profile_workloads
+        prof = profile_workloads.main([])
+    except ImportError as err:         # pyinstrument missing: say so in RESULTS.md
+        prof = {"error": str(err)}
     machine_env = bench_mlp.main(["--openblas-env", "machine", "--frameworks", "mxteach",
                                   "--samples", "1280", "--epochs", "1", "--rounds", "1",
                                   "--repeats", "2"])
@@ -207,7 +261,8 @@ def main(argv=None):
     finished = dt.datetime.now(dt.timezone.utc)
     load_end, busy_end = loadavg3(), busy_processes()
 
-    payloads = [p for trio in runs.values() for p in trio] + [machine_env, *(policy_runs or ())]
+    payloads = ([p for trio in runs.values() for p in trio] + [machine_env, *(policy_runs or ())]
+                + [issue13["lenet"], issue13["lstm"]])
     m, v = machine(), versions(payloads)
     lines = [
         "# Benchmarks: mxteach vs real MXNet 1.9.1 vs PyTorch (CPU)",
@@ -234,6 +289,15 @@ def main(argv=None):
         "- **Ratios** are mxteach's speed over the other's from medians: below 1.00x mxteach "
         "is slower. Cells read median (best).",
         "",
+        "## Issue 13: each workload against the best peer, before and after",
+        "",
+        before_after(issue13),
+        "",
+        "### LeNet-5 (bench_mlp.py --net lenet)", "", issue13["lenet"]["markdown"], "",
+        "### LSTM bucketing LM (bench_lstm.py)", "", issue13["lstm"]["markdown"], "",
+        "### Where mxteach's time goes (profile_workloads.py, pyinstrument, steady state)", "",
+        (profile_workloads.markdown(prof) if "error" not in prof else
+         f"not profiled: {prof['error']}"), "",
         "## Summary",
         "",
         headline(runs),
@@ -257,11 +321,11 @@ def main(argv=None):
               "of the 2-thread tables (the gap grows with the load).", "",
               machine_env["markdown"], ""]
     if policy_runs:
-        lines += ["## mxteach, 2 threads, with one thread pool at a time", "",
+        lines += ["## mxteach, 2 threads, with the previous thread policy", "",
                   "The 2-thread pass above with " + " and ".join(f"`{kv}`" for kv in POLICY_ENV) +
-                  " for mxteach only: Numba's kernels keep 2 threads, numpy's GEMMs get 1, and "
-                  "Numba's idle OpenMP workers sleep instead of spinning on the core the other "
-                  "pool (or the Python thread) needs. Compare with the mxteach column of the "
+                  " for mxteach only: Numba's kernels on 2 threads and numpy's GEMMs capped at "
+                  "1 (the default before issue 13; now GEMMs get every BLAS thread and the "
+                  "Numba kernels run serially). Compare with the mxteach column of the "
                   "2-thread tables.", "",
                   policy_runs[0]["markdown"], "", policy_runs[1]["markdown"], ""]
     if live is not None:
@@ -273,7 +337,8 @@ def main(argv=None):
         out.write_text("\n".join(lines))
         raw = {"started": started.isoformat(), "revision": rev, "machine": m, "versions": v,
                "runs": {str(t): trio for t, trio in runs.items()},
-               "machine_env": machine_env, "thread_policy": policy_runs, "livemetrics": live}
+               "machine_env": machine_env, "thread_policy": policy_runs, "livemetrics": live,
+               "issue13": issue13, "profile": prof}
         (HERE / "results_raw.json").write_text(json.dumps(raw, indent=1, default=str))
         print(f"wrote {out} and {HERE / 'results_raw.json'}", file=sys.stderr)
     else:

@@ -16,6 +16,7 @@ from . import ndarray
 from . import ndarray as nd
 from . import random
 from . import executor  # installs Symbol.executor_class, the slot Symbol.bind calls
+from . import kvstore_dist  # registers the dist_* kvstore types (mpi4py loads on first use)
 from . import test_utils
 from . import base as name  # mx.name.NameManager / mx.name.Prefix
 from . import base as error  # mx.error.MXNetError / mx.error.register_error
@@ -29,7 +30,9 @@ _OPTIONAL = {
     "lr_scheduler": "lr_scheduler", "initializer": "initializer", "init": "initializer",
     "callback": "callback", "kvstore": "kvstore", "kv": "kvstore", "model": "model",
     "monitor": "monitor", "mon": "monitor", "visualization": "visualization",
-    "viz": "visualization", "module": "module", "mod": "module", "rnn": "rnn", "events": "events",
+    "viz": "visualization", "module": "module", "mod": "module", "rnn": "rnn", "events": "events", "operator": "operator",
+    "image": "image", "img": "image",   # mx.image (OpenCV loaded on first decode)
+    "recordio": "recordio",
     "attribute": "symbol.frontend",   # mx.attribute.AttrScope
 }
 # Names MXNet exports at the top level from a submodule: name -> (submodule, attribute).

@@ -13,10 +13,19 @@ switch                               default    effect
 ``MXNET_OPTIMIZER_AGGREGATION_SIZE`` 4          how many weights one SGD call updates (as MXNet)
 ``MXTEACH_THREADS``                  auto       ``off``: leave numpy's and Numba's thread pools
                                                 alone; N: run Numba kernels on N threads
+                                                (N > 1 caps numpy's BLAS at 1 thread; 1
+                                                leaves BLAS all its threads)
 ``MXTEACH_DEBUG``                    0          1: executors print each operator they run,
                                                 with its input and output shapes, to stderr
+``MXTEACH_DIST_TIMEOUT``             120        seconds a distributed-kvstore rank may be late
+                                                before the others fail, naming it
+``OMPI_COMM_WORLD_SIZE``             unset      set by Open MPI's launcher; dist_* stores need
+                                                it or ``PMI_SIZE`` (read, never set)
+``PMI_SIZE``                         unset      set by PMI launchers (MPICH, Slurm)
 ``NUMBA_ENABLE_CUDASIM``             0          1: ``mx.gpu(i)`` runs on Numba's CUDA simulator
                                                 (read by Numba itself)
+``MXTEACH_SIM_GPUS``                 1          under the simulator: how many gpus it shows
+                                                (``gpu(0)`` .. ``gpu(N-1)``; multi-gpu lessons)
 ``OMP_WAIT_POLICY``                  PASSIVE    set (unless already set) before the first
                                                 parallel kernel, so idle OpenMP workers sleep
                                                 (read by the OpenMP runtime)
@@ -38,6 +47,10 @@ SWITCHES = {
     "MXNET_OPTIMIZER_AGGREGATION_SIZE": "4",
     "MXTEACH_THREADS": "",
     "MXTEACH_DEBUG": "0",
+    "MXTEACH_SIM_GPUS": "1",
+    "MXTEACH_DIST_TIMEOUT": "120",
+    "OMPI_COMM_WORLD_SIZE": None,
+    "PMI_SIZE": None,
 }
 
 

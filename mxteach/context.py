@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+from . import config
 from .base import MXNetKeyError
 
 __all__ = ["Context", "cpu", "gpu", "cpu_pinned", "current_context", "num_gpus"]
@@ -77,6 +78,9 @@ def num_gpus():
     """How many CUDA devices numba sees (simulator devices count)."""
     try:
         from numba import cuda
+        from numba.core import config as numba_config
+        if numba_config.ENABLE_CUDASIM:       # MXTEACH_SIM_GPUS sets the simulator's count
+            return max(1, config.integer("MXTEACH_SIM_GPUS"))
         return len(cuda.gpus) if cuda.is_available() else 0
     except Exception:  # numba without CUDA support: no GPUs, never an import error
         return 0

@@ -247,21 +247,37 @@ class KVStore(KVStoreBase):
                     raise KVStoreError(f"push: value {i} for key {k!r} has shape {v.shape}, the "
                                        f"stored array has shape {stored.shape}")
             ctx = self._merge_context(vals)
-            merged = np.zeros(stored.shape, dtype=stored._data.dtype)
-            for i, v in enumerate(vals):
-                # the sum is made in host memory: the value's backend copies it there (no
-                # copy for a CPU value)
-                data = for_context(v.context).to_host(v._data).astype(merged.dtype, copy=False)
-                if self._compression is not None:
-                    data = self._compress(k, i, data)
-                merged += data
-            merged = NDArray(merged, ctx)
+            if ctx.device_type == "gpu" and self._compression is None:
+                merged = self._sum_on_device(vals, ctx, stored.dtype)
+            else:
+                merged = self._sum_on_host(k, vals, ctx, stored)
             if self._updater is None:
                 stored._data[...] = merged._data
                 continue
             if stored.context != ctx:
                 stored = self._store[k] = stored.copyto(ctx)
             self._updater(k, merged, stored)
+
+    @staticmethod
+    def _sum_on_device(vals, ctx, dtype):
+        """'device' on a gpu: the values are copied to ``ctx`` (device-to-device where they
+        live on gpus) and added there by the CUDA kernels, in push order, as the host sum."""
+        merged = vals[0].as_in_context(ctx).astype(dtype)   # astype: always a new array
+        for v in vals[1:]:
+            merged += v.as_in_context(ctx).astype(dtype, copy=False)
+        return merged
+
+    def _sum_on_host(self, k, vals, ctx, stored):
+        """'local' (and compressed pushes): the sum is made in host memory, as MXNet's
+        CPU reduction."""
+        merged = np.zeros(stored.shape, dtype=stored._data.dtype)
+        for i, v in enumerate(vals):
+            # the value's backend copies it to the host (no copy for a CPU value)
+            data = for_context(v.context).to_host(v._data).astype(merged.dtype, copy=False)
+            if self._compression is not None:
+                data = self._compress(k, i, data)
+            merged += data
+        return NDArray(merged, ctx)
 
     def pull(self, key, out=None, priority=0, ignore_sparse=True):
         """Copy the stored value of each key into its output array(s).

@@ -93,9 +93,9 @@ def test_load_mxnet_np_shape_file(expected):
         _assert_same(got[k], expected["npshape"][k])
 
 
-def test_load_mxnet_sparse_file_as_dense(expected):
+def test_load_mxnet_sparse_file_keeps_storage_types(expected):
     got = mx.nd.load(DATA / "mxnet191_sparse.nd")
-    assert [a.stype for a in got] == ["default", "default"]
+    assert [a.stype for a in got] == ["row_sparse", "csr"]
     _assert_same(got[0], expected["sparse"]["0"])  # row_sparse
     _assert_same(got[1], expected["sparse"]["1"])  # csr
 

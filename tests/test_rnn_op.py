@@ -344,14 +344,22 @@ def test_float16_runs_in_float32_and_keeps_dtype():
     np.testing.assert_allclose(outs[0], ref[0], rtol=2e-3, atol=2e-3)
 
 
-def test_gpu_has_no_rnn_kernel_yet():
-    from mxteach.backend import for_context
-    assert registry.get("RNN").gpu_forward is None
-    with pytest.raises(MXNetError, match=r"RNN \(node 'r'\) has no CUDA kernel yet.*mx.cpu"):
-        for_context(mx.gpu(0)).kernels(registry.get("RNN"), "node 'r'")
-    s = mx.sym.RNN(mx.sym.Variable("data"), state_size=3, num_layers=1, mode="gru", name="r")
-    with pytest.raises(MXNetError, match="gpu"):
-        s.simple_bind(mx.gpu(0), data=(2, 1, 3))
+@pytest.mark.cudasim
+def test_rnn_binds_and_runs_on_the_gpu_as_on_the_cpu():
+    # (the GPU side of every mode is compared with this CPU side in tests/test_cuda_nn_ops.py)
+    s = mx.sym.RNN(mx.sym.Variable("data"), state_size=3, num_layers=1, mode="gru",
+                   state_outputs=True, name="r")
+    results = []
+    for ctx in (mx.cpu(), mx.gpu(0)):
+        rs = np.random.RandomState(2)
+        exe = s.simple_bind(ctx, data=(2, 1, 3))
+        for name, arr in sorted(exe.arg_dict.items()):
+            arr[:] = np.random.RandomState(len(name)).uniform(-0.5, 0.5, arr.shape)
+        outs = exe.forward(is_train=True)
+        exe.backward([mx.nd.array(rs.randn(*o.shape), ctx=ctx) for o in outs])
+        results.append([o.asnumpy() for o in outs] + [g.asnumpy() for g in exe.grad_arrays])
+    for c, g in zip(*results):
+        np.testing.assert_allclose(g, c, rtol=1e-5, atol=1e-6)
 
 
 # -- MXNet 1.9.1 ---------------------------------------------------------------------------------

@@ -20,8 +20,10 @@ LAYERS = [
     ("mxteach.base", 0), ("mxteach.config", 0), ("mxteach.registry", 0), ("mxteach.context", 0),
     ("mxteach.events", 0), ("mxteach.fileio", 0), ("mxteach.io_checks", 0),
     ("mxteach.random_state", 0), ("mxteach.lr_scheduler", 0), ("mxteach.shape_codes", 0),
+    ("mxteach.recordio", 0),   # .rec/.idx files: base + numpy (+ OpenCV for pack_img)
     ("mxteach.kernels", 1),
     ("mxteach.ndarray.ndarray", 2), ("mxteach.ndarray.gpu", 2), ("mxteach.ndarray.serialization", 2),
+    ("mxteach.ndarray.sparse_storage", 2),
     ("mxteach.backend", 2),
     ("mxteach.ops", 3),
     ("mxteach.ops.frontend", 4), ("mxteach.ndarray", 4), ("mxteach.random", 4),
@@ -29,6 +31,7 @@ LAYERS = [
     ("mxteach.executor", 6),
     ("mxteach.initializer", 7), ("mxteach.optimizer", 7), ("mxteach.metric", 7),
     ("mxteach.kvstore", 7), ("mxteach.io", 7), ("mxteach.monitor", 7),
+    ("mxteach.image", 7),   # mx.image: ImageIter is an io iterator; ImageRecordIter decodes here
     ("mxteach.rnn", 8), ("mxteach.model", 8), ("mxteach.callback", 8),
     ("mxteach.module", 9),
     ("mxteach.visualization", 10), ("mxteach.test_utils", 10), ("mxteach", 10),

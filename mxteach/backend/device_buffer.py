@@ -18,6 +18,7 @@ from collections import namedtuple
 
 import numpy as np
 
+from .. import config
 from ..base import MXNetError
 from .base import Backend
 
@@ -36,10 +37,27 @@ def require(device_id):
         raise MXNetError(f"gpu({device_id}): numba's CUDA support is missing ({err}); install "
                          "numba-cuda (pip install 'mxteach[cuda]'), and without a GPU set "
                          "NUMBA_ENABLE_CUDASIM=1 to use the simulator") from None
+    if launch.SIMULATOR:
+        _simulated_gpus()
     if device_id not in _ready:
         launch.require(device_id)
         _ready.add(device_id)
     return launch
+
+
+def _simulated_gpus():
+    """Numba's simulator shows one gpu; ``MXTEACH_SIM_GPUS=N`` makes it show N, so that
+    multi-gpu code (``context=[mx.gpu(0), mx.gpu(1)]``, kvstore 'device') runs without a GPU.
+    The simulated devices share host memory, so arrays still move between them only through
+    this file's explicit copies."""
+    from numba import cuda
+    from numba.cuda.simulator.cudadrv.devices import FakeCUDAContext
+    want = max(1, config.integer("MXTEACH_SIM_GPUS"))
+    have = cuda.gpus.lst
+    if len(have) != want:
+        cuda.gpus.lst = tuple(have[:want]) + tuple(FakeCUDAContext(i)
+                                                   for i in range(len(have), want))
+        _ready.difference_update({i for i in _ready if i >= want})
 
 
 def device(device_id):
@@ -72,7 +90,7 @@ class _HostOnlyError(MXNetError, AttributeError):
 def _host_only(what, device_id):
     return (f"{what} on memory of gpu({device_id}) would run on the host; copy the data to the "
             "CPU first (asnumpy() or as_in_context(mx.cpu())). On gpu, only the operators with "
-            "CUDA kernels, the SGD optimizer and NDArray copies, views and + - * / run")
+            "CUDA kernels, the optimizers and NDArray copies, views and + - * / run")
 
 
 class DeviceBuffer:
@@ -214,7 +232,7 @@ class DeviceBuffer:
                 return
             host = np.asarray(value, dtype=target.dtype)
             try:
-                host = np.ascontiguousarray(np.broadcast_to(host, target.shape))
+                host = _packed(np.broadcast_to(host, target.shape))
             except ValueError:
                 raise MXNetError(f"cannot assign an array of shape {np.shape(value)} to a gpu "
                                  f"array of shape {target.shape}") from None
@@ -242,6 +260,13 @@ class DeviceBuffer:
     __hash__ = object.__hash__
 
 
+def _packed(host):
+    """``host`` as a C-contiguous array with ordinary strides: numpy calls an array with a
+    zero stride on a length-1 axis contiguous, but numba's copies drop such axes."""
+    host = np.ascontiguousarray(host)
+    return host.copy() if 0 in host.strides and host.size else host
+
+
 def _buffer_from_host(host, device_id):
     return to_buffer(host, device_id)
 
@@ -263,7 +288,7 @@ def to_buffer(data, device_id):
         host = host.reshape(1)
     from numba import cuda
     with launch.device(device_id):
-        return DeviceBuffer(cuda.to_device(np.ascontiguousarray(host)), device_id)
+        return DeviceBuffer(cuda.to_device(_packed(host)), device_id)
 
 
 def empty_buffer(shape, dtype, device_id):

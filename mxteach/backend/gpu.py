@@ -24,6 +24,10 @@ from .device_buffer import (DeviceBuffer, device, empty_buffer, require, synchro
 __all__ = ["GPUBackend"]
 
 
+# kernel files holding CUDA twins of host update rules (``twin``)
+_TWIN_FAMILIES = ("optim", "optim_adaptive")
+
+
 def _no_operators():
     return {}
 
@@ -99,9 +103,11 @@ class GPUBackend(Backend):
     def twin(self, host_fn, family):
         """The CUDA kernel named like ``host_fn`` in ``kernels/cuda/<family>.py``; the returned
         function takes buffers (and scalars), checks their dtypes and launches on this gpu."""
-        if family != "optim":
-            raise MXNetError(f"no CUDA kernel family '{family}' for {host_fn.__name__}")
-        from ..kernels.cuda import optim as kernels      # loads numba.cuda: only when used
+        if family not in _TWIN_FAMILIES:
+            raise MXNetError(f"no CUDA kernel family '{family}' for {host_fn.__name__}; "
+                             f"known: {', '.join(_TWIN_FAMILIES)}")
+        from ..kernels.cuda import optim, optim_adaptive  # loads numba.cuda: only when used
+        kernels = {"optim": optim, "optim_adaptive": optim_adaptive}[family]
         fn = getattr(kernels, host_fn.__name__, None)
         if fn is None:
             raise MXNetError(f"{host_fn.__name__} has no CUDA kernel yet, so it cannot run on "

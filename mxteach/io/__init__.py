@@ -12,6 +12,11 @@ from ..io_checks import IOError_, IOTypeError, check_bind_shapes
 from .base import DataDesc, DataBatch, DataIter
 from .ndarray_iter import NDArrayIter
 from .wrappers import ResizeIter, PrefetchingIter
+from .image_record import ImageRecordIter
+from .mx_data_iter import MXDataIter
+from .mnist import MNISTIter
+from .csv_iter import CSVIter
 
 __all__ = ["DataDesc", "DataBatch", "DataIter", "NDArrayIter", "ResizeIter", "PrefetchingIter",
-           "IOError_", "IOTypeError", "check_bind_shapes"]
+           "IOError_", "IOTypeError", "check_bind_shapes",
+           "ImageRecordIter", "MXDataIter", "MNISTIter", "CSVIter"]

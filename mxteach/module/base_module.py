@@ -200,7 +200,9 @@ class BaseModule:
             num_epoch=None, validation_metric=None, monitor=None, sparse_row_id_fn=None):
         """Train on ``train_data`` for epochs ``begin_epoch .. num_epoch-1``. See notebook 04.
 
-        Emits ``batch_end`` (with the metric's current values) and ``epoch_end`` events.
+        Emits ``batch_end`` (with the metric's current values, ``data_wait``: seconds spent
+        waiting for that batch, ``data_load``: the iterator's own loading time, if it reports
+        one) and ``epoch_end`` events.
         """
         if num_epoch is None:
             raise MXNetError("fit() needs num_epoch (the epoch to stop before)")
@@ -229,7 +231,9 @@ class BaseModule:
             samples = 0
             data_iter = iter(train_data)
             end_of_batch = False
+            wait = time.perf_counter()     # data_wait: how long fit waited for the batch
             next_batch = next(data_iter)
+            data_wait = time.perf_counter() - wait
             while not end_of_batch:
                 data_batch = next_batch
                 if monitor is not None:
@@ -243,10 +247,12 @@ class BaseModule:
                     self.update_metric(eval_metric, data_batch.label)
                 health.after_batch(data_batch, epoch, nbatch)  # NaN/inf: warn once, name it
                 try:
+                    wait = time.perf_counter()
                     next_batch = next(data_iter)
                     self.prepare(next_batch, sparse_row_id_fn=sparse_row_id_fn)
                 except StopIteration:
                     end_of_batch = True
+                next_wait = time.perf_counter() - wait
                 if monitor is not None:
                     monitor.toc_print()
                 if end_of_batch:
@@ -261,7 +267,9 @@ class BaseModule:
                     samples += sum(b.data[0].shape[0] - (b.pad or 0) for b in batches)
                     self._emit("batch_end", self.stage, epoch=epoch, nbatch=nbatch,
                                metrics=eval_metric.get_name_value(), samples=samples,
-                               elapsed=time.time() - tic)
+                               elapsed=time.time() - tic, data_wait=data_wait,
+                               data_load=getattr(data_batch, "load_time", None))
+                data_wait = next_wait
                 nbatch += 1
             for name, val in eval_name_vals:
                 self.logger.info("Epoch[%d] Train-%s=%f", epoch, name, val)

@@ -130,6 +130,8 @@ class Module(BaseModule):
         # save leaves the previous checkpoint untouched, a killed one the old or the new set
         states = self._optimizer_states_bytes() if save_optimizer_states else None
         arg_params, aux_params = self.get_params()
+        if getattr(self._kvstore, "rank", 0) != 0:
+            return      # distributed training: rank 0 alone writes the (identical) checkpoint
         write_checkpoint(checkpoint_payloads(prefix, epoch, self._symbol, arg_params,
                                              aux_params, states, remove_amp_cast))
         self._emit("checkpoint", self.stage, prefix=prefix, epoch=epoch,
@@ -502,16 +504,15 @@ class Module(BaseModule):
         params, grads = group.param_arrays, group.grad_arrays
         trained = [(i, n) for i, n in enumerate(names) if n in group.execs[0].grad_dict]
         kv = self._kvstore
-        for pos, (idx, name) in enumerate(trained):
-            arg_list, grad_list = params[idx], grads[pos]
-            if self._update_on_kvstore:
-                kv.push(name, grad_list, priority=-idx)
-                kv.pull(name, arg_list, priority=-idx)
-                continue
-            if kv is not None:
-                kv.push(name, grad_list, priority=-idx)
-                kv.pull(name, grad_list, priority=-idx)
-            for k, (w, g) in enumerate(zip(arg_list, grad_list)):
+        if kv is not None and trained:
+            # one push and one pull of every key: a distributed store sends them together
+            keys = [name for _, name in trained]
+            grad_lists = [grads[pos] for pos in range(len(trained))]
+            kv.push(keys, grad_lists)
+            kv.pull(keys, [params[idx] for idx, _ in trained] if self._update_on_kvstore
+                    else grad_lists)
+        for pos, (idx, name) in enumerate(trained if not self._update_on_kvstore else ()):
+            for k, (w, g) in enumerate(zip(params[idx], grads[pos])):
                 self._updater(idx * len(self._context) + k, g, w)
         if self.events.wants("update"):
             self._emit("update", self.stage, num_update=getattr(self._optimizer,

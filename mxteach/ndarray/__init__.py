@@ -11,6 +11,8 @@ from ..ops import frontend as _ufuncs
 from ..base import MXNetError as _MXNetError
 
 from .serialization import save, load, load_frombuffer
+from . import sparse
+from .sparse_ops import cast_storage
 
 
 class random:  # noqa: N801 - mirrors the mx.nd.random namespace

@@ -168,11 +168,16 @@ class GPUNDArray(NDArray):
                              f"to the device first (mx.nd.array(x, ctx={self._ctx}))")
         return None
 
-    def _binary(self, other, fn, reverse=False):
+    def _math_code(self, fn, what):
+        """The elementwise kernel's code of ``fn`` (+ - * /), MXNetError for anything else."""
         code = _MATH_CODES.get(fn)
         if code is None:
-            raise MXNetError(f"{getattr(fn, '__name__', fn)} on {self._ctx} arrays has no CUDA "
-                             "kernel yet (+ - * / do); copy to the CPU first")
+            raise MXNetError(f"{what}{getattr(fn, '__name__', fn)} on {self._ctx} arrays has no "
+                             "CUDA kernel yet (+ - * / do); copy to the CPU first")
+        return code
+
+    def _binary(self, other, fn, reverse=False):
+        code = self._math_code(fn, "")
         o = self._operand(other)
         if o is None:
             return NotImplemented
@@ -187,10 +192,7 @@ class GPUNDArray(NDArray):
         return self._new(out)
 
     def _inplace(self, other, fn):
-        code = _MATH_CODES.get(fn)
-        if code is None:
-            raise MXNetError(f"in-place {getattr(fn, '__name__', fn)} on {self._ctx} arrays has "
-                             "no CUDA kernel yet")
+        code = self._math_code(fn, "in-place ")
         o = self._operand(other)
         if o is None:
             raise MXNetError(f"cannot combine a gpu array with {type(other).__name__}")

@@ -13,6 +13,9 @@ from ..backend import for_context
 from ..base import MXNetError, mx_real_t
 from ..context import current_context
 from ..ops.registry import parse_params
+from .ndarray import NDArray
+from .sparse_ops import dispatch
+from .sparse_storage import fallback, is_sparse
 
 __all__ = ["invoke"]
 
@@ -33,6 +36,12 @@ def invoke(op, inputs, params, out=None, name=None):
     name : str, optional
         The name used in error messages (``op.name`` by default).
     """
+    if any(is_sparse(x) for x in inputs):
+        result = dispatch(op, inputs, params)
+        if result is not None:
+            return _store(result, out)
+        fallback(f"mx.nd.{op.name}", [getattr(x, "stype", "default") for x in inputs])
+        inputs = [NDArray(x.asnumpy(), x.context) if is_sparse(x) else x for x in inputs]
     p = parse_params(op, params, name or op.name)
     ctx = inputs[0].context if inputs else current_context()
     in_shapes = [x.shape for x in inputs]
@@ -51,9 +60,18 @@ def invoke(op, inputs, params, out=None, name=None):
     with be.device():
         forward(p, [be.raw(x._data) for x in inputs], [be.raw(o) for o in outs], False, {})
     results = [be.wrap(o) for o in outs]
-    if out is not None:
-        targets = out if isinstance(out, (list, tuple)) else [out]
-        for t, r in zip(targets, results):
+    return _store(results[0] if len(results) == 1 else results, out)
+
+
+def _store(result, out):
+    """``result``, or ``out`` after copying ``result`` into it."""
+    if out is None:
+        return result
+    targets = out if isinstance(out, (list, tuple)) else [out]
+    results = result if isinstance(result, (list, tuple)) else [result]
+    for t, r in zip(targets, results):
+        if is_sparse(t) or is_sparse(r):
+            r.copyto(t)
+        else:
             t._data[...] = r._data
-        return out
-    return results[0] if len(results) == 1 else results
+    return out

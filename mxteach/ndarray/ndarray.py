@@ -114,6 +114,17 @@ class NDArray:
     def copy(self):
         return NDArray(self._data.copy(), self._ctx)
 
+    # the slot sparse_storage.py fills when imported (it builds on this class, so this file
+    # cannot import it)
+    _storage = None
+
+    def tostype(self, stype):
+        """This array in storage type ``'default'``, ``'row_sparse'`` or ``'csr'``.
+
+        See notebook 01.
+        """
+        return self._storage.tostype(self, stype)
+
     def copyto(self, other):
         """Copy into an NDArray (shapes must match) or onto a Context (a new array)."""
         if isinstance(other, NDArray):
@@ -123,6 +134,9 @@ class NDArray:
             if other.shape != self.shape:
                 raise MXNetError(f"copyto: shape mismatch, source {self.shape} vs target "
                                  f"{other.shape}")
+            if other.stype != "default":     # a sparse target re-stores what it is given
+                other[:] = self
+                return other
             other._data[...] = self._data
             return other
         if isinstance(other, Context):

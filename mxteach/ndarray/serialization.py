@@ -26,10 +26,8 @@ Differences from MXNet worth knowing:
 
 * Loaded arrays are always on ``cpu(0)`` (MXNet does the same for CPU contexts; it would move a
   GPU-saved array back to the GPU when one is present).
-* Sparse records are loaded as dense arrays: mxteach has only the default storage type. The
-  dense array may take at most ``DENSIFY_RATIO`` (1024) times the file's size, or
-  ``MAX_DENSIFIED_BYTES`` (1 MiB) if more; beyond that the load fails naming both knobs, and
-  sparse indices are checked (MXNet trusts them).
+* Sparse records load as ``RowSparseNDArray`` / ``CSRNDArray``, as in MXNet; their indices
+  are checked (MXNet trusts them).
 * Every declared size is checked against the bytes that remain before anything is allocated;
   a shape of more than 2**40 elements is refused as corrupt.
 * MXNet's legacy shape semantics cannot express 0-d or zero-size arrays (MXNet 1.9.1 even writes
@@ -52,6 +50,7 @@ from ..fileio import atomic_write
 from ..base import MXNetError
 from ..context import Context
 from .ndarray import NDArray
+from .sparse_storage import from_parts
 
 __all__ = ["save", "load", "load_frombuffer", "dumps", "loads", "array_record",
            "load_array_record"]
@@ -75,12 +74,6 @@ _KNOWN_UNSUPPORTED = {8: "int16", 9: "uint16", 10: "uint32", 11: "uint64", 12: "
 # No real array has a dimension, or a count of elements (zero-size axes left out), beyond
 # 2**40; a larger declared shape is corruption, refused before numpy is asked to make it.
 MAX_ELEMENTS = 1 << 40
-# Sparse records are densified: the dense array may be far larger than the file. It is
-# allowed up to DENSIFY_RATIO x the file's size (at least MAX_DENSIFIED_BYTES); raise these
-# for genuinely huge, very sparse files (a hostile 100-byte header would otherwise ask for
-# 16 GiB, and memory use must stay bounded by what the file holds).
-MAX_DENSIFIED_BYTES = 1 << 20
-DENSIFY_RATIO = 1024
 
 
 class SerializationTypeError(MXNetError, TypeError):
@@ -123,7 +116,37 @@ def _normalise(data):
                                   f"dict str -> NDArray, got {type(data).__name__}")
 
 
+def _dtype_flag(dtype, what):
+    flag = DTYPE_TO_FLAG.get(np.dtype(dtype).newbyteorder("="))
+    if flag is None:
+        raise SerializationTypeError(f"save: {what} has dtype {np.dtype(dtype).name}, which "
+                                     f"MXNet files cannot hold; supported: "
+                                     f"{', '.join(d.name for d in FLAG_TO_DTYPE.values())}")
+    return flag
+
+
+def _shape_bytes(shape):
+    return struct.pack(f"<i{len(shape)}q", len(shape), *shape)
+
+
+def _sparse_bytes(arr, magic, what):
+    values, aux = arr._values, arr._aux
+    stype = STYPE_CSR if arr.stype == "csr" else STYPE_ROW_SPARSE
+    flag = _dtype_flag(values.dtype, what)
+    ctx = arr.context
+    parts = [struct.pack("<Ii", magic, stype), _shape_bytes(values.shape),
+             _shape_bytes(arr.shape), struct.pack("<iii", ctx.device_typeid, ctx.device_id, flag)]
+    for a in aux:
+        parts += [struct.pack("<i", _dtype_flag(a.dtype, what)), _shape_bytes(a.shape)]
+    parts.append(np.ascontiguousarray(values, dtype=FLAG_TO_DTYPE[flag]).tobytes())
+    parts += [np.ascontiguousarray(a, dtype=FLAG_TO_DTYPE[_dtype_flag(a.dtype, what)]).tobytes()
+              for a in aux]
+    return b"".join(parts)
+
+
 def _array_bytes(arr, magic, what):
+    if arr.stype != "default":
+        return _sparse_bytes(arr, magic, what)
     host = arr.asnumpy()
     flag = DTYPE_TO_FLAG.get(host.dtype.newbyteorder("="))
     if flag is None:
@@ -257,43 +280,13 @@ def _read_data(r, dtype, shape, what):
     return flat.astype(dtype.newbyteorder("="), copy=True).reshape(shape)
 
 
-def _densify(stype, values, aux, shape, r, what, at):
-    name = _STYPE_NAMES[stype]
-    dense_bytes = int(np.prod(shape, dtype=object)) * values.dtype.itemsize
-    limit = max(MAX_DENSIFIED_BYTES, DENSIFY_RATIO * len(r.buf))
-    if dense_bytes > limit:
-        r.fail(f"{what}: the {name} array of shape {tuple(shape)} would take {dense_bytes} "
-               f"bytes once densified (mxteach stores arrays densely), more than the limit of "
-               f"{limit} (serialization.MAX_DENSIFIED_BYTES / DENSIFY_RATIO)", at)
-    # indices are checked, never trusted: a negative one would silently wrap around
-    if stype == STYPE_ROW_SPARSE:
-        if len(shape) < 1:
-            r.fail(f"{what}: a row_sparse array needs at least one dimension", at)
-        rows = aux[0].astype(np.int64).ravel()
-        if rows.size and (rows.min() < 0 or rows.max() >= shape[0]):
-            r.fail(f"{what}: row_sparse row index out of range [0, {shape[0]})", at)
-        if values.shape != (rows.size,) + tuple(shape[1:]):
-            r.fail(f"{what}: row_sparse values have shape {values.shape}, expected "
-                   f"{(rows.size,) + tuple(shape[1:])}", at)
-    else:  # csr: aux[0] is indptr, aux[1] the column indices
-        if len(shape) != 2:
-            r.fail(f"{what}: a csr array must be 2-d, got shape {tuple(shape)}", at)
-        indptr, cols = aux[0].astype(np.int64).ravel(), aux[1].astype(np.int64).ravel()
-        nnz = values.size
-        if indptr.size != shape[0] + 1 or indptr[0] != 0 or indptr[-1] != nnz \
-                or np.any(np.diff(indptr) < 0):
-            r.fail(f"{what}: csr indptr is not a non-decreasing list of {shape[0] + 1} offsets "
-                   f"from 0 to {nnz}", at)
-        if cols.size != nnz or values.ndim != 1 or \
-                (nnz and (cols.min() < 0 or cols.max() >= shape[1])):
-            r.fail(f"{what}: csr column indices do not match the {nnz} values or leave "
-                   f"[0, {shape[1]})", at)
-    out = np.zeros(shape, dtype=values.dtype)
-    if stype == STYPE_ROW_SPARSE:
-        out[rows] = values
-    else:
-        out[np.repeat(np.arange(shape[0]), np.diff(indptr)), cols] = values
-    return out
+def _sparse(stype, values, aux, shape, r, what, at):
+    """The sparse array a record holds; its indices are checked, never trusted (a negative one
+    would silently wrap around)."""
+    try:
+        return from_parts(_STYPE_NAMES[stype], values, aux, shape)
+    except MXNetError as err:
+        r.fail(f"{what}: {err}", at)
 
 
 def _read_array(r, index):
@@ -335,7 +328,7 @@ def _read_array(r, index):
         aux_meta.append((aux_dtype, aux_shape))
     values = _read_data(r, dtype, sshape, what)
     aux = [_read_data(r, d, s, f"{what} aux {k}") for k, (d, s) in enumerate(aux_meta)]
-    return _densify(stype, values, aux, shape, r, what, at)
+    return _sparse(stype, values, aux, shape, r, what, at)
 
 
 def loads(buf, source="<bytes>"):
@@ -368,7 +361,7 @@ def loads(buf, source="<bytes>"):
         except UnicodeDecodeError:
             r.fail(f"name #{i} is not valid UTF-8", start)
     cpu0 = Context("cpu", 0)
-    nds = [NDArray(a, cpu0) for a in arrays]
+    nds = [a if isinstance(a, NDArray) else NDArray(a, cpu0) for a in arrays]  # sparse: as is
     if not names:
         return nds
     return dict(zip(names, nds))
@@ -394,7 +387,7 @@ def load_array_record(buf, source="<bytes>"):
     data = _read_array(r, 0)
     if r.pos != len(r.buf):
         r.fail(f"{len(r.buf) - r.pos} unexpected bytes after the array record")
-    return NDArray(data, Context("cpu", 0))
+    return data if isinstance(data, NDArray) else NDArray(data, Context("cpu", 0))
 
 
 def load_frombuffer(buf):

@@ -16,7 +16,8 @@ from ..kernels.cpu.elemwise import sum_to_shape, broadcast_strides
 
 __all__ = ["CAST_DTYPES", "grad_mode", "inplace_view", "flat_in", "norm_axis", "split3",
            "kernel_view", "identity_shape", "shape_from_input", "same_dtype", "grad_to_shape",
-           "zero_grads", "gpu_flat", "gpu_copy_forward", "gpu_copy_backward", "gpu_activation"]
+           "zero_grads", "gpu_flat", "gpu_copy_forward", "gpu_copy_backward", "gpu_activation",
+           "gpu_zero_grads", "data_shape"]
 
 CAST_DTYPES = ("bool", "float16", "float32", "float64", "int32", "int64", "int8", "uint8")
 
@@ -78,6 +79,17 @@ def split3(shape, axis):
 def identity_shape(p, in_shapes):
     """Shape rule: the output is shaped like the first input (the others are left as given)."""
     return list(in_shapes), [None if in_shapes[0] is None else tuple(in_shapes[0])]
+
+
+def data_shape(opname, in_shapes, min_ndim, needs):
+    """The first input's shape as a tuple (None while unknown); fewer than ``min_ndim`` axes
+    raise ShapeError saying what the operator ``needs``."""
+    if in_shapes[0] is None:
+        return None
+    data = tuple(in_shapes[0])
+    if len(data) < min_ndim:
+        raise ShapeError(f"{opname}: input 'data' has shape {data}; it needs {needs}")
+    return data
 
 
 def shape_from_input(rule):
@@ -148,6 +160,14 @@ def gpu_copy_backward(p, ograds, ins, outs, igrads, reqs, state):
     from ..kernels.cuda import elemwise
     if grad_mode(reqs[0], igrads[0]):
         elemwise.copy(ograds[0], igrads[0], reqs[0] == "add")
+
+
+def gpu_zero_grads(p, ograds, ins, outs, igrads, reqs, state):
+    """GPU twin of :func:`zero_grads`: 'write' fills zeros, 'add' adds nothing."""
+    from ..kernels.cuda import elemwise
+    for g, r in zip(igrads, reqs):
+        if grad_mode(r, g) == 1:
+            elemwise.fill(g, 0)
 
 
 def gpu_activation(code_of):

@@ -6,7 +6,9 @@ GEMM result live in the node's ``state`` and are reused across calls; backward r
 forward's columns when it sees the same data buffer (inputs do not change between an
 executor's forward and backward), else rebuilds them. Both treat 1-D data as 2-D with H = 1.
 
-Kernels: CPU ``kernels/cpu/conv.py``; no CUDA kernel yet; numpy twins
+On a GPU the same steps run as CUDA kernels (``kernels/cuda/conv.py``: im2col, col2im as a
+per-pixel gather, pooling with recorded argmax) around the tiled shared-memory GEMM of
+``kernels/cuda/nn.py``. Kernels: CPU ``kernels/cpu/conv.py``; numpy twins
 ``kernels/reference/conv.py``.
 """
 from __future__ import annotations
@@ -164,6 +166,76 @@ def _conv_backward(p, ograds, ins, outs, igrads, reqs, state):
                  reqs[0] == "add")
 
 
+def _gpu_buffer(state, key, shape, dtype):
+    """The device twin of :func:`_buffer`: a device array kept in the node state."""
+    from numba import cuda
+    buf = state.get(key)
+    if buf is None or tuple(buf.shape) != shape or buf.dtype != dtype:
+        buf = state[key] = cuda.device_array(shape, dtype)
+    return buf
+
+
+def _gpu_key(x):
+    """Identifies a device buffer (its address, shape, dtype), as _data_key does on the CPU."""
+    # the simulator's arrays wrap numpy arrays and show numpy's interface instead
+    iface = getattr(x, "__cuda_array_interface__", None) or x.__array_interface__
+    return (iface["data"][0], tuple(x.shape), x.dtype)
+
+
+def _gpu_im2col(p, x, state):
+    from ..kernels.cuda import conv as KC
+    geo, (n, c, h, w, oh, ow) = _conv_setup(p, x)
+    col = _gpu_buffer(state, "gpu_col", (c * geo[0] * geo[1], n, oh * ow), x.dtype)
+    KC.im2col(x.reshape(n, c, h, w), col, *geo)
+    state["gpu_col_of"] = _gpu_key(x)
+    return col, geo, (n, c, h, w, oh, ow)
+
+
+def _conv_gpu_forward(p, ins, outs, is_train, state):
+    from ..kernels.cuda import conv as KC, nn
+    x, wgt = ins[0], ins[1]
+    col, geo, (n, c, h, w, oh, ow) = _gpu_im2col(p, x, state)
+    f, g, k = p["num_filter"], p["num_group"], col.shape[0]
+    fg, kg = f // g, k // g
+    w2, cols = wgt.reshape(f, kg), col.reshape(k, n * oh * ow)
+    tmp = _gpu_buffer(state, "gpu_gemm", (f, n * oh * ow), x.dtype)
+    for i in range(g):     # tiled GEMM per group: (F/g, K/g) @ (K/g, N*L)
+        nn.matmul(w2[i * fg:(i + 1) * fg], cols[i * kg:(i + 1) * kg], tmp[i * fg:(i + 1) * fg])
+    bias = wgt.reshape(wgt.size) if p["no_bias"] else ins[2]      # unread without a bias
+    KC.conv_output(tmp.reshape(f, n, oh * ow), bias, outs[0].reshape(n, f, oh * ow),
+                   not p["no_bias"])
+
+
+def _conv_gpu_backward(p, ograds, ins, outs, igrads, reqs, state):
+    from ..kernels.cuda import conv as KC, nn, nn_norm
+    x, wgt = ins[0], ins[1]
+    if state.get("gpu_col_of") == _gpu_key(x):
+        col = state["gpu_col"]
+        geo, (n, c, h, w, oh, ow) = _conv_setup(p, x)
+    else:
+        col, geo, (n, c, h, w, oh, ow) = _gpu_im2col(p, x, state)
+    f, g, k = p["num_filter"], p["num_group"], col.shape[0]
+    fg, kg, nl = f // g, k // g, n * oh * ow
+    dy3 = ograds[0].reshape(n, f, oh * ow)
+    rows = _gpu_buffer(state, "gpu_gemm", (f, nl), x.dtype)      # dY as (F, N*L)
+    KC.conv_grad_rows(dy3, rows.reshape(f, n, oh * ow))
+    cols = col.reshape(k, nl)
+    if not p["no_bias"] and grad_mode(reqs[2], igrads[2]):
+        nn_norm.channel_reduce(dy3, igrads[2], accumulate=reqs[2] == "add")
+    if grad_mode(reqs[1], igrads[1]):
+        dw = igrads[1].reshape(f, kg)
+        for i in range(g):     # dW = dY @ col.T per group, straight into the gradient
+            nn.matmul(rows[i * fg:(i + 1) * fg], cols[i * kg:(i + 1) * kg],
+                      dw[i * fg:(i + 1) * fg], False, True, reqs[1] == "add")
+    if grad_mode(reqs[0], igrads[0]):
+        w2 = wgt.reshape(f, kg)
+        for i in range(g):     # the column gradient overwrites the columns (no longer needed)
+            nn.matmul(w2[i * fg:(i + 1) * fg], rows[i * fg:(i + 1) * fg],
+                      cols[i * kg:(i + 1) * kg], True, False, False)
+        state["gpu_col_of"] = None
+        KC.col2im(col, igrads[0].reshape(n, c, h, w), *geo, reqs[0] == "add")
+
+
 register(Op(
     name="Convolution",
     params={"kernel": Param("shape", doc="(k,) or (kh, kw)"), "stride": Param("shape", ()),
@@ -176,7 +248,8 @@ register(Op(
             "cudnn_off": Param("bool", False), "layout": Param("str", None, optional=True,
                                                                choices=_LAYOUTS[:-1])},
     arguments=_conv_args, infer_shape=_conv_shape, forward=_conv_forward,
-    backward=_conv_backward, backward_uses=("ins",),
+    backward=_conv_backward, gpu_forward=_conv_gpu_forward, gpu_backward=_conv_gpu_backward,
+    backward_uses=("ins",),
     doc="1-D/2-D convolution (cross-correlation, as MXNet): im2col, then a GEMM per group. "
         "See notebook 04."))
 
@@ -276,6 +349,37 @@ def _pool_backward(p, ograds, ins, outs, igrads, reqs, state):
                     reqs[0] == "add")
 
 
+def _pool_gpu_argmax(p, x, y, state):
+    """Run the GPU pooling forward of ``x`` into ``y``, recording max positions."""
+    from ..kernels.cuda import conv as KC
+    y4 = y.reshape(_as4(y.shape))
+    argmax = _gpu_buffer(state, "gpu_argmax", y4.shape, np.int32)
+    KC.pool_forward(x.reshape(_as4(x.shape)), y4, argmax, *_pool_call(p, x),
+                    np.finfo(x.dtype).min)
+    state["gpu_argmax_of"] = (_gpu_key(x), _gpu_key(y))
+    return argmax
+
+
+def _pool_gpu_forward(p, ins, outs, is_train, state):
+    _pool_check(p)
+    _pool_gpu_argmax(p, ins[0], outs[0], state)
+
+
+def _pool_gpu_backward(p, ograds, ins, outs, igrads, reqs, state):
+    from ..kernels.cuda import conv as KC
+    if not grad_mode(reqs[0], igrads[0]):
+        return
+    x, y = ins[0], outs[0]
+    argmax = state.get("gpu_argmax")
+    if p["pool_type"] == "max" and state.get("gpu_argmax_of") != (_gpu_key(x), _gpu_key(y)):
+        # positions recorded for other buffers: pool again into scratch to find them
+        argmax = _pool_gpu_argmax(p, x, _gpu_buffer(state, "gpu_pool_out", tuple(y.shape),
+                                                     y.dtype), state)
+    KC.pool_backward(x.reshape(_as4(x.shape)), y.reshape(_as4(y.shape)),
+                     ograds[0].reshape(_as4(y.shape)), argmax,
+                     igrads[0].reshape(_as4(x.shape)), *_pool_call(p, x), reqs[0] == "add")
+
+
 register(Op(
     name="Pooling",
     params={"kernel": Param("shape", ()),
@@ -289,5 +393,5 @@ register(Op(
                                        doc="avg: divide by the padded window size (default)"),
             "layout": Param("str", None, optional=True, choices=_LAYOUTS)},
     arguments=["data"], infer_shape=_pool_shape, forward=_pool_forward,
-    backward=_pool_backward,
+    backward=_pool_backward, gpu_forward=_pool_gpu_forward, gpu_backward=_pool_gpu_backward,
     doc="1-D/2-D max, average, sum or Lp pooling over windows. See notebook 04."))

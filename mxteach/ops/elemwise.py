@@ -11,8 +11,10 @@ Integer inputs follow MXNet: a scalar is cast to the input dtype first (``int32 
 and division truncates toward zero.
 
 Kernels: CPU numpy ufuncs and ``kernels/cpu/elemwise.py`` (broadcast sums, clip, max/min
-masks); CUDA ``kernels/cuda/elemwise.py`` (+ - * / with broadcasting, copies) and
-``kernels/cuda/nn.py`` (relu, sigmoid, tanh); numpy twins ``kernels/reference/elemwise.py``.
+masks); CUDA: every operator here is the one generic map kernel of
+``kernels/cuda/elemwise.py`` and its gradient (a code picks the function; broadcasting through
+strides), except relu, sigmoid, tanh (``kernels/cuda/nn.py``, shared with Activation); numpy
+twins ``kernels/reference/elemwise.py``.
 See notebook 01.
 """
 from __future__ import annotations
@@ -23,7 +25,7 @@ from .registry import Op, Param, register, assign
 from .common import (same_dtype, grad_to_shape, identity_shape, zero_grads, grad_mode,
                      gpu_activation, gpu_copy_forward, gpu_copy_backward)
 from ..base import ShapeError
-from ..kernels.cpu.elemwise import clip_forward, clip_backward, maxmin_backward, BINARY_CODES
+from ..kernels.cpu.elemwise import clip_forward, clip_backward, maxmin_backward
 from ..kernels.cpu.nn import ACT_CODES
 
 __all__ = ["broadcast_shapes"]
@@ -135,20 +137,34 @@ for _name, _cmp in [("equal", np.equal), ("not_equal", np.not_equal), ("greater"
                     lambda a, b, o, f=_cmp: f(a, b, out=o), None, ()))
 
 
-def _gpu_binary(code):
-    """GPU (forward, backward) of + - * / (broadcasting or not: one kernel reads strides)."""
+def _gpu_map(verb, scalar=False, swap=False, bounds=None):
+    """GPU (forward, backward) of an elementwise operator: the one generic CUDA map kernel and
+    its gradient (``kernels/cuda/elemwise.py``), with ``verb`` picking the function. Binary
+    operators pass both inputs (broadcasting or not: the kernel reads strides); ``scalar``
+    operators pass p["scalar"] as the second operand (``swap``: scalar first, ``2 - x``);
+    ``bounds(p)`` gives clip's (a_min, a_max)."""
+    def operands(p):
+        if bounds is not None:
+            return bounds(p)
+        return (p["scalar"] if scalar else 0.0), 0.0
+
     def forward(p, ins, outs, is_train, state):
         from ..kernels.cuda import elemwise
-        elemwise.binary_forward(ins[0], ins[1], outs[0], code)
+        s, z = operands(p)
+        rhs = ins[1] if len(ins) > 1 else None
+        elemwise.map_forward(verb, ins[0], rhs, outs[0], s=s, z=z, swap=swap)
 
     def backward(p, ograds, ins, outs, igrads, reqs, state):
         from ..kernels.cuda import elemwise
-        # add/sub declare backward_uses=(): the planner may have reused their inputs' memory,
-        # and the kernel then reads stale values it does not use (d(a+b)/da is 1 for any a, b)
-        for side in (0, 1):
-            if grad_mode(reqs[side], igrads[side]):
-                elemwise.binary_grad(ograds[0], ins[0], ins[1], code, side, reqs[side] == "add",
-                                     igrads[side])
+        # an operator that declares backward_uses without ins (add, exp ...) may get inputs
+        # whose memory the planner reused: its formula never reads them (d(a+b)/da is 1)
+        s, z = operands(p)
+        rhs = ins[1] if len(ins) > 1 else None
+        for i in range(len(ins)):
+            if grad_mode(reqs[i], igrads[i]):
+                side = 1 if (i == 1 or swap) else 0
+                elemwise.map_grad(verb, ograds[0], ins[0], rhs, outs[0], side,
+                                  reqs[i] == "add", igrads[i], s=s, z=z, swap=swap)
     return forward, backward
 
 
@@ -172,7 +188,7 @@ def _make_binary(name, aliases, hint, forward, grads, uses, broadcast, verb):
 
     kind = ("shapes broadcast; the gradient sums over the broadcast axes" if broadcast
             else "shapes must be equal")
-    gpu = _gpu_binary(BINARY_CODES[verb]) if verb in BINARY_CODES else (None, None)
+    gpu = _gpu_map(verb)
     register(Op(name=name, params={}, arguments=("lhs", "rhs"),
                 infer_shape=(_broadcast_shape(name) if broadcast else
                              _same_shape(name, lambda p: ["lhs", "rhs"])),
@@ -239,6 +255,14 @@ def _scalar_types(p, in_types):
     return [np.dtype(t).name], [out]
 
 
+def _scalar_verb(name):
+    """(CUDA verb, swap) of a scalar operator: _rminus_scalar is ``sub`` with the scalar first."""
+    base = name[1:-len("_scalar")]
+    swap = base in ("rminus", "rdiv", "rpower", "rmod")
+    base = base[1:] if swap else base
+    return {"plus": "add", "minus": "sub", "mul": "mul", "div": "div"}.get(base, base), swap
+
+
 def _make_scalar(name, aliases, hint, forward, grad, uses):
     def operands(p, x, out):
         # MXNet casts the scalar to the computation dtype: int32 + 0.5 adds int32(0.5) == 0
@@ -258,9 +282,12 @@ def _make_scalar(name, aliases, hint, forward, grad, uses):
         with np.errstate(divide="ignore", invalid="ignore"):
             assign(igrads[0], reqs[0], grad(ograds[0], x, outs[0], s))
 
+    verb, swap = _scalar_verb(name)
+    gpu = _gpu_map(verb, scalar=True, swap=swap)
     register(Op(name=name, params={"scalar": Param("float", 1.0), "is_int": Param("bool", True)},
                 arguments=("data",), infer_shape=identity_shape, infer_type=_scalar_types,
-                forward=fwd, backward=bwd, aliases=aliases, hint=hint, backward_uses=uses,
+                forward=fwd, backward=bwd, gpu_forward=gpu[0], gpu_backward=gpu[1],
+                aliases=aliases, hint=hint, backward_uses=uses,
                 doc=f"Elementwise {_FORMULA.get(name, name)}, the number cast to data's "
                     "dtype first. See notebook 01."))
 
@@ -337,7 +364,7 @@ def _make_unary(name, aliases, forward, grad, uses):
     elif name == "_copy":
         gpu = (gpu_copy_forward, gpu_copy_backward)
     else:
-        gpu = (None, None)
+        gpu = _gpu_map(name)
     register(Op(name=name, params={}, arguments=("data",), infer_shape=identity_shape,
                 infer_type=same_dtype(name, ["data"]), forward=fwd, backward=bwd,
                 gpu_forward=gpu[0], gpu_backward=gpu[1], aliases=aliases, backward_uses=uses,
@@ -384,6 +411,8 @@ register(Op(
                          "a_max": Param("float", doc="upper bound")},
     arguments=("data",), infer_shape=identity_shape, infer_type=same_dtype("clip", ["data"]),
     forward=_clip_forward, backward=_clip_backward, backward_uses=("ins",),
+    gpu_forward=_gpu_map("clip", bounds=lambda p: (p["a_min"], p["a_max"]))[0],
+    gpu_backward=_gpu_map("clip", bounds=lambda p: (p["a_min"], p["a_max"]))[1],
     doc="Limit data to [a_min, a_max]; the gradient passes where a_min <= x <= a_max "
         "(bounds included). See notebook 01."))
 
@@ -405,10 +434,23 @@ def _addn_backward(p, ograds, ins, outs, igrads, reqs, state):
         assign(gi, req, ograds[0])
 
 
+def _addn_gpu_forward(p, ins, outs, is_train, state):
+    from ..kernels.cuda import elemwise
+    elemwise.copy(ins[0], outs[0])
+    for x in ins[1:]:
+        elemwise.map_forward("add", outs[0], x, outs[0])
+
+
+def _addn_gpu_backward(p, ograds, ins, outs, igrads, reqs, state):
+    for i in range(len(igrads)):
+        gpu_copy_backward(p, ograds, ins, outs, igrads[i:i + 1], reqs[i:i + 1], state)
+
+
 register(Op(
     name="add_n", params={"num_args": Param("int", doc="how many arrays to add")},
     arguments=_addn_args, infer_shape=_same_shape("add_n", _addn_args),
     infer_type=lambda p, t: same_dtype("add_n", _addn_args(p))(p, t),
     forward=_addn_forward, backward=_addn_backward, aliases=("ElementWiseSum",),
+    gpu_forward=_addn_gpu_forward, gpu_backward=_addn_gpu_backward,
     num_args_param="num_args", backward_uses=(),
     doc="The sum of num_args arrays of one shape. See notebook 01."))

@@ -2,7 +2,8 @@
 
 A 0 in ``shape`` means "unknown": the dimension is inferred from the operator that consumes
 the result (``x + mx.sym.zeros((0, 4))`` takes x's batch size), as MXNet does. Kernels: numpy
-``fill`` only (no kernel files; no CUDA kernel yet)."""
+``fill`` on the CPU, ``kernels/cuda/elemwise.py:fill`` on the GPU (no kernel files of their
+own). They have no inputs, so no backward."""
 from __future__ import annotations
 
 from .registry import Op, Param, register
@@ -31,6 +32,14 @@ def _filler(value_of):
     return forward
 
 
+def _gpu_filler(value_of):
+    def forward(p, ins, outs, is_train, state):
+        from ..kernels.cuda import elemwise
+        _check_partial(p, outs[0].shape)
+        elemwise.fill(outs[0], value_of(p))
+    return forward
+
+
 def _params(**extra):
     base = {"shape": Param("shape", ()), "ctx": Param("str", ""),
             "dtype": Param("dtype", "float32")}
@@ -42,4 +51,5 @@ for _name, _value, _extra in (("_zeros", lambda p: 0, {}), ("_ones", lambda p: 1
                               ("_full", lambda p: p["value"], {"value": Param("float")})):
     register(Op(name=_name, params=_params(**_extra), arguments=(), infer_shape=_shape_rule,
                 infer_type=_types, forward=_filler(_value), backward=None,
+                gpu_forward=_gpu_filler(_value),
                 backward_uses=(), doc=f"An array filled by {_name}. See notebook 01."))

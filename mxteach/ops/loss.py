@@ -6,8 +6,10 @@ prediction (softmax probabilities, the identity, a sigmoid) and its backward wri
 d loss / d data without reading a head gradient. Labels get no gradient: MXNet leaves their
 gradient buffers untouched, and so do we.
 
-Kernels: CPU ``kernels/cpu/loss.py``; CUDA ``kernels/cuda/loss.py`` (SoftmaxOutput; BlockGrad
-copies with ``kernels/cuda/elemwise.py``); numpy twins ``kernels/reference/loss.py``.
+Kernels: CPU ``kernels/cpu/loss.py``; CUDA ``kernels/cuda/loss.py`` (softmax family with
+block-level tree reductions, the SoftmaxOutput and regression gradients, device-side counts for
+'valid' normalization; copies and fills with ``kernels/cuda/elemwise.py``); numpy twins
+``kernels/reference/loss.py``.
 
 Known difference from MXNet 1.9.1: with grad_req='add' the loss heads here accumulate; MXNet's
 SoftmaxOutput overwrites instead, and its regression outputs return garbled sums.
@@ -19,7 +21,7 @@ import numpy as np
 
 from .registry import Op, Param, register, assign
 from .common import (norm_axis, split3, kernel_view, identity_shape, grad_mode, gpu_flat,
-                     gpu_copy_forward)
+                     gpu_copy_forward, data_shape)
 from ..base import MXNetError, ShapeError, DTypeError
 from ..kernels.cpu.loss import softmax_forward, softmax_backward, softmax_output_grad
 
@@ -97,13 +99,47 @@ def _softmax_family(opname, use_log):
                          add, dst)
         commit()
 
+    def gpu_lengths(p, ins, shape3, state):
+        from numba import cuda
+        from ..kernels.cuda import elemwise
+        pre, n, post = shape3
+        if p["use_length"]:       # truncated to int64 on the device by the casting copy
+            lengths = cuda.device_array((pre, post), dtype=np.int64)
+            elemwise.copy(ins[1], lengths)
+            return lengths
+        lengths = state.get("lengths")
+        if lengths is None or tuple(lengths.shape) != (pre, post):
+            # every row uses all n entries: made once per executor, kept on the device
+            lengths = state["lengths"] = cuda.to_device(np.full((pre, post), n, np.int64))
+        return lengths
+
+    def gpu_forward(p, ins, outs, is_train, state):
+        from ..kernels.cuda import loss
+        shape3 = split3(ins[0].shape, norm_axis(opname, p["axis"], ins[0].ndim))
+        t = 1.0 if p["temperature"] is None else p["temperature"]
+        loss.softmax_forward(ins[0].reshape(shape3), gpu_lengths(p, ins, shape3, state), t,
+                             use_log, outs[0].reshape(shape3))
+
+    def gpu_backward(p, ograds, ins, outs, igrads, reqs, state):
+        from ..kernels.cuda import elemwise, loss
+        if p["use_length"] and grad_mode(reqs[1], igrads[1]) == 1:
+            elemwise.fill(igrads[1], 0)
+        if not grad_mode(reqs[0], igrads[0]):
+            return
+        shape3 = split3(outs[0].shape, norm_axis(opname, p["axis"], outs[0].ndim))
+        t = 1.0 if p["temperature"] is None else p["temperature"]
+        loss.softmax_backward(outs[0].reshape(shape3), ograds[0].reshape(shape3),
+                              gpu_lengths(p, ins, shape3, state), t, use_log,
+                              reqs[0] == "add", igrads[0].reshape(shape3))
+
     return Op(name=opname,
               params={"axis": Param("int", -1), "temperature": Param("float", None, optional=True),
                       "dtype": Param("dtype", None, optional=True,
                                      choices=(None, "float16", "float32", "float64")),
                       "use_length": Param("bool", False)},
               arguments=args, infer_shape=infer_shape, infer_type=infer_type, forward=forward,
-              backward=backward, backward_uses=("ins", "outs"),
+              backward=backward, gpu_forward=gpu_forward, gpu_backward=gpu_backward,
+              backward_uses=("ins", "outs"),
               doc=(f"{'log(softmax)' if use_log else 'exp(x / T) / sum(exp(x / T))'} along "
                    f"`axis`. See notebook 02."))
 
@@ -124,13 +160,10 @@ def _so_layout(p, shape):
 
 
 def _so_shape(p, in_shapes):
-    data, label = in_shapes
+    data = data_shape("SoftmaxOutput", in_shapes, 2, "at least 2 dimensions (batch, classes)")
     if data is None:
         return list(in_shapes), [None]
-    data = tuple(data)
-    if len(data) < 2:
-        raise ShapeError(f"SoftmaxOutput: input 'data' has shape {data}; it needs at least 2 "
-                         f"dimensions (batch, classes)")
+    label = in_shapes[1]
     if p["multi_output"]:
         accepted = [(data[0], int(np.prod(data[2:], dtype=np.int64)))]
         if len(data) != 3:
@@ -273,9 +306,22 @@ for _name, _fwd, _grad, _doc in (
         g = _grad(out - label.reshape(out.shape)) * (p["grad_scale"] / per_sample)
         assign(igrads[0], reqs[0], g.astype(out.dtype, copy=False))
 
+    def _reg_gpu_forward(p, ins, outs, is_train, state, _fwd=_fwd):
+        from ..kernels.cuda import elemwise
+        elemwise.map_forward("copy" if _fwd is None else "sigmoid", ins[0], None, outs[0])
+
+    def _reg_gpu_backward(p, ograds, ins, outs, igrads, reqs, state, _name=_name):
+        from ..kernels.cuda import loss
+        if grad_mode(reqs[0], igrads[0]):
+            label = ins[1]
+            loss.regression_grad(outs[0], label, _name == "MAERegressionOutput",
+                                 p["grad_scale"] / (label.size // label.shape[0]),
+                                 reqs[0] == "add", igrads[0])
+
     register(Op(name=_name, params={"grad_scale": Param("float", 1.0)},
                 arguments=("data", "label"), infer_shape=_regression_shape(_name),
                 forward=_reg_forward, backward=_reg_backward, loss=True,
+                gpu_forward=_reg_gpu_forward, gpu_backward=_reg_gpu_backward,
                 doc=f"{_doc} * grad_scale / (outputs per sample). See notebook 02."))
 
 
@@ -284,15 +330,32 @@ def _copy_forward(p, ins, outs, is_train, state):
     outs[0][...] = ins[0]
 
 
-def _makeloss_backward(p, ograds, ins, outs, igrads, reqs, state):
-    out = outs[0]
+def _makeloss_count(p, out, count_above):
     if p["normalization"] == "valid":
-        count = max(int(np.count_nonzero(out > p["valid_thresh"])), 1)
-    elif p["normalization"] == "batch":
-        count = int(np.prod(out.shape[:-1], dtype=np.int64))   # all but the last axis
-    else:
-        count = 1
+        return max(count_above(out, p["valid_thresh"]), 1)
+    if p["normalization"] == "batch":
+        return int(np.prod(out.shape[:-1], dtype=np.int64))   # all but the last axis
+    return 1
+
+
+def _makeloss_backward(p, ograds, ins, outs, igrads, reqs, state):
+    count = _makeloss_count(p, outs[0], lambda o, t: int(np.count_nonzero(o > t)))
     assign(igrads[0], reqs[0], p["grad_scale"] / count)
+
+
+def _gpu_constant_grad(value_of):
+    """GPU backward of the heads whose gradient is one number (MakeLoss, make_loss)."""
+    def backward(p, ograds, ins, outs, igrads, reqs, state):
+        from ..kernels.cuda import elemwise
+        mode = grad_mode(reqs[0], igrads[0])
+        if mode:
+            elemwise.fill(igrads[0], value_of(p, outs[0]), accumulate=mode == 2)
+    return backward
+
+
+def _makeloss_gpu_value(p, out):
+    from ..kernels.cuda import loss
+    return p["grad_scale"] / _makeloss_count(p, out, loss.count_above)
 
 
 register(Op(
@@ -300,7 +363,8 @@ register(Op(
     params={"grad_scale": Param("float", 1.0), "valid_thresh": Param("float", 0.0),
             "normalization": Param("str", "null", choices=_NORMALIZATIONS)},
     arguments=("data",), infer_shape=identity_shape, forward=_copy_forward,
-    backward=_makeloss_backward, loss=True, backward_uses=("outs",),
+    backward=_makeloss_backward, gpu_forward=gpu_copy_forward,
+    gpu_backward=_gpu_constant_grad(_makeloss_gpu_value), loss=True, backward_uses=("outs",),
     doc="Turns any symbol into a loss: out = data, gradient grad_scale (divided by the batch "
         "or by the count of outputs above valid_thresh). See notebook 02."))
 
@@ -314,6 +378,7 @@ def _ones_backward(p, ograds, ins, outs, igrads, reqs, state):
 register(Op(
     name="make_loss", params={}, arguments=("data",), outputs=("loss",),
     infer_shape=identity_shape, forward=_copy_forward, backward=_ones_backward, loss=True,
+    gpu_forward=gpu_copy_forward, gpu_backward=_gpu_constant_grad(lambda p, out: 1.0),
     backward_uses=(), doc="Turns any symbol into a loss: out = data, gradient 1 everywhere "
     "(MakeLoss without its options)."))
 

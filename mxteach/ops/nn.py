@@ -1,15 +1,15 @@
 """Neural-network layers: FullyConnected, Activation, LeakyReLU, Dropout, Embedding.
 
 BatchNorm, the other layer of this family, has a file of its own (``nn_norm.py``). Kernels: CPU
-``kernels/cpu/nn.py``; CUDA ``kernels/cuda/nn.py`` (activations, and the matmul FullyConnected
-uses); numpy twins for the tests ``kernels/reference/nn.py``.
+``kernels/cpu/nn.py``; CUDA ``kernels/cuda/nn.py`` (activations, PReLU, random masks from
+``numba.cuda.random``, Embedding with atomic adds, the matmul FullyConnected uses); numpy twins for the tests ``kernels/reference/nn.py``.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .registry import Op, Param, register, assign
-from .common import grad_mode, inplace_view, flat_in, gpu_activation
+from .common import grad_mode, inplace_view, flat_in, gpu_activation, gpu_flat
 from .. import random_state
 from ..base import MXNetError, ShapeError
 from ..kernels.cpu import nn as K
@@ -63,12 +63,22 @@ def _fc_forward(p, ins, outs, is_train, state):
         out += ins[2]
 
 
+def _gemm_grad(dst, req, a, b, trans_a, shape):
+    """dst (+)= op(a) @ b as ``req`` says: the GEMM writes, or for 'add' accumulates, straight
+    into the gradient buffer when its layout and dtype allow (no temporary, no extra pass)."""
+    if not grad_mode(req, dst):
+        return
+    if dst.flags.c_contiguous and dst.dtype == a.dtype == b.dtype:
+        K.matmul(a, b, dst.reshape(shape), trans_a, False, req == "add")
+    else:
+        assign(dst, req, ((a.T if trans_a else a) @ b).reshape(dst.shape))
+
+
 def _fc_backward(p, ograds, ins, outs, igrads, reqs, state):
     x = _fc_2d(p, ins[0])
     g = ograds[0].reshape(x.shape[0], -1)
-    if igrads[0] is not None:
-        assign(igrads[0], reqs[0], (g @ ins[1]).reshape(ins[0].shape))
-    assign(igrads[1], reqs[1], g.T @ x)
+    _gemm_grad(igrads[0], reqs[0], g, ins[1], False, x.shape)      # dx = g @ W
+    _gemm_grad(igrads[1], reqs[1], g, x, True, ins[1].shape)           # dW = g.T @ x
     if not p["no_bias"]:
         assign(igrads[2], reqs[2], g.sum(axis=0))
 
@@ -212,6 +222,51 @@ def _leaky_backward(p, ograds, ins, outs, igrads, reqs, state):
                          p["slope"], mode == 2)
 
 
+def _gpu3(a):
+    """(outer, C, inner) view of a device array (PReLU's channel axis in the middle)."""
+    s = tuple(a.shape)
+    return a.reshape(s[0], s[1], a.size // (s[0] * s[1]))
+
+
+def _leaky_gpu_forward(p, ins, outs, is_train, state):
+    from ..kernels.cuda import elemwise, nn
+    kind, x = p["act_type"], ins[0]
+    if kind == "prelu":
+        nn.prelu_forward(_gpu3(x), ins[1], _gpu3(outs[0]))
+    elif kind == "rrelu":
+        slopes = gpu_flat(outs[1])
+        if is_train:         # one slope per element from U(lower, upper), as on the CPU
+            nn.random_fill(slopes, state, p["lower_bound"], p["upper_bound"])
+        else:
+            elemwise.fill(slopes, (p["lower_bound"] + p["upper_bound"]) / 2)
+        nn.slope_forward(gpu_flat(x), slopes, gpu_flat(outs[0]))
+        mask = state.get("gpu_mask")
+        if mask is None or mask.shape != slopes.shape or mask.dtype != slopes.dtype:
+            from numba import cuda
+            mask = state["gpu_mask"] = cuda.device_array(slopes.shape, slopes.dtype)
+        elemwise.copy(slopes, mask)
+    else:
+        nn.unary_forward(gpu_flat(x), gpu_flat(outs[0]), K.ACT_CODES[kind], p["slope"])
+
+
+def _leaky_gpu_backward(p, ograds, ins, outs, igrads, reqs, state):
+    from ..kernels.cuda import nn
+    kind, x, dy = p["act_type"], ins[0], ograds[0]
+    mode = grad_mode(reqs[0], igrads[0])
+    if kind == "prelu":
+        nn.prelu_backward(_gpu3(x), ins[1], _gpu3(dy), _gpu3(igrads[0]) if mode else None, mode,
+                          igrads[1], grad_mode(reqs[1], igrads[1]))
+    elif kind == "rrelu":
+        if state.get("gpu_mask") is None:
+            raise MXNetError("LeakyReLU(rrelu): backward needs a forward pass first")
+        if mode:
+            nn.slope_backward(gpu_flat(x), state["gpu_mask"], gpu_flat(dy), gpu_flat(igrads[0]),
+                              mode == 2)
+    elif mode:
+        nn.unary_backward(gpu_flat(x), gpu_flat(outs[0]), gpu_flat(dy), gpu_flat(igrads[0]),
+                          K.ACT_CODES[kind], p["slope"], mode == 2)
+
+
 register(Op(
     name="LeakyReLU",
     params={"act_type": Param("str", "leaky", choices=_LEAKY_TYPES),
@@ -222,6 +277,7 @@ register(Op(
     # as in MXNet, prelu's gamma carries its own initializer (0.25, the leaky default slope)
     extra={"input_attrs": {"gamma": {"__init__": '["Constant", {"value": 0.25}]'}}},
     forward=_leaky_forward, backward=_leaky_backward,
+    gpu_forward=_leaky_gpu_forward, gpu_backward=_leaky_gpu_backward,
     doc="Leaky rectifiers: leaky, elu, selu, gelu, prelu (learned slope per channel, argument "
         "gamma) and rrelu (random slope while training). See notebook 02."))
 
@@ -270,6 +326,41 @@ def _dropout_backward(p, ograds, ins, outs, igrads, reqs, state):
         assign(igrads[0], reqs[0], ograds[0] if mask is None else ograds[0] * mask)
 
 
+def _dropout_gpu_forward(p, ins, outs, is_train, state):
+    from ..kernels.cuda import elemwise, nn
+    x = ins[0]
+    _dropout_check(p, x.ndim)
+    if not ((is_train or p["mode"] == "always") and p["p"] > 0):
+        state["gpu_mask"] = None
+        elemwise.copy(x, outs[0])
+        return
+    shape = list(x.shape)
+    for ax in p["axes"]:
+        shape[ax] = 1
+    mask = state.get("gpu_mask_buffer")
+    if mask is None or list(mask.shape) != shape or mask.dtype != x.dtype:
+        from numba import cuda
+        mask = state["gpu_mask_buffer"] = cuda.device_array(tuple(shape), x.dtype)
+    keep = 1.0 - p["p"]
+    with np.errstate(divide="ignore"):
+        scale = x.dtype.type(1) / x.dtype.type(keep)      # p = 1: inf, and NaN outputs as MXNet
+    nn.random_fill(gpu_flat(mask), state, keep=keep, scale=scale)
+    elemwise.map_forward("mul", x, mask, outs[0])           # the mask broadcasts along axes
+    state["gpu_mask"] = mask
+
+
+def _dropout_gpu_backward(p, ograds, ins, outs, igrads, reqs, state):
+    from ..kernels.cuda import elemwise
+    mode = grad_mode(reqs[0], igrads[0])
+    if not mode:
+        return
+    mask = state.get("gpu_mask")
+    if mask is None:
+        elemwise.copy(ograds[0], igrads[0], mode == 2)
+    else:
+        elemwise.map_forward("mul", ograds[0], mask, igrads[0], accumulate=mode == 2)
+
+
 register(Op(
     name="Dropout",
     params={"p": Param("float", 0.5, doc="fraction of the input that gets dropped"),
@@ -278,7 +369,8 @@ register(Op(
             "axes": Param("shape", (), doc="axes along which one mask value is shared"),
             "cudnn_off": Param("bool", False, optional=True, doc="accepted, no effect on CPU")},
     arguments=["data"], infer_shape=_dropout_shape, forward=_dropout_forward,
-    backward=_dropout_backward, backward_uses=(),
+    backward=_dropout_backward, gpu_forward=_dropout_gpu_forward,
+    gpu_backward=_dropout_gpu_backward, backward_uses=(),
     doc="Randomly zeroes inputs with probability p and scales the rest by 1/(1-p) while "
         "training; the identity otherwise. The mask is kept in the node state for backward. "
         "See notebook 02."))
@@ -332,6 +424,22 @@ def _emb_backward(p, ograds, ins, outs, igrads, reqs, state):
                              reqs[1] == "add")
 
 
+def _emb_gpu_forward(p, ins, outs, is_train, state):
+    from ..kernels.cuda import nn
+    dim = p["output_dim"]
+    nn.embedding_forward(gpu_flat(ins[0]), ins[1], outs[0].reshape(outs[0].size // dim, dim))
+
+
+def _emb_gpu_backward(p, ograds, ins, outs, igrads, reqs, state):
+    from ..kernels.cuda import elemwise, nn
+    if reqs[0] == "write" and igrads[0] is not None:
+        elemwise.fill(igrads[0], 0)
+    if grad_mode(reqs[1], igrads[1]):
+        dim = p["output_dim"]
+        nn.embedding_backward(gpu_flat(ins[0]), ograds[0].reshape(ograds[0].size // dim, dim),
+                              igrads[1], reqs[1] == "add")
+
+
 register(Op(
     name="Embedding",
     params={"input_dim": Param("int", doc="vocabulary size (rows of weight)"),
@@ -339,6 +447,7 @@ register(Op(
             "dtype": Param("dtype", "float32", choices=_EMB_DTYPES),
             "sparse_grad": Param("bool", False, doc="accepted; the gradient is dense here")},
     arguments=["data", "weight"], infer_shape=_emb_shape, infer_type=_emb_type,
-    forward=_emb_forward, backward=_emb_backward, backward_uses=("ins",),
+    forward=_emb_forward, backward=_emb_backward, gpu_forward=_emb_gpu_forward,
+    gpu_backward=_emb_gpu_backward, backward_uses=("ins",),
     doc="Looks up rows of weight: out[..., :] = weight[int(data[...])], indices truncated "
         "toward zero and clipped into [0, input_dim). See notebook 05."))

@@ -1,6 +1,6 @@
 """BatchNorm, the normalisation layer of the nn family (its other layers are in ``ops/nn.py``).
-Kernels: CPU ``kernels/cpu/nn.py`` (bn_*); no CUDA kernel yet; numpy twins
-``kernels/reference/nn.py``.
+Kernels: CPU ``kernels/cpu/nn.py`` (bn_*); CUDA ``kernels/cuda/nn_norm.py`` (block-level tree
+reductions for the statistics); numpy twins ``kernels/reference/nn.py``.
 
 Three MXNet 1.9.1 behaviours are easy to miss and are reproduced here:
 
@@ -81,12 +81,17 @@ def _bn_forward(p, ins, outs, is_train, state):
     state.update(mean=mean, var=var, invstd=invstd, batch=batch)
 
 
-def _bn_backward(p, ograds, ins, outs, igrads, reqs, state):
+def _backward_setup(p, ins, state):
+    """(channel axis, channel count) for a backward (CPU or GPU), which needs a forward first."""
     if "invstd" not in state:
         raise MXNetError("BatchNorm: backward needs a forward pass first")
+    ax = _axis(p, ins[0].ndim)
+    return ax, ins[0].shape[ax]
+
+
+def _bn_backward(p, ograds, ins, outs, igrads, reqs, state):
     x, gamma, beta, moving_mean, moving_var = ins
-    ax = _axis(p, x.ndim)
-    n_chan = x.shape[ax]
+    ax, n_chan = _backward_setup(p, ins, state)
     gamma_eff = np.ones(n_chan, x.dtype) if p["fix_gamma"] else np.ascontiguousarray(gamma)
     mode = grad_mode(reqs[0], igrads[0])
     x3 = _as3(np.ascontiguousarray(x), ax)
@@ -101,6 +106,58 @@ def _bn_backward(p, ograds, ins, outs, igrads, reqs, state):
         m = float(np.float32(p["momentum"]))     # MXNet keeps momentum as a float32
         moving_mean[...] = moving_mean * m + state["mean"] * (1 - m)
         moving_var[...] = moving_var * m + state["var"] * (1 - m)
+
+
+def _gpu_scratch(state, key, n):
+    """A float64 per-channel device array kept in the node state."""
+    from numba import cuda
+    buf = state.get(key)
+    if buf is None or buf.shape[0] != n:
+        buf = state[key] = cuda.device_array(n, np.float64)
+    return buf
+
+
+def _gpu_as3(a, ax):
+    s = tuple(a.shape)
+    return a.reshape(int(np.prod(s[:ax], dtype=np.int64)), s[ax],
+                     int(np.prod(s[ax + 1:], dtype=np.int64)))
+
+
+def _bn_gpu_forward(p, ins, outs, is_train, state):
+    from ..kernels.cuda import elemwise, nn_norm
+    x, gamma, beta, moving_mean, moving_var = ins
+    ax = _axis(p, x.ndim)
+    if p["fix_gamma"]:
+        elemwise.fill(gamma, 1)
+    n_chan = x.shape[ax]
+    mean, var, invstd = (_gpu_scratch(state, k, n_chan) for k in ("mean", "var", "invstd"))
+    batch = is_train and not p["use_global_stats"]
+    x3 = _gpu_as3(x, ax)
+    if batch:
+        nn_norm.bn_batch_stats(x3, p["eps"], mean, var, invstd)
+    else:
+        nn_norm.bn_global_stats(moving_mean, moving_var, p["eps"], mean, var, invstd)
+    extra = outs[1:3] if p["output_mean_var"] else (None, None)
+    nn_norm.bn_forward(x3, mean, invstd, gamma, beta, p["fix_gamma"],
+                       _gpu_as3(outs[0], ax), *extra)
+    state["batch"] = batch
+
+
+def _bn_gpu_backward(p, ograds, ins, outs, igrads, reqs, state):
+    from ..kernels.cuda import nn_norm
+    x, gamma, beta, moving_mean, moving_var = ins
+    ax, n_chan = _backward_setup(p, ins, state)
+    modes = [grad_mode(r, g) for r, g in zip(reqs, igrads)]
+    x3 = _gpu_as3(x, ax)
+    nn_norm.bn_backward(x3, _gpu_as3(ograds[0], ax), state["mean"], state["invstd"], gamma,
+                        p["fix_gamma"], state["batch"],
+                        _gpu_as3(igrads[0], ax) if modes[0] else None, modes[0],
+                        igrads[1], modes[1], igrads[2], modes[2],
+                        _gpu_scratch(state, "sum_dy", n_chan),
+                        _gpu_scratch(state, "sum_dy_xhat", n_chan))
+    if state["batch"]:
+        nn_norm.bn_moving_update(moving_mean, moving_var, state["mean"], state["var"],
+                                 float(np.float32(p["momentum"])))
 
 
 register(Op(
@@ -119,6 +176,6 @@ register(Op(
     extra={"input_attrs": {"moving_mean": {"__init__": '["zero", {}]'},
                            "moving_var": {"__init__": '["one", {}]'}}},
     outputs=_bn_outputs, infer_shape=_bn_shape, forward=_bn_forward, backward=_bn_backward,
-    backward_uses=("ins",),
+    gpu_forward=_bn_gpu_forward, gpu_backward=_bn_gpu_backward, backward_uses=("ins",),
     doc="y = (x - mean) / sqrt(var + eps) * gamma + beta per channel: batch statistics while "
         "training, moving averages otherwise. See notebook 04."))

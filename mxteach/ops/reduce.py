@@ -7,14 +7,17 @@ listed, and a full reduction without ``keepdims`` gives shape (1,), never (). Th
 max/min flows to every element equal to the result (ties all receive it).
 
 Kernels: CPU numpy (broadcast gradients are summed by ``kernels/cpu/elemwise.py``, numpy twin
-``kernels/reference/elemwise.py``); no CUDA kernel yet. See notebook 01.
+``kernels/reference/elemwise.py``); CUDA ``kernels/cuda/reduce.py`` (block-level tree
+reductions and their gradients, also summing broadcast gradients), ``kernels/cuda/elemwise.py``
+(broadcast copies) and ``kernels/cuda/nn.py`` (the tiled GEMM behind dot and batch_dot).
+See notebook 01.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .registry import Op, Param, register, assign
-from .common import same_dtype, grad_to_shape
+from .common import same_dtype, grad_to_shape, grad_mode
 from ..base import ShapeError
 
 __all__ = ["reduce_axes"]
@@ -103,6 +106,36 @@ _REDUCE = {
 }
 
 
+def _gpu_reduce(name, verb_of, scale_of=lambda p, n: 1.0, root_of=lambda p: False):
+    """GPU (forward, backward) of a reduction: ``verb_of(p)`` names the tree reduction of
+    ``kernels/cuda/reduce.py`` (and its gradient), ``scale_of(p, count)`` multiplies the result
+    (mean: 1/count), ``root_of(p)`` takes its square root (L2 norm)."""
+    def forward(p, ins, outs, is_train, state):
+        from ..kernels.cuda import reduce
+        x = ins[0]
+        axes = _axes_of(name, p, x.shape)
+        count = int(np.prod([x.shape[k] for k in axes]))
+        reduce.reduce(x, _kept(x.shape, axes), verb_of(p), outs[0], scale_of(p, count),
+                      root_of(p))
+
+    def backward(p, ograds, ins, outs, igrads, reqs, state):
+        from ..kernels.cuda import reduce
+        if not grad_mode(reqs[0], igrads[0]):
+            return
+        x = ins[0]
+        axes = _axes_of(name, p, x.shape)
+        count = int(np.prod([x.shape[k] for k in axes]))
+        reduce.reduce_grad(ograds[0], x, outs[0], _kept(x.shape, axes), verb_of(p),
+                           reqs[0] == "add", igrads[0], scale_of(p, count))
+    return forward, backward
+
+
+_GPU_REDUCE = {"sum": _gpu_reduce("sum", lambda p: "sum"),
+               "mean": _gpu_reduce("mean", lambda p: "sum", lambda p, n: 1.0 / max(n, 1)),
+               "max": _gpu_reduce("max", lambda p: "max"),
+               "min": _gpu_reduce("min", lambda p: "min")}
+
+
 def _make_reduce(name, aliases, forward, grad, uses):
     def fwd(p, ins, outs, is_train, state):
         x = ins[0]
@@ -123,7 +156,8 @@ def _make_reduce(name, aliases, forward, grad, uses):
         params={"axis": Param("shape", None, optional=True, doc=_AXIS_DOC),
                 "keepdims": Param("bool", False), "exclude": Param("bool", False)},
         infer_shape=_reduce_shape(name), infer_type=same_dtype(name, ["data"]),
-        forward=fwd, backward=bwd, backward_uses=uses,
+        forward=fwd, backward=bwd, backward_uses=uses, gpu_forward=_GPU_REDUCE[name][0],
+        gpu_backward=_GPU_REDUCE[name][1],
         doc=f"{name} of data over the given axes. See notebook 01."))
 
 
@@ -165,6 +199,11 @@ def _norm_types(p, in_types):
     return [t], [p["out_dtype"] or (None if t is None else np.dtype(t).name)]
 
 
+# L1: the tree sum of |x| (gradient sign(x)); L2: sqrt of the tree sum of x*x (gradient x/out)
+_NORM_GPU = _gpu_reduce("norm", lambda p: "sumsq" if p["ord"] == 2 else "asum",
+                        root_of=lambda p: p["ord"] == 2)
+
+
 register(Op(
     name="norm", arguments=("data",),
     params={"ord": Param("int", 2, doc="1 (sum of |x|) or 2 (Euclidean)"),
@@ -175,6 +214,7 @@ register(Op(
             "keepdims": Param("bool", False)},
     infer_shape=_norm_shape, infer_type=_norm_types, forward=_norm_forward,
     backward=_norm_backward, backward_uses=("ins", "outs"),
+    gpu_forward=_NORM_GPU[0], gpu_backward=_NORM_GPU[1],
     doc="L1 or L2 norm over the given axes (all by default); the L2 gradient x/norm is NaN "
         "where the norm is 0, as in MXNet. See notebook 01."))
 
@@ -229,6 +269,51 @@ def _dot_backward(p, ograds, ins, outs, igrads, reqs, state):
         assign(igrads[1], reqs[1], (db.T if p["transpose_b"] else db).reshape(ins[1].shape))
 
 
+def _gpu_products(p, pairs, ograd_parts, igrads, reqs):
+    """The GPU side of dot and batch_dot: for each (L, R) 2-D pair (one per batch entry) the
+    tiled GEMM of ``kernels/cuda/nn.py`` computes ``op(L) @ op(R)`` or, with ``ograd_parts``,
+    the two gradients ``dA = g @ op(R)^T``, ``dB = op(L)^T @ g`` written straight into the
+    stored layout (transposed when the operand was) by the GEMM's transpose flags."""
+    from ..kernels.cuda import nn
+    ta, tb = p["transpose_a"], p["transpose_b"]
+    for (L, R, out), g, in zip(pairs, ograd_parts):
+        if g is None:
+            nn.matmul(L, R, out, ta, tb)
+            continue
+        dL, dR = out
+        if dL is not None:
+            if ta:
+                nn.matmul(R, g, dL, tb, True, reqs[0] == "add")
+            else:
+                nn.matmul(g, R, dL, False, not tb, reqs[0] == "add")
+        if dR is not None:
+            if tb:
+                nn.matmul(g, L, dR, True, ta, reqs[1] == "add")
+            else:
+                nn.matmul(L, g, dR, not ta, False, reqs[1] == "add")
+
+
+def _gpu_grads(igrads, reqs):
+    return [g if grad_mode(r, g) else None for g, r in zip(igrads, reqs)]
+
+
+def _dot_gpu_forward(p, ins, outs, is_train, state):
+    l2, r2, _ = _dot_2d(p, ins[0].shape, ins[1].shape)
+    m, n = (l2[1] if p["transpose_a"] else l2[0]), (r2[0] if p["transpose_b"] else r2[1])
+    _gpu_products(p, [(ins[0].reshape(l2), ins[1].reshape(r2), outs[0].reshape(m, n))], [None],
+                  None, None)
+
+
+def _dot_gpu_backward(p, ograds, ins, outs, igrads, reqs, state):
+    l2, r2, _ = _dot_2d(p, ins[0].shape, ins[1].shape)
+    m, n = (l2[1] if p["transpose_a"] else l2[0]), (r2[0] if p["transpose_b"] else r2[1])
+    dL, dR = _gpu_grads(igrads, reqs)
+    _gpu_products(p, [(ins[0].reshape(l2), ins[1].reshape(r2),
+                       (None if dL is None else dL.reshape(l2),
+                        None if dR is None else dR.reshape(r2)))],
+                  [ograds[0].reshape(m, n)], igrads, reqs)
+
+
 _DOT_PARAMS = {"transpose_a": Param("bool", False), "transpose_b": Param("bool", False),
                "forward_stype": Param("str", None, optional=True,
                                       choices=(None, "default", "csr", "row_sparse"))}
@@ -236,7 +321,8 @@ _DOT_PARAMS = {"transpose_a": Param("bool", False), "transpose_b": Param("bool",
 register(Op(
     name="dot", params=dict(_DOT_PARAMS), arguments=("lhs", "rhs"), infer_shape=_dot_shape,
     infer_type=same_dtype("dot", ["lhs", "rhs"]), forward=_dot_forward,
-    backward=_dot_backward, backward_uses=("ins",),
+    backward=_dot_backward, backward_uses=("ins",), gpu_forward=_dot_gpu_forward,
+    gpu_backward=_dot_gpu_backward,
     doc="Matrix product that contracts the last axis of lhs with the first axis of rhs "
         "(N-D inputs are folded to 2-D). See notebook 01."))
 
@@ -286,10 +372,33 @@ def _batch_dot_backward(p, ograds, ins, outs, igrads, reqs, state):
         assign(igrads[1], reqs[1], _swap(db) if p["transpose_b"] else db)
 
 
+def _batches(a):
+    """A device array (B.., r, c) as a list of its 2-D (r, c) matrices (views)."""
+    r, c = a.shape[-2:]
+    flat = a.reshape(a.size // (r * c), r, c)
+    return [flat[i] for i in range(flat.shape[0])]
+
+
+def _batch_dot_gpu_forward(p, ins, outs, is_train, state):
+    # one GEMM launch per batch entry: the batch is small in the lessons, the matrices not
+    pairs = list(zip(_batches(ins[0]), _batches(ins[1]), _batches(outs[0])))
+    _gpu_products(p, pairs, [None] * len(pairs), None, None)
+
+
+def _batch_dot_gpu_backward(p, ograds, ins, outs, igrads, reqs, state):
+    dL, dR = _gpu_grads(igrads, reqs)
+    ls, rs, gs = _batches(ins[0]), _batches(ins[1]), _batches(ograds[0])
+    dls = _batches(dL) if dL is not None else [None] * len(ls)
+    drs = _batches(dR) if dR is not None else [None] * len(ls)
+    _gpu_products(p, [(a, b, (da, db)) for a, b, da, db in zip(ls, rs, dls, drs)], gs, igrads,
+                  reqs)
+
+
 register(Op(
     name="batch_dot", params=dict(_DOT_PARAMS), arguments=("lhs", "rhs"),
     infer_shape=_batch_dot_shape, infer_type=same_dtype("batch_dot", ["lhs", "rhs"]),
     forward=_batch_dot_forward, backward=_batch_dot_backward, backward_uses=("ins",),
+    gpu_forward=_batch_dot_gpu_forward, gpu_backward=_batch_dot_gpu_backward,
     doc="One matrix product per batch entry: (B.., m, k) x (B.., k, n) -> (B.., m, n). "
         "See notebook 01."))
 
@@ -338,9 +447,19 @@ def _make_broadcast(name, aliases, params, target, doc):
     def bwd(p, ograds, ins, outs, igrads, reqs, state):
         grad_to_shape(igrads[0], reqs[0], ograds[0])   # sum over the broadcast axes
 
+    def gpu_fwd(p, ins, outs, is_train, state):
+        from ..kernels.cuda import elemwise
+        elemwise.map_forward("copy", ins[0], None, outs[0])   # stride 0 on the grown axes
+
+    def gpu_bwd(p, ograds, ins, outs, igrads, reqs, state):
+        from ..kernels.cuda import reduce
+        if grad_mode(reqs[0], igrads[0]):
+            reduce.sum_to(ograds[0], igrads[0], reqs[0] == "add")   # a tree sum per element
+
     register(Op(name=name, aliases=aliases, params=params, arguments=("data",),
                 infer_shape=shape_rule, infer_type=same_dtype(name, ["data"]), forward=fwd,
-                backward=bwd, backward_uses=(), doc=doc))
+                backward=bwd, gpu_forward=gpu_fwd, gpu_backward=gpu_bwd, backward_uses=(),
+                doc=doc))
 
 
 _make_broadcast("broadcast_to", (), {"shape": Param("shape", ())}, _broadcast_to_target,

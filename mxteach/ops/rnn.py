@@ -13,7 +13,9 @@ RNN one block. :func:`rnn_param_layout` gives the offsets (``mx.rnn.FusedRNNCell
 
 How it runs: per layer and direction, one BLAS GEMM projects the whole input sequence, then a
 time loop does one small GEMM ``h_{t-1} W_h^T`` per step and calls a Numba kernel for the gates
-(``kernels/cpu/rnn.py``; numpy twins in ``kernels/reference/rnn.py``; no CUDA kernel yet).
+(``kernels/cpu/rnn.py``; numpy twins in ``kernels/reference/rnn.py``). On a GPU the same loops
+run on device arrays: the tiled GEMM of ``kernels/cuda/nn.py`` for the products and one CUDA
+kernel per step for the gates (``kernels/cuda/rnn.py``).
 Backward walks the same loop in reverse and gathers the weight gradients in three GEMMs per
 layer and direction. What backward needs (every step's h, c and gate values, the dropout masks)
 stays in the node's ``state`` (``memory_report()`` lists it as workspace).
@@ -174,17 +176,24 @@ def _dims(p, x):
     return T, N, p["state_size"], p["num_layers"], 2 if p["bidirectional"] else 1
 
 
+def _plan(K, p, x):
+    """What every forward and backward (CPU and GPU) derives first: the sizes (T, N, H, L, D),
+    the mode's name, LSTM flag, code and gate width G, and the parameter layout."""
+    T, N, H, L, D = _dims(p, x)
+    mode = p["mode"]
+    blocks, total = rnn_param_layout(mode, L, p["bidirectional"], x.shape[2], H)
+    return (T, N, H, L, D), (mode, mode == "lstm", K.MODE_CODES[mode], K.NUM_GATES[mode] * H), \
+        (blocks, total)
+
+
 def forward_with(K, p, ins, outs, is_train, state):
     """The RNN forward with kernel module ``K`` (``kernels.cpu.rnn`` or its numpy twin).
 
     See notebook 06.
     """
     x = ins[0]
-    T, N, H, L, D = _dims(p, x)
-    mode, lstm = p["mode"], p["mode"] == "lstm"
-    code, work = K.MODE_CODES[mode], _work_dtype(x.dtype)
-    gh_width = K.NUM_GATES[mode] * H
-    blocks, _ = rnn_param_layout(mode, L, p["bidirectional"], x.shape[2], H)
+    (T, N, H, L, D), (mode, lstm, code, gh_width), (blocks, _) = _plan(K, p, x)
+    work = _work_dtype(x.dtype)
     flat = np.ascontiguousarray(ins[1], dtype=work)
     h0 = np.ascontiguousarray(ins[2], dtype=work)
     c0 = np.ascontiguousarray(ins[3], dtype=work) if lstm else None
@@ -244,11 +253,8 @@ def backward_with(K, p, ograds, ins, outs, igrads, reqs, state):
     if saved is None:
         raise MXNetError("RNN: backward needs a forward pass first")
     x = ins[0]
-    T, N, H, L, D = _dims(p, x)
-    mode, lstm = p["mode"], p["mode"] == "lstm"
-    code, work = K.MODE_CODES[mode], _work_dtype(x.dtype)
-    G = K.NUM_GATES[mode] * H
-    blocks, total = rnn_param_layout(mode, L, p["bidirectional"], x.shape[2], H)
+    (T, N, H, L, D), (mode, lstm, code, G), (blocks, total) = _plan(K, p, x)
+    work = _work_dtype(x.dtype)
     flat = np.ascontiguousarray(ins[1], dtype=work)
     h0, c0 = saved["h0"], saved["c0"]
     want = [r != "null" and g is not None for r, g in zip(reqs, igrads)]
@@ -316,6 +322,138 @@ def backward_with(K, p, ograds, ins, outs, igrads, reqs, state):
         assign(igrads[3], reqs[3], dc0)
 
 
+# -- the GPU twin: the same loops on device arrays ------------------------------------------
+def _dev(state, key, shape, dtype, zero=False):
+    """A device scratch array kept in the node state (zeroed when ``zero``)."""
+    from numba import cuda
+    from ..kernels.cuda import elemwise
+    arr = state.get(key)
+    if arr is None or tuple(arr.shape) != tuple(shape) or arr.dtype != dtype:
+        arr = state[key] = cuda.device_array(tuple(shape), dtype)
+    if zero:
+        elemwise.fill(arr, 0)
+    return arr
+
+
+def _gpu_forward(p, ins, outs, is_train, state):
+    from ..kernels.cuda import elemwise, nn, rnn as KG
+    x = ins[0]
+    (T, N, H, L, D), (mode, lstm, code, G), (blocks, _) = _plan(KG, p, x)
+    dt = x.dtype
+    h0, c0 = ins[2], (ins[3] if lstm else ins[2])
+    gh = _dev(state, "gh", (N, G), dt)
+    layer_in = x
+    for layer in range(L):
+        hs = _dev(state, f"l{layer}_h", (D, T, N, H), dt)
+        cs = _dev(state, f"l{layer}_c", (D, T, N, H), dt) if lstm else hs
+        sv = _dev(state, f"l{layer}_gates", (D, T, N, max(1, KG.saved_width(mode, H))), dt)
+        y = outs[0] if layer == L - 1 else _dev(state, f"l{layer}_y", (T, N, D * H), dt)
+        gx = _dev(state, f"l{layer}_gx", (D, T * N, G), dt)
+        for d in range(D):
+            s = layer * D + d
+            wx, wh, bx, bh = _views(ins[1], blocks[s])
+            nn.matmul(layer_in.reshape(T * N, layer_in.shape[2]), wx, gx[d], False, True)
+            gx3 = gx[d].reshape(T, N, G)
+            h_prev, c_prev = h0[s], c0[s]
+            for t in (range(T) if d == 0 else range(T - 1, -1, -1)):
+                nn.matmul(h_prev, wh, gh, False, True)
+                KG.cell_forward(gx3[t], gh, bx, bh, h_prev, c_prev, hs[d, t], cs[d, t],
+                                sv[d, t], y[t], d * H, code)
+                h_prev, c_prev = hs[d, t], cs[d, t]
+            if p["state_outputs"]:
+                elemwise.copy(h_prev, outs[1][s])
+                if lstm:
+                    elemwise.copy(c_prev, outs[2][s])
+        state[f"l{layer}_in"] = layer_in
+        state[f"l{layer}_mask"] = None
+        if layer < L - 1:
+            if is_train and p["p"] > 0:
+                # inverted dropout between layers, the mask from numba.cuda.random
+                keep = 1.0 - p["p"]
+                mask = _dev(state, f"l{layer}_maskbuf", y.shape, dt)
+                nn.random_fill(mask.reshape(mask.size), state, keep=keep,
+                               scale=1.0 / keep if keep > 0 else 0.0)
+                nxt = _dev(state, f"l{layer}_dropped", y.shape, dt)
+                elemwise.map_forward("mul", y, mask, nxt)
+                state[f"l{layer}_mask"], y = mask, nxt
+            layer_in = y
+    state["gpu_ran"] = True
+
+
+def _gpu_backward(p, ograds, ins, outs, igrads, reqs, state):
+    from ..kernels.cuda import elemwise, nn, nn_norm, rnn as KG
+    if not state.get("gpu_ran"):
+        raise MXNetError("RNN: backward needs a forward pass first")
+    x = ins[0]
+    (T, N, H, L, D), (mode, lstm, code, G), (blocks, total) = _plan(KG, p, x)
+    dt = x.dtype
+    h0, c0 = ins[2], (ins[3] if lstm else ins[2])
+    want = [r != "null" and g is not None for r, g in zip(reqs, igrads)]
+    dflat = _dev(state, "dflat", (total,), dt, zero=True)
+    dh0 = _dev(state, "dh0", (L * D, N, H), dt)
+    dc0 = _dev(state, "dc0", (L * D, N, H), dt) if lstm else dh0
+    dh, dh_direct = _dev(state, "dh", (N, H), dt), _dev(state, "dh_direct", (N, H), dt)
+    dc, dc_prev = _dev(state, "dc", (N, H), dt), _dev(state, "dc_prev", (N, H), dt)
+    dgx = _dev(state, "dgx", (T, N, G), dt)
+    dgh = _dev(state, "dgh", (T, N, G), dt)
+    h_before = _dev(state, "h_before", (T, N, H), dt)
+    dy, dx = ograds[0], None
+    for layer in range(L - 1, -1, -1):
+        layer_in = state[f"l{layer}_in"]
+        hs, sv = state[f"l{layer}_h"], state[f"l{layer}_gates"]
+        cs = state[f"l{layer}_c"] if lstm else hs
+        need_dx = layer > 0 or want[0]
+        if need_dx:
+            dx = _dev(state, f"l{layer}_dx", layer_in.shape, dt, zero=True)
+        for d in range(D):
+            s = layer * D + d
+            wx, wh, _, _ = _views(ins[1], blocks[s])
+            dwx, dwh, dbx, dbh = _views(dflat, blocks[s])
+            for grad, given in ((dh, ograds[1] if p["state_outputs"] else None),
+                                (dc, ograds[2] if p["state_outputs"] and lstm else None)):
+                if given is None:
+                    elemwise.fill(grad, 0)
+                else:
+                    elemwise.copy(given[s], grad)
+            # walk the steps in the reverse of the order forward ran them
+            for t in (range(T - 1, -1, -1) if d == 0 else range(T)):
+                first = t == 0 if d == 0 else t == T - 1
+                tp = t - 1 if d == 0 else t + 1
+                h_prev = h0[s] if first else hs[d, tp]
+                c_prev = c0[s] if first else cs[d, tp]
+                KG.cell_backward(dy[t], d * H, dh, dc, h_prev, c_prev, cs[d, t], hs[d, t],
+                                 sv[d, t], dgx[t], dgh[t], dh_direct, dc_prev, code)
+                nn.matmul(dgh[t], wh, dh_direct, False, False, True)     # + dgh W_h
+                dh, dh_direct = dh_direct, dh
+                if lstm:
+                    dc, dc_prev = dc_prev, dc
+            elemwise.copy(dh, dh0[s])
+            if lstm:
+                elemwise.copy(dc, dc0[s])
+            gx2, gh2 = dgx.reshape(T * N, G), dgh.reshape(T * N, G)
+            if want[1]:
+                # the h each step started from, in time order
+                later, earlier = (slice(1, T), slice(0, T - 1)) if d == 0 else \
+                    (slice(0, T - 1), slice(1, T))
+                elemwise.copy(hs[d, earlier], h_before[later])
+                elemwise.copy(h0[s], h_before[0 if d == 0 else T - 1])
+                nn.matmul(gx2, layer_in.reshape(T * N, layer_in.shape[2]), dwx, True, False,
+                          True)
+                nn.matmul(gh2, h_before.reshape(T * N, H), dwh, True, False, True)
+                nn_norm.channel_reduce(dgx.reshape(T * N, G, 1), dbx, accumulate=True)
+                nn_norm.channel_reduce(dgh.reshape(T * N, G, 1), dbh, accumulate=True)
+            if need_dx:
+                nn.matmul(gx2, wx, dx.reshape(T * N, dx.shape[2]), False, False, True)
+        if layer > 0:
+            mask = state[f"l{layer - 1}_mask"]
+            if mask is not None:
+                elemwise.map_forward("mul", dx, mask, dx)
+            dy = dx
+    for i, grad in enumerate((dx, dflat, dh0, dc0 if lstm else None)):
+        if grad is not None and want[i]:
+            elemwise.copy(grad, igrads[i], reqs[i] == "add")
+
+
 def _forward(p, ins, outs, is_train, state):
     forward_with(K_CPU, p, ins, outs, is_train, state)
 
@@ -339,7 +477,8 @@ register(Op(
             "lstm_state_clip_nan": Param("bool", False, doc="accepted; no clipping range"),
             "use_sequence_length": Param("bool", False, doc="not implemented")},
     arguments=_args, outputs=_outputs, infer_shape=_shape, forward=_forward,
-    backward=_backward, backward_uses=("ins",),
+    backward=_backward, gpu_forward=_gpu_forward, gpu_backward=_gpu_backward,
+    backward_uses=("ins",),
     doc="Fused multi-layer RNN/LSTM/GRU over data (T, N, C) with one flat parameters vector "
         "in MXNet's packing (see rnn_param_layout); outputs (T, N, D*H) and, with "
         "state_outputs, the final states (L*D, N, H). GRU applies the reset gate after the "

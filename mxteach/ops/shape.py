@@ -4,16 +4,19 @@ backward of each is the matching reshape, split or scatter of the head gradient.
 
 The indexing operators (take, where, one_hot, SequenceMask, argmax) are in ``shape_index.py``,
 SwapAxis in ``shape_swap.py``. Kernels: CPU numpy (the indexing kernels are in
-``kernels/cpu/shape.py``); CUDA ``kernels/cuda/elemwise.py`` (the copies behind Flatten, Reshape
-and expand_dims); numpy twins ``kernels/reference/shape.py``. See notebook 01.
+``kernels/cpu/shape.py``); CUDA: every operator here is a strided copy of
+``kernels/cuda/elemwise.py`` (one launch reading and writing through element strides and an
+offset: a transpose permutes the strides, Concat/stack/SliceChannel/slice_axis offset into the
+larger array, Cast converts on the store) or a fill; numpy twins ``kernels/reference/shape.py``.
+See notebook 01.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .registry import Op, Param, register, assign
-from .common import (CAST_DTYPES, norm_axis, shape_from_input, zero_grads, gpu_copy_forward,
-                     gpu_copy_backward)
+from .common import (CAST_DTYPES, norm_axis, shape_from_input, zero_grads, grad_mode,
+                     gpu_copy_forward, gpu_copy_backward, gpu_zero_grads)
 from ..base import ShapeError
 from ..shape_codes import infer_reshape
 
@@ -90,11 +93,24 @@ def _transpose_backward(p, ograds, ins, outs, igrads, reqs, state):
     assign(igrads[0], reqs[0], np.transpose(ograds[0], inverse))
 
 
+def _transpose_gpu_forward(p, ins, outs, is_train, state):
+    from ..kernels.cuda import elemwise
+    elemwise.permute(ins[0], outs[0], _perm(p, ins[0].ndim))
+
+
+def _transpose_gpu_backward(p, ograds, ins, outs, igrads, reqs, state):
+    from ..kernels.cuda import elemwise
+    if grad_mode(reqs[0], igrads[0]):
+        inverse = [int(k) for k in np.argsort(_perm(p, ograds[0].ndim))]
+        elemwise.permute(ograds[0], igrads[0], inverse, reqs[0] == "add")
+
+
 register(Op(
     name="transpose", params={"axes": Param("shape", ())}, arguments=("data",),
     infer_shape=shape_from_input(lambda p, s: tuple(s[a] for a in _perm(p, len(s)))),
     forward=_transpose_forward, backward=_transpose_backward,
-    backward_uses=(), doc="Permute axes (reversed when `axes` is empty). See notebook 01."))
+    gpu_forward=_transpose_gpu_forward, gpu_backward=_transpose_gpu_backward, backward_uses=(),
+    doc="Permute axes (reversed when `axes` is empty). See notebook 01."))
 
 
 # -- Concat, stack ---------------------------------------------------------------------------
@@ -133,11 +149,51 @@ def _concat_backward(p, ograds, ins, outs, igrads, reqs, state):
         start = stop
 
 
+def _gpu_along(big, ax, parts, to_big):
+    """Copy pieces into (``to_big``) or out of the device array ``big`` along axis ``ax``.
+    ``parts`` lists (piece or None, its length along ax, accumulate); piece i starts where the
+    ones before it end. A stacked piece (no axis ax) has length 1: the same memory layout. One
+    strided launch per piece (``kernels/cuda/elemwise.py:strided_copy``)."""
+    from ..kernels.cuda import elemwise
+    big_str = elemwise.contiguous(big.shape)
+    start = 0
+    for piece, n, accumulate in parts:
+        if piece is not None:
+            shape = tuple(big.shape[:ax]) + (n,) + tuple(big.shape[ax + 1:])
+            own, off = elemwise.contiguous(shape), start * big_str[ax]
+            if to_big:
+                elemwise.strided_copy(piece, big, shape, own, 0, big_str, off, accumulate)
+            else:
+                elemwise.strided_copy(big, piece, shape, big_str, off, own, 0, accumulate)
+        start += n
+
+
+def _gpu_join(axis_of, stacked):
+    """GPU (forward, backward) of Concat (``stacked=False``) and stack."""
+    def length(x, ax):
+        return 1 if stacked else x.shape[ax]
+
+    def forward(p, ins, outs, is_train, state):
+        ax = axis_of(p, outs[0].ndim)
+        _gpu_along(outs[0], ax, [(x, length(x, ax), False) for x in ins[:p["num_args"]]], True)
+
+    def backward(p, ograds, ins, outs, igrads, reqs, state):
+        ax = axis_of(p, ograds[0].ndim)
+        _gpu_along(ograds[0], ax, [(g if grad_mode(r, g) else None, length(x, ax), r == "add")
+                                   for g, r, x in zip(igrads, reqs, ins)], False)
+    return forward, backward
+
+
+_CONCAT_GPU = _gpu_join(lambda p, nd: norm_axis("Concat", p["dim"], nd), False)
+_STACK_GPU = _gpu_join(lambda p, nd: norm_axis("stack", p["axis"], nd - 1, extra=1), True)
+
+
 register(Op(
     name="Concat", params={"num_args": Param("int"), "dim": Param("int", 1)},
     arguments=_arg_names, num_args_param="num_args", aliases=("concat",),
     infer_shape=_concat_shape, forward=_concat_forward, backward=_concat_backward,
-    backward_uses=("ins",), doc="Join inputs along `dim`. See notebook 01."))
+    gpu_forward=_CONCAT_GPU[0], gpu_backward=_CONCAT_GPU[1], backward_uses=("ins",),
+    doc="Join inputs along `dim`. See notebook 01."))
 
 
 def _stack_shape(p, in_shapes):
@@ -169,7 +225,8 @@ register(Op(
     name="stack", params={"num_args": Param("int"), "axis": Param("int", 0)},
     arguments=_arg_names, num_args_param="num_args", infer_shape=_stack_shape,
     forward=_stack_forward, backward=_stack_backward,
-    backward_uses=(), doc="Join inputs along a new axis. See notebook 01."))
+    gpu_forward=_STACK_GPU[0], gpu_backward=_STACK_GPU[1], backward_uses=(),
+    doc="Join inputs along a new axis. See notebook 01."))
 
 
 # -- SliceChannel, slice_axis -----------------------------------------------------------------
@@ -217,13 +274,32 @@ def _split_backward(p, ograds, ins, outs, igrads, reqs, state):
             region += og.reshape(region.shape)
 
 
+def _split_gpu_forward(p, ins, outs, is_train, state):
+    ax = _split_axis(p, ins[0].shape)
+    step = ins[0].shape[ax] // p["num_outputs"]
+    _gpu_along(ins[0], ax, [(o, step, False) for o in outs], False)
+
+
+def _split_gpu_backward(p, ograds, ins, outs, igrads, reqs, state):
+    from ..kernels.cuda import elemwise
+    mode = grad_mode(reqs[0], igrads[0])
+    if not mode:
+        return
+    if mode == 1:
+        elemwise.fill(igrads[0], 0)      # an unused output contributes nothing
+    ax = _split_axis(p, igrads[0].shape)
+    step = igrads[0].shape[ax] // p["num_outputs"]
+    _gpu_along(igrads[0], ax, [(og, step, True) for og in ograds], True)
+
+
 register(Op(
     name="SliceChannel",
     params={"num_outputs": Param("int"), "axis": Param("int", 1),
             "squeeze_axis": Param("bool", False)},
     arguments=("data",), outputs=lambda p: [f"output{i}" for i in range(p["num_outputs"])],
     aliases=("split",), infer_shape=_split_shape, forward=_split_forward,
-    backward=_split_backward, backward_uses=(),
+    backward=_split_backward, gpu_forward=_split_gpu_forward,
+    gpu_backward=_split_gpu_backward, backward_uses=(),
     doc="Split into num_outputs equal parts along `axis`. See notebook 01."))
 
 
@@ -253,6 +329,22 @@ def _slice_backward(p, ograds, ins, outs, igrads, reqs, state):
     g[(slice(None),) * ax + (slice(b, e),)] += ograds[0]
 
 
+def _slice_gpu_forward(p, ins, outs, is_train, state):
+    ax, b, e = _slice_range(p, ins[0].shape)
+    _gpu_along(ins[0], ax, [(None, b, False), (outs[0], e - b, False)], False)
+
+
+def _slice_gpu_backward(p, ograds, ins, outs, igrads, reqs, state):
+    from ..kernels.cuda import elemwise
+    mode = grad_mode(reqs[0], igrads[0])
+    if not mode:
+        return
+    if mode == 1:
+        elemwise.fill(igrads[0], 0)
+    ax, b, e = _slice_range(p, igrads[0].shape)
+    _gpu_along(igrads[0], ax, [(None, b, False), (ograds[0], e - b, True)], True)
+
+
 def _slice_shape(p, s):
     ax, b, e = _slice_range(p, s)
     return s[:ax] + (e - b,) + s[ax + 1:]
@@ -262,17 +354,26 @@ register(Op(
     name="slice_axis",
     params={"axis": Param("int"), "begin": Param("int"), "end": Param("int", optional=True)},
     arguments=("data",), infer_shape=shape_from_input(_slice_shape),
-    forward=_slice_forward, backward=_slice_backward, backward_uses=(),
+    forward=_slice_forward, backward=_slice_backward, gpu_forward=_slice_gpu_forward,
+    gpu_backward=_slice_gpu_backward, backward_uses=(),
     doc="Elements [begin, end) along `axis`; negative values count from the end, end=None "
         "means the end. See notebook 01."))
 
 
 # -- zeros_like, ones_like, Cast ------------------------------------------------------
+def _gpu_filler(value):
+    def forward(p, ins, outs, is_train, state):
+        from ..kernels.cuda import elemwise
+        elemwise.fill(outs[0], value)
+    return forward
+
+
 for _name, _fill in (("zeros_like", 0), ("ones_like", 1)):
     register(Op(name=_name, params={}, arguments=("data",),
                 infer_shape=shape_from_input(lambda p, s: s),
                 forward=lambda p, ins, outs, t, st, _fill=_fill: outs[0].fill(_fill),
-                backward=zero_grads, backward_uses=(),
+                backward=zero_grads, gpu_forward=_gpu_filler(_fill),
+                gpu_backward=gpu_zero_grads, backward_uses=(),
                 doc=f"An array of {_fill}s shaped like the input. See notebook 01."))
 
 
@@ -285,5 +386,6 @@ register(Op(
     name="Cast", params={"dtype": Param("dtype", choices=CAST_DTYPES)}, arguments=("data",),
     aliases=("cast",), infer_shape=shape_from_input(lambda p, s: s),
     infer_type=lambda p, t: (list(t), [p["dtype"]]),
-    forward=_copy_out, backward=_cast_backward,
-    backward_uses=(), doc="Convert to `dtype` (float to int truncates). See notebook 01."))
+    forward=_copy_out, backward=_cast_backward, gpu_forward=gpu_copy_forward,
+    gpu_backward=gpu_copy_backward, backward_uses=(),
+    doc="Convert to `dtype` (float to int truncates). See notebook 01."))

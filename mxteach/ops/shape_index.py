@@ -1,8 +1,10 @@
 """Indexing operators of the shape family: take, where, one_hot, SequenceMask, argmax.
 
 The other shape operators are in ``shape.py``. Gather/scatter (take), one_hot and SequenceMask
-run Numba kernels from ``kernels/cpu/shape.py`` (numpy twins ``kernels/reference/shape.py``; no
-CUDA kernel yet). Indices, conditions and lengths get no gradient: MXNet
+run Numba kernels from ``kernels/cpu/shape.py`` (numpy twins ``kernels/reference/shape.py``);
+their CUDA twins, and ``where``, are in ``kernels/cuda/shape.py`` (take's gradient scatter-adds
+with atomics); argmax on the GPU is the tree reduction of ``kernels/cuda/reduce.py``.
+Indices, conditions and lengths get no gradient: MXNet
 writes zeros into theirs (take, where, one_hot), except SequenceMask, which leaves
 ``sequence_length``'s gradient untouched. See notebook 01.
 """
@@ -12,7 +14,7 @@ import numpy as np
 
 from .registry import Op, Param, register, assign
 from .common import (CAST_DTYPES, norm_axis, split3, kernel_view, shape_from_input,
-                     zero_grads)
+                     zero_grads, grad_mode, gpu_zero_grads, data_shape)
 from ..base import MXNetError, ShapeError
 from ..kernels.cpu.shape import (TAKE_MODES, take_indices, take_forward, take_backward,
                                  one_hot_fill, sequence_mask)
@@ -63,12 +65,38 @@ def _take_backward(p, ograds, ins, outs, igrads, reqs, state):
     commit()
 
 
+def _take_gpu_positions(p, a_shape, raw):
+    from ..kernels.cuda import shape as kshape
+    ax = norm_axis("take", p["axis"], len(a_shape))
+    if a_shape[ax] == 0:
+        raise ShapeError(f"take: axis {ax} of input 'a' {tuple(a_shape)} is empty")
+    return split3(a_shape, ax), kshape.take_indices(raw, a_shape[ax], p["mode"])
+
+
+def _take_gpu_forward(p, ins, outs, is_train, state):
+    from ..kernels.cuda import shape as kshape
+    (pre, n, post), pos = _take_gpu_positions(p, ins[0].shape, ins[1])
+    kshape.take_forward(ins[0].reshape(pre, n, post), pos,
+                        outs[0].reshape(pre, pos.shape[0], post))
+
+
+def _take_gpu_backward(p, ograds, ins, outs, igrads, reqs, state):
+    from ..kernels.cuda import shape as kshape
+    gpu_zero_grads(p, ograds, ins, outs, [None, igrads[1]], ["null", reqs[1]], state)
+    if not grad_mode(reqs[0], igrads[0]):
+        return
+    (pre, n, post), pos = _take_gpu_positions(p, igrads[0].shape, ins[1])
+    kshape.take_backward(ograds[0].reshape(pre, pos.shape[0], post), pos, reqs[0] == "add",
+                         igrads[0].reshape(pre, n, post))
+
+
 register(Op(
     name="take",
     params={"axis": Param("int", 0), "mode": Param("str", "clip", choices=tuple(TAKE_MODES))},
     arguments=("a", "indices"), infer_shape=_take_shape,
     infer_type=lambda p, t: ([t[0], t[1] or "float32"], [t[0]]),
-    forward=_take_forward, backward=_take_backward, backward_uses=("ins",),
+    forward=_take_forward, backward=_take_backward, gpu_forward=_take_gpu_forward,
+    gpu_backward=_take_gpu_backward, backward_uses=("ins",),
     doc="Gather slices of `a` along `axis` at `indices` (float indices are truncated); the "
         "gradient scatter-adds. See notebook 01."))
 
@@ -110,10 +138,25 @@ def _where_backward(p, ograds, ins, outs, igrads, reqs, state):
     assign(igrads[2], reqs[2], np.where(mask, 0, g).astype(g.dtype, copy=False))
 
 
+def _where_gpu_forward(p, ins, outs, is_train, state):
+    from ..kernels.cuda import shape as kshape
+    kshape.where(ins[0], ins[1], ins[2], outs[0])
+
+
+def _where_gpu_backward(p, ograds, ins, outs, igrads, reqs, state):
+    from ..kernels.cuda import shape as kshape
+    gpu_zero_grads(p, ograds, ins, outs, igrads[:1], reqs[:1], state)
+    for side in (0, 1):
+        if grad_mode(reqs[side + 1], igrads[side + 1]):
+            kshape.where_grad(ins[0], ograds[0], side, reqs[side + 1] == "add",
+                              igrads[side + 1])
+
+
 register(Op(
     name="where", params={}, arguments=("condition", "x", "y"), infer_shape=_where_shape,
     infer_type=lambda p, t: ([t[0] or t[1] or t[2], t[1] or t[2], t[1] or t[2]], [t[1] or t[2]]),
-    forward=_where_forward, backward=_where_backward, backward_uses=("ins",),
+    forward=_where_forward, backward=_where_backward, gpu_forward=_where_gpu_forward,
+    gpu_backward=_where_gpu_backward, backward_uses=("ins",),
     doc="x where condition is nonzero, else y; condition may also be one flag per row. "
         "See notebook 01."))
 
@@ -132,6 +175,12 @@ def _one_hot_forward(p, ins, outs, is_train, state):
     commit()
 
 
+def _one_hot_gpu_forward(p, ins, outs, is_train, state):
+    from ..kernels.cuda import shape as kshape
+    kshape.one_hot(ins[0], p["on_value"], p["off_value"], outs[0].reshape(ins[0].size,
+                                                                         p["depth"]))
+
+
 register(Op(
     name="one_hot",
     params={"depth": Param("int"), "on_value": Param("float", 1.0),
@@ -139,20 +188,18 @@ register(Op(
             "dtype": Param("dtype", "float32", choices=CAST_DTYPES[1:])},
     arguments=("indices",), infer_shape=shape_from_input(_one_hot_shape),
     infer_type=lambda p, t: ([t[0] or "float32"], [p["dtype"]]),
-    forward=_one_hot_forward, backward=zero_grads, backward_uses=(),
+    forward=_one_hot_forward, backward=zero_grads, gpu_forward=_one_hot_gpu_forward,
+    gpu_backward=gpu_zero_grads, backward_uses=(),
     doc="One row per index: on_value at the index, off_value elsewhere (indices outside "
         "[0, depth) give all off_value). See notebook 01."))
 
 
 # -- SequenceMask -----------------------------------------------------------------------------
 def _seqmask_shape(p, in_shapes):
-    data = in_shapes[0]
+    data = data_shape("SequenceMask", in_shapes, 2,
+                      "(time, batch, ...) or with axis=1 (batch, time, ...)")
     if data is None:
         return list(in_shapes), [None]
-    data = tuple(data)
-    if len(data) < 2:
-        raise ShapeError(f"SequenceMask: input 'data' has shape {data}; it needs (time, batch, "
-                         f"...) or with axis=1 (batch, time, ...)")
     shapes = [data]
     if p["use_sequence_length"]:
         want = (data[1 - p["axis"]],)
@@ -188,13 +235,33 @@ def _seqmask_backward(p, ograds, ins, outs, igrads, reqs, state):
     _seqmask_run(p, ograds[0], ins[1], 0.0, reqs[0] == "add", igrads[0])
 
 
+def _seqmask_gpu(p, src, lengths, value, accumulate, dst):
+    from ..kernels.cuda import elemwise, shape as kshape
+    if not p["use_sequence_length"]:
+        elemwise.copy(src, dst, accumulate)
+        return
+    shape3 = (src.shape[0], src.shape[1], src.size // (src.shape[0] * src.shape[1]))
+    kshape.sequence_mask(src.reshape(shape3), lengths, value, p["axis"] == 1, accumulate,
+                         dst.reshape(shape3))
+
+
+def _seqmask_gpu_forward(p, ins, outs, is_train, state):
+    _seqmask_gpu(p, ins[0], ins[-1], p["value"], False, outs[0])
+
+
+def _seqmask_gpu_backward(p, ograds, ins, outs, igrads, reqs, state):
+    # the sequence_length gradient is left untouched, as on the CPU
+    if grad_mode(reqs[0], igrads[0]):
+        _seqmask_gpu(p, ograds[0], ins[-1], 0.0, reqs[0] == "add", igrads[0])
+
+
 register(Op(
     name="SequenceMask",
     params={"use_sequence_length": Param("bool", False), "value": Param("float", 0.0),
             "axis": Param("int", 0, choices=(0, 1))},
     arguments=lambda p: ["data", "sequence_length"] if p["use_sequence_length"] else ["data"],
     infer_shape=_seqmask_shape, forward=_seqmask_forward, backward=_seqmask_backward,
-    backward_uses=("ins",),
+    gpu_forward=_seqmask_gpu_forward, gpu_backward=_seqmask_gpu_backward, backward_uses=("ins",),
     doc="Set time steps at or past each sequence's length to `value` (time is axis 0, or 1 with "
         "axis=1). See notebook 01."))
 
@@ -210,10 +277,22 @@ def _argmax_forward(p, ins, outs, is_train, state):
     outs[0][...] = np.argmax(ins[0], axis=p["axis"]).reshape(outs[0].shape)
 
 
+def _argmax_gpu_forward(p, ins, outs, is_train, state):
+    from ..kernels.cuda import reduce
+    x = ins[0]
+    if p["axis"] is None:
+        kept = (1,) * x.ndim
+    else:
+        ax = norm_axis("argmax", p["axis"], x.ndim)
+        kept = tuple(1 if k == ax else d for k, d in enumerate(x.shape))
+    reduce.reduce(x, kept, "argmax", outs[0])
+
+
 register(Op(
     name="argmax",
     params={"axis": Param("int", None, optional=True), "keepdims": Param("bool", False)},
     arguments=("data",), infer_shape=shape_from_input(_argmax_shape),
-    forward=_argmax_forward, backward=zero_grads, backward_uses=(),
+    forward=_argmax_forward, backward=zero_grads, gpu_forward=_argmax_gpu_forward,
+    gpu_backward=gpu_zero_grads, backward_uses=(),
     doc="Index of the largest value (first on ties), returned in the input's dtype as MXNet "
         "does. See notebook 01."))

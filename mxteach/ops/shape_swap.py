@@ -2,8 +2,8 @@
 
 Kept apart from ``shape.py`` so the fused RNN work could add it without touching that file;
 ``mx.rnn.FusedRNNCell`` uses it to turn 'NTC' sequences into the 'TNC' the ``RNN`` operator
-reads, with the same node names as MXNet. Kernels: numpy ``swapaxes`` (no kernel files; no CUDA
-kernel yet). See notebook 06.
+reads, with the same node names as MXNet. Kernels: numpy ``swapaxes`` on the CPU (no kernel
+files); on the GPU the strided copy ``kernels/cuda/elemwise.py:permute``. See notebook 06.
 """
 from __future__ import annotations
 
@@ -43,10 +43,27 @@ def _backward(p, ograds, ins, outs, igrads, reqs, state):
     assign(igrads[0], reqs[0], np.swapaxes(ograds[0], *_axes(p, ograds[0].ndim)))
 
 
+def _gpu_swap(ins_or_g, out, p, accumulate):
+    from ..kernels.cuda import elemwise
+    a, b = _axes(p, ins_or_g.ndim)
+    perm = list(range(ins_or_g.ndim))
+    perm[a], perm[b] = perm[b], perm[a]
+    elemwise.permute(ins_or_g, out, perm, accumulate)
+
+
+def _gpu_forward(p, ins, outs, is_train, state):
+    _gpu_swap(ins[0], outs[0], p, False)
+
+
+def _gpu_backward(p, ograds, ins, outs, igrads, reqs, state):
+    if igrads[0] is not None and reqs[0] != "null":
+        _gpu_swap(ograds[0], igrads[0], p, reqs[0] == "add")
+
+
 register(Op(
     name="SwapAxis", aliases=("swapaxes",),
     params={"dim1": Param("int", 0, doc="the first axis"),
             "dim2": Param("int", 0, doc="the second axis")},
     arguments=("data",), infer_shape=_shape, forward=_forward, backward=_backward,
-    backward_uses=(),
+    gpu_forward=_gpu_forward, gpu_backward=_gpu_backward, backward_uses=(),
     doc="Exchange axes dim1 and dim2 (negative axes count from the end). See notebook 06."))

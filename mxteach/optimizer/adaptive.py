@@ -5,6 +5,10 @@ Import them from :mod:`mxteach.optimizer` (``mx.optimizer.Adam``); the base clas
 Updater are there. Each rule's docstring gives its formula with ``g`` the raw gradient and
 ``lr``/``wd`` the per-index values after multipliers. Where a rule clips matters and differs
 between optimizers, so each docstring says where.
+
+The classes compute the per-index scalars (rates, bias corrections, schedules); the rules are
+the functions of :mod:`~mxteach.optimizer.steps`, run on the weight's device (CUDA twins in
+``kernels/cuda/optim_adaptive.py``), so the states live and are updated in device memory.
 """
 from __future__ import annotations
 
@@ -13,7 +17,8 @@ import math
 import numpy as np
 
 from ..ndarray.ndarray import zeros
-from .base import Optimizer, register, _buf, _clip, _clip_on, _check_same_shape
+from .base import Optimizer, register, _apply, _check_same_shape, _store
+from . import steps
 
 __all__ = ["Adam", "AdaGrad", "RMSProp", "AdaDelta", "Adamax", "Nadam", "Ftrl", "FTML", "LAMB"]
 
@@ -22,12 +27,20 @@ def _zeros_like(weight, same_dtype=True):
     return zeros(weight.shape, weight.context, dtype=weight.dtype if same_dtype else None)
 
 
+def _two_moments(self, index, weight):
+    """``create_state`` of the rules with two moments of the weight's dtype (m and v)."""
+    return (_zeros_like(weight), _zeros_like(weight))
+
+
 def _begin(opt, index, weight, grad):
-    """Count the update and return (lr, wd, weight buffer, grad buffer, scalar type)."""
+    """Count the update and return (lr, wd, step count of ``index``)."""
     _check_same_shape(weight, grad, index)
     opt._update_count(index)
-    w = _buf(weight)
-    return opt._get_lr(index), opt._get_wd(index), w, _buf(grad), w.dtype.type
+    return opt._get_lr(index), opt._get_wd(index), opt._index_update_count[index]
+
+
+def _run(rule, *args):
+    _apply(rule, "optim_adaptive", *args)
 
 
 @register
@@ -65,21 +78,13 @@ class Adam(Optimizer):
         self.epsilon = epsilon
         self.lazy_update = lazy_update
 
-    def create_state(self, index, weight):
-        return (_zeros_like(weight), _zeros_like(weight))
+    create_state = _two_moments
 
     def update(self, index, weight, grad, state):
-        lr, wd, w, g, t = _begin(self, index, weight, grad)
-        step = self._index_update_count[index]
+        lr, wd, step = _begin(self, index, weight, grad)
         lr *= math.sqrt(1.0 - self.beta2 ** step) / (1.0 - self.beta1 ** step)
-        gr = g * t(self.rescale_grad) + w * t(wd)
-        if _clip_on(self.clip_gradient):
-            gr = _clip(gr, t(self.clip_gradient))
-        mean, var = _buf(state[0]), _buf(state[1])
-        b1, b2 = t(self.beta1), t(self.beta2)
-        mean[...] = b1 * mean + (t(1) - b1) * gr
-        var[...] = b2 * var + (t(1) - b2) * gr * gr
-        w -= t(lr) * mean / (np.sqrt(var) + t(self.epsilon))
+        _run(steps.adam_step, weight, grad, state[0], state[1], lr, wd, self.rescale_grad,
+             self.clip_gradient, self.beta1, self.beta2, self.epsilon)
 
 
 @register
@@ -113,14 +118,9 @@ class AdaGrad(Optimizer):
         return _zeros_like(weight, same_dtype=False)
 
     def update(self, index, weight, grad, state):
-        lr, wd, w, g, t = _begin(self, index, weight, grad)
-        g = g * t(self.rescale_grad)
-        if self.clip_gradient is not None:
-            g = _clip(g, t(self.clip_gradient))
-        hist = _buf(state)
-        hist += np.square(g)
-        div = g / np.sqrt(hist + t(self.float_stable_eps))
-        w += (div + w * t(wd)) * t(-lr)
+        lr, wd, _ = _begin(self, index, weight, grad)
+        _run(steps.adagrad_step, weight, grad, state, lr, wd, self.rescale_grad,
+             self.clip_gradient, self.float_stable_eps)
 
 
 @register
@@ -173,23 +173,14 @@ class RMSProp(Optimizer):
         return tuple(_zeros_like(weight, same_dtype=False) for _ in range(count))
 
     def update(self, index, weight, grad, state):
-        lr, wd, w, g, t = _begin(self, index, weight, grad)
-        gr = t(self.rescale_grad) * g + t(wd) * w
-        if _clip_on(self.clip_gradient):
-            gr = _clip(gr, t(self.clip_gradient))
-        g1 = t(self.gamma1)
-        n = _buf(state[0])
-        n[...] = (t(1) - g1) * np.square(gr) + g1 * n
+        lr, wd, _ = _begin(self, index, weight, grad)
+        common = (lr, wd, self.rescale_grad, self.clip_gradient, self.gamma1)
         if not self.centered:
-            w -= t(lr) * (gr / np.sqrt(n + t(self.epsilon)))
+            _run(steps.rmsprop_step, weight, grad, state[0], *common, self.epsilon,
+                 self.clip_weights)
         else:
-            m, delta = _buf(state[1]), _buf(state[2])
-            m[...] = (t(1) - g1) * gr + g1 * m
-            delta[...] = t(self.gamma2) * delta - t(lr) * (
-                gr / np.sqrt(n - np.square(m) + t(self.epsilon)))
-            w += delta
-        if _clip_on(self.clip_weights):
-            np.clip(w, -t(self.clip_weights), t(self.clip_weights), out=w)
+            _run(steps.rmspropalex_step, weight, grad, *state, *common, self.gamma2,
+                 self.epsilon, self.clip_weights)
 
 
 @register
@@ -229,19 +220,8 @@ class AdaDelta(Optimizer):
         _check_same_shape(weight, grad, index)
         wd = self._get_wd(index)
         self._update_count(index)
-        w, g = _buf(weight), _buf(grad)
-        t = w.dtype.type
-        g *= t(self.rescale_grad)  # in place, like MXNet: the caller sees the rescaled gradient
-        if self.clip_gradient is not None:
-            g = _clip(g, t(self.clip_gradient))
-        acc_g, acc_delta = _buf(state[0]), _buf(state[1])
-        keep = t(1.0 - self.rho)
-        acc_g *= t(self.rho)
-        acc_g += keep * g * g
-        delta = np.sqrt(acc_delta + t(self.epsilon)) / np.sqrt(acc_g + t(self.epsilon)) * g
-        acc_delta *= t(self.rho)
-        acc_delta += keep * delta * delta
-        w -= delta + t(wd) * w
+        _run(steps.adadelta_step, weight, grad, state[0], state[1], wd, self.rescale_grad,
+             self.clip_gradient, self.rho, self.epsilon)
 
 
 @register
@@ -271,20 +251,13 @@ class Adamax(Optimizer):
         self.beta1 = beta1
         self.beta2 = beta2
 
-    def create_state(self, index, weight):
-        return (_zeros_like(weight), _zeros_like(weight))
+    create_state = _two_moments
 
     def update(self, index, weight, grad, state):
-        lr, wd, w, g, t = _begin(self, index, weight, grad)
-        lr /= 1.0 - self.beta1 ** self._index_update_count[index]
-        g = g * t(self.rescale_grad) + t(wd) * w
-        if self.clip_gradient is not None:
-            g = _clip(g, t(self.clip_gradient))
-        m, u = _buf(state[0]), _buf(state[1])
-        m *= t(self.beta1)
-        m += t(1.0 - self.beta1) * g
-        u[...] = np.maximum(t(self.beta2) * u, np.abs(g))
-        w -= t(lr) * m / u
+        lr, wd, step = _begin(self, index, weight, grad)
+        lr /= 1.0 - self.beta1 ** step
+        _run(steps.adamax_step, weight, grad, state[0], state[1], lr, wd, self.rescale_grad,
+             self.clip_gradient, self.beta1, self.beta2)
 
 
 @register
@@ -326,29 +299,17 @@ class Nadam(Optimizer):
         self.schedule_decay = schedule_decay
         self.m_schedule = 1.0
 
-    def create_state(self, index, weight):
-        return (_zeros_like(weight), _zeros_like(weight))
+    create_state = _two_moments
 
     def update(self, index, weight, grad, state):
-        lr, wd, w, g, t = _begin(self, index, weight, grad)
-        step = self._index_update_count[index]
-        g = g * t(self.rescale_grad) + t(wd) * w
-        if self.clip_gradient is not None:
-            g = _clip(g, t(self.clip_gradient))
+        lr, wd, step = _begin(self, index, weight, grad)
         mu_t = self.beta1 * (1.0 - 0.5 * pow(0.96, step * self.schedule_decay))
         mu_next = self.beta1 * (1.0 - 0.5 * pow(0.96, (step + 1) * self.schedule_decay))
         self.m_schedule = self.m_schedule * mu_t
         schedule_next = self.m_schedule * mu_next
-        m, v = _buf(state[0]), _buf(state[1])
-        m *= t(self.beta1)
-        m += t(1.0 - self.beta1) * g
-        v *= t(self.beta2)
-        v += t(1.0 - self.beta2) * g * g
-        g_prime = g / t(1.0 - self.m_schedule)
-        m_prime = m / t(1.0 - schedule_next)
-        v_prime = v / t(1.0 - pow(self.beta2, step))
-        m_bar = t(1.0 - mu_t) * g_prime + t(mu_next) * m_prime
-        w -= t(lr) * m_bar / (np.sqrt(v_prime) + t(self.epsilon))
+        _run(steps.nadam_step, weight, grad, state[0], state[1], lr, wd, self.rescale_grad,
+             self.clip_gradient, self.beta1, self.beta2, self.epsilon, mu_t, mu_next,
+             self.m_schedule, schedule_next, 1.0 - pow(self.beta2, step))
 
 
 @register
@@ -384,17 +345,9 @@ class Ftrl(Optimizer):
         return (_zeros_like(weight, same_dtype=False), _zeros_like(weight, same_dtype=False))
 
     def update(self, index, weight, grad, state):
-        lr, wd, w, g, t = _begin(self, index, weight, grad)
-        gr = g * t(self.rescale_grad)
-        if _clip_on(self.clip_gradient):
-            gr = _clip(gr, t(self.clip_gradient))
-        z, n = _buf(state[0]), _buf(state[1])
-        lr_t = t(lr)
-        z += gr - (np.sqrt(n + gr * gr) - np.sqrt(n)) * w / lr_t
-        n += gr * gr
-        lam = t(self.lamda1)
-        w[...] = (np.sign(z) * lam - z) / ((t(self.beta) + np.sqrt(n)) / lr_t + t(wd)) * \
-            (np.abs(z) > lam)
+        lr, wd, _ = _begin(self, index, weight, grad)
+        _run(steps.ftrl_step, weight, grad, state[0], state[1], lr, wd, self.rescale_grad,
+             self.clip_gradient, self.lamda1, self.beta)
 
 
 @register
@@ -430,19 +383,9 @@ class FTML(Optimizer):
         return (_zeros_like(weight), _zeros_like(weight), _zeros_like(weight))
 
     def update(self, index, weight, grad, state):
-        lr, wd, w, g, t = _begin(self, index, weight, grad)
-        step = self._index_update_count[index]
-        gr = t(self.rescale_grad) * g + t(wd) * w
-        if _clip_on(self.clip_gradient):
-            gr = _clip(gr, t(self.clip_gradient))
-        d, v, z = (_buf(s) for s in state)
-        b1, b2 = t(self.beta1), t(self.beta2)
-        v[...] = b2 * v + (t(1) - b2) * np.square(gr)
-        d_t = (t(1) - b1 ** t(step)) / t(lr) * (
-            np.sqrt(v / (t(1) - b2 ** t(step))) + t(self.epsilon))
-        z[...] = b1 * z + (t(1) - b1) * gr - (d_t - b1 * d) * w
-        d[...] = d_t
-        w[...] = -z / d_t
+        lr, wd, step = _begin(self, index, weight, grad)
+        _run(steps.ftml_step, weight, grad, *state, lr, wd, self.rescale_grad,
+             self.clip_gradient, self.beta1, self.beta2, self.epsilon, step)
 
 
 @register
@@ -484,30 +427,12 @@ class LAMB(Optimizer):
         self.bias_correction = bias_correction
         self.aggregate_num = 45
 
-    def create_state(self, index, weight):
-        return (_zeros_like(weight), _zeros_like(weight))
+    create_state = _two_moments
 
     def _step(self, w, g, mean, var, lr, wd, step):
-        t = w.dtype.type
-        gr = g.astype(t, copy=False) * t(self.rescale_grad)
-        if _clip_on(self.clip_gradient):
-            gr = _clip(gr, t(self.clip_gradient))
-        b1, b2 = t(self.beta1), t(self.beta2)
-        mean[...] = b1 * mean + (t(1) - b1) * gr
-        var[...] = b2 * var + (t(1) - b2) * np.square(gr)
-        m_hat, v_hat = mean, var
-        if self.bias_correction:
-            m_hat = mean / (t(1) - b1 ** t(step))
-            v_hat = var / (t(1) - b2 ** t(step))
-        u = m_hat / (np.sqrt(v_hat) + t(self.epsilon)) + t(wd) * w
-        r1 = t(np.sqrt(np.sum(np.square(w, dtype=np.float32))))
-        r2 = t(np.sqrt(np.sum(np.square(u, dtype=np.float32))))
-        if self.lower_bound:
-            r1 = max(r1, t(self.lower_bound))
-        if self.upper_bound:
-            r1 = min(r1, t(self.upper_bound))
-        ratio = r1 / r2 if (r1 > 0 and r2 > 0) else t(1)
-        w -= t(lr) * ratio * u
+        _run(steps.lamb_step, w, g, mean, var, lr, wd, self.rescale_grad, self.clip_gradient,
+             self.beta1, self.beta2, self.epsilon, self.lower_bound, self.upper_bound,
+             self.bias_correction, step)
 
     def update(self, index, weight, grad, state):
         indices = index if isinstance(index, (list, tuple)) else [index]
@@ -518,8 +443,8 @@ class LAMB(Optimizer):
             _check_same_shape(w, g, i)
             self._update_count(i)
         for i, w, g, s in zip(indices, weights, grads, states):
-            self._step(_buf(w), _buf(g), _buf(s[0]), _buf(s[1]), self._get_lr(i),
-                       self._get_wd(i), self._index_update_count[i])
+            self._step(w, g, s[0], s[1], self._get_lr(i), self._get_wd(i),
+                       self._index_update_count[i])
 
     def update_multi_precision(self, index, weight, grad, state):
         first = weight[0] if isinstance(weight, (list, tuple)) else weight
@@ -532,6 +457,6 @@ class LAMB(Optimizer):
         master, (mean, var) = state
         _check_same_shape(weight, grad, index)
         self._update_count(index)
-        self._step(_buf(master), _buf(grad), _buf(mean), _buf(var), self._get_lr(index),
+        self._step(master, grad.astype(np.float32), mean, var, self._get_lr(index),
                    self._get_wd(index), self._index_update_count[index])
-        _buf(weight)[...] = _buf(master).astype(weight.dtype)
+        _store(weight, master)

@@ -7,12 +7,15 @@ the per-weight states in :mod:`mxteach.optimizer.updater`. See notebook 04.
 """
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 import numbers
 import warnings
 
 import numpy as np
 
+from ..backend import for_context
 from ..base import MXNetAttributeError, MXNetError, MXNetNotImplementedError
 from ..ndarray.ndarray import NDArray
 from .registry import OPTIMIZERS, OptimizerError
@@ -36,13 +39,28 @@ def _buf(x):
     return x._data
 
 
-def _clip_on(clip_gradient):
-    """Kernel-based rules clip only for a truthy, non-negative bound (as MXNet's kernels)."""
-    return bool(clip_gradient) and clip_gradient >= 0
+@functools.lru_cache(maxsize=None)
+def _operand_names(rule):
+    names = tuple(inspect.signature(rule).parameters)
+    return tuple({"w": "weight", "g": "gradient"}.get(n, f"{n} state") for n in names)
 
 
-def _clip(a, bound):
-    return np.clip(a, -bound, bound)
+def _apply(rule, family, *args):
+    """Run the update rule ``rule`` (a function of :mod:`~mxteach.optimizer.steps`) on the
+    device of its first argument, the weight: the numpy function itself on the CPU, its CUDA
+    twin in ``kernels/cuda/<family>.py`` on a gpu. ``args`` are the rule's arguments with
+    NDArrays (or None) for arrays; every NDArray must share the weight's device."""
+    weight = args[0]
+    dev = for_context(weight.context)
+    names = _operand_names(rule)
+    dev.check_operands(f"{rule.__name__} update", (names[0], weight),
+                       [(n, a) for n, a in zip(names[1:], args[1:]) if isinstance(a, NDArray)])
+    dev.twin(rule, family)(*[_buf(a) if isinstance(a, NDArray) else a for a in args])
+
+
+def _store(weight, master):
+    """Copy the float32 master copy into the (float16) weight on their device."""
+    _buf(weight)[...] = _buf(master.astype(weight.dtype))
 
 
 # hyper-parameters that must be finite real numbers when set (None means "not used")
@@ -381,7 +399,7 @@ class Optimizer:
         if self.multi_precision and weight.dtype == np.float16:
             master, inner = state
             self.update(index, master, grad.astype(np.float32), inner)
-            _buf(weight)[...] = _buf(master).astype(np.float16)
+            _store(weight, master)
         else:
             self.update(index, weight, grad, state)
 

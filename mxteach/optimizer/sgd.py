@@ -2,65 +2,25 @@
 MXNet's Test optimizer, as in MXNet 1.9.
 
 Import them from :mod:`mxteach.optimizer` (``mx.optimizer.SGD``); the base class, registry and
-Updater are there. The update rules are numpy functions that change arrays in place, in the
-weight's dtype and in the order MXNet's kernels use.
+Updater are there. The classes compute the per-index scalars; the update rules themselves are
+the functions of :mod:`~mxteach.optimizer.steps`, run on the weight's device (their CUDA twins
+are in ``kernels/cuda/optim.py``), so every optimizer here also updates weights on ``mx.gpu(i)``
+with its states in device memory.
 """
 from __future__ import annotations
 
 import math
-from .. import config
 import warnings
 
 import numpy as np
 
-from ..backend import for_context
-from ..ndarray.ndarray import zeros
+from .. import config
 from .. import random_state as _random
-from .base import Optimizer, register, _buf, _clip, _clip_on, _check_same_shape
+from ..ndarray.ndarray import NDArray, zeros
+from .base import Optimizer, register, _apply, _check_same_shape, _store
+from .steps import (sgd_step, nag_step, signum_step, sgld_step, dcasgd_step, test_step)
 
 __all__ = ["SGD", "ccSGD", "NAG", "Signum", "SGLD", "DCASGD", "Test", "sgd_step", "nag_step"]
-
-
-def sgd_step(w, g, mom, lr, wd, rescale_grad, clip_gradient, momentum):
-    """SGD with optional momentum, in place on ``w`` (and ``mom``)::
-
-        step = momentum * mom - lr * wd * w - lr * clip(rescale_grad * g)
-        mom  = step              (only when there is a momentum buffer)
-        w    = w + step
-    """
-    t = w.dtype.type
-    lr, wd, rescale = t(lr), t(wd), t(rescale_grad)
-    gr = rescale * g.astype(t, copy=False)
-    if _clip_on(clip_gradient):
-        gr = _clip(gr, t(clip_gradient))
-    if mom is None:
-        step = -(lr * wd) * w - lr * gr
-    else:
-        step = t(momentum) * mom - (lr * wd) * w - lr * gr
-        mom[...] = step
-    w += step
-
-
-def nag_step(w, g, mom, lr, wd, rescale_grad, clip_gradient, momentum):
-    """Nesterov momentum, in place; ``mom`` holds lr-scaled steps, as MXNet's kernel::
-
-        gr  = clip(rescale_grad * g)
-        mom = momentum * mom
-        w   = w - mom + (1 + momentum) * (mom - lr * (gr + wd * w))
-        mom = mom - lr * (gr + wd * w)        # w here is already the *new* weight
-
-    The last line reads the updated weight because MXNet's kernel writes the weight in place
-    before it updates the momentum; with ``wd = 0`` this is the textbook rule
-    ``v = momentum * v + gr; w -= lr * (gr + momentum * v)`` with ``mom = -lr * v``.
-    """
-    t = w.dtype.type
-    lr, wd, momentum = t(lr), t(wd), t(momentum)
-    gr = t(rescale_grad) * g.astype(t, copy=False)
-    if _clip_on(clip_gradient):
-        gr = _clip(gr, t(clip_gradient))
-    mom *= momentum
-    w[...] = w - mom + (momentum + t(1)) * (mom - lr * (gr + wd * w))
-    mom -= lr * (gr + wd * w)
 
 
 class _MasterCopyMixin:
@@ -128,17 +88,13 @@ class SGD(_MasterCopyMixin, Optimizer):
         lrs, wds = self._get_lrs(indices), self._get_wds(indices)
         momentum = self.momentum if self.momentum > 0 else 0.0
         for w, g, s, lr, wd in zip(weights, grads, states, lrs, wds):
-            # the weight's device gives the step: sgd_step itself on the CPU, its CUDA twin
-            # (kernels/cuda/optim.py, on device buffers) on a gpu
-            dev = for_context(w.context)
             mom, target = s if multi_precision else (s, w)
-            dev.check_operands("SGD update", ("weight", w),
-                               (("gradient", g), ("momentum state", mom)))
-            dev.twin(sgd_step, "optim")(_buf(target), _buf(g),
-                                        None if mom is None else _buf(mom), lr, wd,
-                                        self.rescale_grad, self.clip_gradient, momentum)
             if multi_precision:
-                _buf(w)[...] = _buf(target).astype(w.dtype)
+                g = g.astype(np.float32)
+            _apply(sgd_step, "optim", target, g, mom, lr, wd, self.rescale_grad,
+                   self.clip_gradient, momentum)
+            if multi_precision:
+                _store(w, target)
 
     def update(self, index, weight, grad, state):
         self._update_impl(index, weight, grad, state, multi_precision=False)
@@ -192,29 +148,28 @@ class NAG(_MasterCopyMixin, Optimizer):
             return None
         return zeros(weight.shape, weight.context, dtype=weight.dtype)
 
-    def _step(self, index, w, g, mom, lr, wd):
+    def _step(self, w, g, mom, lr, wd):
         if mom is None:
-            sgd_step(w, g, None, lr, wd, self.rescale_grad, self.clip_gradient, 0.0)
+            _apply(sgd_step, "optim", w, g, None, lr, wd, self.rescale_grad,
+                   self.clip_gradient, 0.0)
         else:
-            nag_step(w, g, mom, lr, wd, self.rescale_grad, self.clip_gradient, self.momentum)
+            _apply(nag_step, "optim", w, g, mom, lr, wd, self.rescale_grad,
+                   self.clip_gradient, self.momentum)
 
     def update(self, index, weight, grad, state):
         _check_same_shape(weight, grad, index)
         self._update_count(index)
-        lr, wd = self._get_lr(index), self._get_wd(index)
-        self._step(index, _buf(weight), _buf(grad), None if state is None else _buf(state),
-                   lr, wd)
+        self._step(weight, grad, state, self._get_lr(index), self._get_wd(index))
 
     def update_multi_precision(self, index, weight, grad, state):
         if not self._uses_master(weight, state):
             return self.update(index, weight, grad, state)
         _check_same_shape(weight, grad, index)
         self._update_count(index)
-        lr, wd = self._get_lr(index), self._get_wd(index)
         mom, master = state
-        self._step(index, _buf(master), _buf(grad).astype(np.float32),
-                   None if mom is None else _buf(mom), lr, wd)
-        _buf(weight)[...] = _buf(master).astype(weight.dtype)
+        self._step(master, grad.astype(np.float32), mom, self._get_lr(index),
+                   self._get_wd(index))
+        _store(weight, master)
 
 
 @register
@@ -253,20 +208,9 @@ class Signum(Optimizer):
     def update(self, index, weight, grad, state):
         _check_same_shape(weight, grad, index)
         self._update_count(index)
-        lr, wd = self._get_lr(index), self._get_wd(index)
-        w, g = _buf(weight), _buf(grad)
-        t = w.dtype.type
-        if state is None:
-            w[...] = (t(1) - t(lr) * t(wd)) * w - t(lr) * np.sign(g)
-            return
-        mom = _buf(state)
-        gr = t(self.rescale_grad) * g
-        if _clip_on(self.clip_gradient):
-            gr = _clip(gr, t(self.clip_gradient))
-        keep = t(1) - t(self.momentum)
-        mom[...] = t(self.momentum) * mom - keep * t(wd) * w - keep * gr
-        wd_lh = self.wd_lh if self.wd_lh else 0.0
-        w[...] = (t(1) - t(lr) * t(wd_lh)) * w + t(lr) * np.sign(mom)
+        _apply(signum_step, "optim", weight, grad, state, self._get_lr(index),
+               self._get_wd(index), self.rescale_grad, self.clip_gradient, self.momentum,
+               self.wd_lh if self.wd_lh else 0.0)
 
 
 @register
@@ -293,12 +237,12 @@ class SGLD(Optimizer):
         _check_same_shape(weight, grad, index)
         self._update_count(index)
         lr, wd = self._get_lr(index), self._get_wd(index)
-        w, t = _buf(weight), _buf(weight).dtype.type
-        g = _buf(grad) * t(self.rescale_grad)
-        if self.clip_gradient is not None:
-            g = _clip(g, t(self.clip_gradient))
-        w += t(-lr / 2) * (g + t(wd) * w)
-        w += _random.rng().normal(0.0, math.sqrt(lr), size=w.shape).astype(w.dtype)
+        # drawn on the host from mxteach's stream, then moved to the weight's device: the
+        # same seed gives the same numbers on every device
+        noise = _random.rng().normal(0.0, math.sqrt(lr), size=weight.shape)
+        _apply(sgld_step, "optim", weight, grad,
+               NDArray(noise.astype(weight.dtype), weight.context), lr, wd, self.rescale_grad,
+               self.clip_gradient)
 
 
 @register
@@ -340,20 +284,10 @@ class DCASGD(Optimizer):
     def update(self, index, weight, grad, state):
         _check_same_shape(weight, grad, index)
         self._update_count(index)
-        lr, wd = self._get_lr(index), self._get_wd(index)
-        w, t = _buf(weight), _buf(weight).dtype.type
-        g = _buf(grad) * t(self.rescale_grad)
-        if self.clip_gradient is not None:
-            g = _clip(g, t(self.clip_gradient))
         mom, prev = state
-        step = t(-lr) * (g + t(wd) * w + t(self.lamda) * g * g * (w - _buf(prev)))
-        if mom is not None:
-            m = _buf(mom)
-            m *= t(self.momentum)
-            m += step
-            step = m
-        _buf(prev)[...] = w
-        w += step
+        _apply(dcasgd_step, "optim", weight, grad, mom, prev, self._get_lr(index),
+               self._get_wd(index), self.rescale_grad, self.clip_gradient, self.momentum,
+               self.lamda)
 
 
 @register
@@ -365,6 +299,4 @@ class Test(Optimizer):
         return zeros(weight.shape, weight.context)
 
     def update(self, index, weight, grad, state):
-        w = _buf(weight)
-        w += _buf(grad) * w.dtype.type(self.rescale_grad)
-        _buf(state)[...] = w
+        _apply(test_step, "optim", weight, grad, state, self.rescale_grad)

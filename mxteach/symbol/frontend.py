@@ -102,6 +102,7 @@ def call(opname, args, kwargs):
                                                  lambda v: isinstance(v, Symbol))
     name = NameManager.current().get(name, opname.lower())
     p = registry.parse_params(op, params, name)
+    op = op.extra["specialise"](p) if "specialise" in op.extra else op   # Custom's loss heads
     raw = dict(params)       # as given: MXNet writes str(value) of what the user passed
     names = op.list_arguments(p) + op.list_aux(p)
     init_attrs = op.extra.get("input_attrs", {})

@@ -138,6 +138,7 @@ def from_json(text, source="<json>"):
         raw = {key: v for key, v in attrs.items() if key in op.params}
         user = {key: v for key, v in attrs.items() if key not in op.params}
         params = registry.parse_params(op, raw, name)
+        op = op.extra["specialise"](params) if "specialise" in op.extra else op  # Custom losses
         nodes.append(Node(op, name, params, raw, inputs, user))
     try:
         return [(nodes[h[0]], h[1]) for h in heads]

@@ -32,7 +32,8 @@ _EXPORTS = {"View": "_base", "StaticHTML": "_base", "Throttle": "_base",
             "StateTimeline": "timeline", "MemoryMap": "memory", "MemoryComparison": "memory",
             "DeviceSlices": "slices", "LiveMetrics": "metrics", "ParamTable": "params",
             "ModuleInspector": "inspector",
-            "GraphView": "graph", "BucketView": "buckets", "ChainView": "chain"}
+            "GraphView": "graph", "BucketView": "buckets", "ChainView": "chain",
+            "WorkersView": "workers"}
 
 __all__ = sorted(n for n, m in _EXPORTS.items()
                  if importlib.util.find_spec(f"{__name__}.{m}") is not None)

@@ -17,6 +17,8 @@ __all__ = ["DeviceSlices"]
 
 AUX_BUDGET = 0.02     # reading the BatchNorm statistics may take at most 2 % of the time
 TIMING_WINDOW = 20    # steps whose median timing is shown
+INPUT_BOUND = 0.3     # waiting for data this share of the time or more: say "input-bound"
+WAIT_COLOR = "#d98c1f"   # a mid-tone orange: readable on light and dark themes
 
 
 def _slice_rule(batch_size, work_load_list):
@@ -68,7 +70,9 @@ class DeviceSlices(View):
 
     Model: ``batch_size``, ``contexts``, ``work_load_list``, ``slices`` ([start, stop] per
     device), ``error``, ``source`` ('preview' or 'bound'), ``pad``, ``padded_batch``,
-    ``devices`` (memory and timings), ``aux`` (BatchNorm drift rows).
+    ``devices`` (memory and timings), ``aux`` (BatchNorm drift rows), ``input`` (this
+    epoch's ``batches``, ``wait`` for data, iterator ``load`` time and ``elapsed`` seconds,
+    from fit's ``batch_end`` events; drawn as a "waiting for data" / compute bar).
 
     Examples
     --------
@@ -98,7 +102,7 @@ class DeviceSlices(View):
         return {"source": "preview", "batch_size": None, "contexts": [], "work_load_list": [],
                 "slices": [], "error": None, "pad": 0, "padded_batch": None,
                 "is_train": None, "devices": [], "aux": [], "aux_epoch": None,
-                "bucket": None, "members": 1}
+                "bucket": None, "members": 1, "input": None}
 
     def set_preview(self, batch_size=None, contexts=None, work_load_list=None):
         """Change the previewed batch size / devices / workloads (before bind)."""
@@ -247,29 +251,48 @@ class DeviceSlices(View):
             self._read_memory_once(mod)
             return True
         if kind == "batch_end":
+            recorded = self._record_input(event.data)
             # sampled: the first batch of every epoch, then as often as the budget allows
             wait = self._aux_cost / AUX_BUDGET
             if self._last_aux is None or event.data.get("nbatch") == 0 or \
                     self._throttle.clock() - self._last_aux >= wait:
                 self._read_aux(mod)
                 return True
-            return False
+            return recorded
         if kind == "epoch_end":
             self._read_aux(mod, epoch_end=event.data.get("epoch"))
             return True
         return False
 
+    def _record_input(self, d):
+        """Add one batch's wait for data (fit's ``data_wait``) and the iterator's own loading
+        time (``data_load``) to this epoch's totals; ``elapsed`` is fit's epoch clock."""
+        if d.get("data_wait") is None or d.get("elapsed") is None:
+            return False
+        m = self.model
+        if m["input"] is None or m["input"]["epoch"] != d.get("epoch") or d.get("nbatch") == 0:
+            m["input"] = {"epoch": d.get("epoch"), "batches": 0, "wait": 0.0, "load": None,
+                          "elapsed": 0.0}
+        inp = m["input"]
+        inp["batches"] += 1
+        inp["wait"] += float(d["data_wait"])
+        inp["elapsed"] = float(d["elapsed"])
+        if d.get("data_load") is not None:
+            inp["load"] = (inp["load"] or 0.0) + float(d["data_load"])
+        return True
+
     # -- drawing ------------------------------------------------------------------------------
     def render(self):
         m = self.model
-        if not m["contexts"]:
+        if m["contexts"] and m["source"] == "preview":
+            parts = [note("Preview before bind: the slicing bind() will use"
+                          + (f" for a batch of {m['batch_size']}" if m["batch_size"]
+                             else "; pass batch_size=… to see the rows") + ".")]
+        elif m["contexts"]:
+            parts = []
+        else:
             return note("Give the devices: DeviceSlices(mod) or DeviceSlices(batch_size=…, "
                         "contexts=[mx.cpu(0), mx.cpu(1)]).")
-        parts = []
-        if m["source"] == "preview":
-            parts.append(note("Preview before bind: the slicing bind() will use"
-                              + (f" for a batch of {m['batch_size']}" if m["batch_size"]
-                                 else "; pass batch_size=… to see the rows") + "."))
         if m["error"]:
             empty = [m["contexts"][k] for k, (a, b) in enumerate(m["slices"]) if a >= b]
             text = f"bind() would fail: {m['error']}"
@@ -280,6 +303,7 @@ class DeviceSlices(View):
             parts.append(note(text, "warn"))
         if m["slices"]:
             parts.append(self._picture())
+            parts.extend(self._input_notes())
             parts.extend(self._slice_notes())
         parts.extend(self._pad_notes())
         if m["source"] == "bound" and len(m["devices"]) > 1:
@@ -297,6 +321,9 @@ class DeviceSlices(View):
         box_h, box_gap = (76, 8) if m["source"] == "bound" else (26, 6)
         n_dev = len(m["contexts"])
         height = max(batch_h, n_dev * (box_h + box_gap)) + 34
+        share = self.input_share() if m["source"] == "bound" else None
+        if share is not None:
+            height += 40
         bx, bw, dx, dw = 40, 90, 210, 330
         svg = Svg(dx + dw + 10, height, label="batch rows by device")
         svg.text(bx, 14, f"batch of {n}", weight="600")
@@ -354,7 +381,41 @@ class DeviceSlices(View):
                 ya = top + (a + b) / 2 * row_h
                 svg.path(f"M{bx + bw},{ya} C{bx + bw + 40},{ya} {dx - 40},{y + box_h / 2} "
                          f"{dx},{y + box_h / 2}", stroke=color, width=1.5)
+        if share is not None:
+            self._input_bar(svg, height - 36, dx + dw - bx, share)
         return svg.tostring()
+
+    def input_share(self):
+        """This epoch's share of fit's time spent waiting for data (0..1), or None."""
+        inp = self.model["input"]
+        if not inp or inp["elapsed"] <= 0:
+            return None
+        return min(1.0, inp["wait"] / inp["elapsed"])
+
+    def _input_bar(self, svg, y, width, share):
+        """Under the devices: the epoch's time so far split into waiting for data and
+        compute (fit's clock, from its batch_end events)."""
+        inp = self.model["input"]
+        svg.text(40, y + 10, f"epoch {inp['epoch']}, {inp['batches']} batches: waiting for "
+                 f"data {share:.0%} · compute {1 - share:.0%}", size=11, class_="mxt-input")
+        svg.rect(40, y + 16, width * share, 14, WAIT_COLOR, class_="mxt-wait")
+        svg.rect(40 + width * share, y + 16, width * (1 - share), 14, PALETTE[0],
+                 class_="mxt-compute")
+
+    def _input_notes(self):
+        inp, share = self.model["input"], self.input_share()
+        if share is None or self.model["source"] != "bound":
+            return []
+        out = []
+        if inp["load"] is not None:
+            out.append(note(f"The iterator spent {fmt_seconds(inp['load'])} reading and "
+                            f"decoding (in its own threads); fit waited "
+                            f"{fmt_seconds(inp['wait'])} of {fmt_seconds(inp['elapsed'])}."))
+        if share >= INPUT_BOUND:
+            out.append(note(f"Input-bound: {share:.0%} of the time the devices wait for the "
+                            "next batch. More preprocess_threads, a larger prefetch_buffer or "
+                            "smaller stored images help more than a faster model.", "warn"))
+        return out
 
     def _slice_notes(self):
         m = self.model

@@ -40,6 +40,7 @@ def _sigmoid(v):
     return 1.0 / (1.0 + math.exp(-v))
 
 
+# twin of kernels/cuda/rnn.py:_cell_forward_kernel: a loop over (n, k) here, a thread there
 @njit(cache=True)
 def cell_forward(gx, gh, h_prev, c_prev, h, c, saved, mode):
     """One step: gates from the pre-activations ``gx``/``gh`` (N, G*H), writes ``h`` (N, H),
@@ -79,6 +80,7 @@ def cell_forward(gx, gh, h_prev, c_prev, h, c, saved, mode):
                 saved[n, 3 * H + k] = hn
 
 
+# twin of kernels/cuda/rnn.py:_cell_backward_kernel: a loop over (n, k) here, a thread there
 @njit(cache=True)
 def cell_backward(dh, dc, h_prev, c_prev, c, h, saved, dgx, dgh, dh_prev, dc_prev, mode):
     """Gradients of one step. ``dh`` is the whole gradient of h_t, ``dc`` that of c_t coming

@@ -1,5 +1,7 @@
-"""CUDA kernels of the nn family: the elementwise activations and the matrix multiply that
-FullyConnected needs.
+"""CUDA kernels of the nn family: the elementwise activations, PReLU and rrelu, the random
+masks of Dropout (and of the RNN operator's dropout), Embedding, and the matrix multiply that
+FullyConnected, Convolution and RNN use. (BatchNorm's per-channel reductions are in
+``nn_norm.py``.)
 
 **Activations** are the twins of ``kernels/cpu/nn.py``'s: same names, same signatures, same
 numpy references (``kernels/reference/nn.py``). The per-element math is not rewritten: the
@@ -25,20 +27,51 @@ Two kernels, chosen by :func:`matmul`:
 
 Both accumulate in the operands' dtype (float32 or float64), as a BLAS does; the order of the
 sums differs from numpy's, so results agree to rounding.
+
+**Random masks** come from ``numba.cuda.random`` (xoroshiro128+, one generator state per
+thread of the launch). The states are created from a seed drawn from mxteach's host generator
+(``mxteach.random_state``) and kept by the operator node; they are created again whenever
+``mx.random.seed`` has replaced that generator, so a seed reproduces the masks on each device.
+
+**Embedding**: the forward gathers one thread per output element; the backward scatters each
+row of the output gradient into the weight row it came from with ``cuda.atomic.add`` (several
+indices may name the same row).
 """
 from __future__ import annotations
+
+import math
 
 import numba
 import numpy as np
 from numba import cuda
+from numba.cuda.random import create_xoroshiro128p_states, xoroshiro128p_uniform_float64
 
+from ... import random_state
 from ...base import MXNetError
 from ..cpu import nn as _cpu
 from ..cpu.nn import ACT_CODES
 from .launch import TILE, grid_1d, grid_2d, check_device_arrays
 
 __all__ = ["ACT_CODES", "unary_forward", "unary_backward", "matmul", "matmul_naive",
-           "matmul_tiled"]
+           "matmul_tiled", "prelu_forward", "prelu_backward", "slope_forward", "slope_backward",
+           "random_fill", "embedding_forward", "embedding_backward"]
+
+_M2 = "{t}[:, ::1], {t}[:, ::1], {t}[:, ::1], boolean, boolean, boolean"
+_A3 = "{t}[:, :, ::1]"
+_STATES = 'Array(Record.make_c_struct([("s0", uint64), ("s1", uint64)]), 1, "C")'
+PTX_SIGNATURES = {
+    "_unary_forward_kernel": ["{t}[::1], {t}[::1], int64, float64"],
+    "_unary_backward_kernel": ["{t}[::1], {t}[::1], {t}[::1], {t}[::1], int64, float64, "
+                               "boolean"],
+    "naive": [_M2],
+    "tiled": [_M2],
+    "_prelu_forward_kernel": [f"{_A3}, {{t}}[::1], {_A3}"],
+    "_prelu_dx_kernel": [f"{_A3}, {{t}}[::1], {_A3}, boolean, {_A3}"],
+    "_slope_kernel": ["{t}[::1], {t}[::1], {t}[::1], {t}[::1], boolean"],
+    "_random_kernel": [f"{_STATES}, {{t}}[::1], float64, {{t}}, boolean"],
+    "_embedding_forward_kernel": ["{t}[::1], {t}[:, ::1], {t}[:, ::1]"],
+    "_embedding_backward_kernel": ["{t}[::1], {t}[:, ::1], {t}[:, ::1]"],
+}
 
 
 def _device_twin(cpu_fn):
@@ -48,8 +81,7 @@ def _device_twin(cpu_fn):
 
 
 _relu, _relu_d = _device_twin(_cpu._relu), _device_twin(_cpu._relu_d)
-_sigmoid, _sigmoid_d = _device_twin(_cpu._sigmoid), _device_twin(_cpu._sigmoid_d)
-_tanh, _tanh_d = _device_twin(_cpu._tanh), _device_twin(_cpu._tanh_d)
+_sigmoid_d, _tanh_d = _device_twin(_cpu._sigmoid_d), _device_twin(_cpu._tanh_d)
 _softrelu, _softrelu_d = _device_twin(_cpu._softrelu), _device_twin(_cpu._softrelu_d)
 _softsign, _softsign_d = _device_twin(_cpu._softsign), _device_twin(_cpu._softsign_d)
 _leaky, _leaky_d = _device_twin(_cpu._leaky), _device_twin(_cpu._leaky_d)
@@ -59,57 +91,51 @@ _gelu, _gelu_d = _device_twin(_cpu._gelu), _device_twin(_cpu._gelu_d)
 
 
 @cuda.jit(device=True)
-def _act(v, code, s):
-    if code == 0:
-        return _relu(v, s)
-    if code == 1:
-        return _sigmoid(v, s)
-    if code == 2:
-        return _tanh(v, s)
-    if code == 3:
-        return _softrelu(v, s)
-    if code == 4:
-        return _softsign(v, s)
-    if code == 5:
-        return _leaky(v, s)
-    if code == 6:
-        return _elu(v, s)
-    if code == 7:
-        return _selu(v, s)
-    return _gelu(v, s)
+def _sigmoid(v, s):
+    # the CPU computes sigmoid and tanh with numpy ufuncs, so these two have no scalar twin
+    return 1.0 / (1.0 + math.exp(-v))
 
 
 @cuda.jit(device=True)
-def _act_d(v, y, code, s):
+def _tanh(v, s):
+    return math.tanh(v)
+
+
+@cuda.jit(device=True)
+def _act(v, y, code, s, deriv):
+    """act(v) for the activation ``code``, or with ``deriv`` its derivative at input v with
+    output y: one table for both directions, so a new activation is one line here."""
+    # twin rows on purpose (one per code): a kernel cannot index a tuple of device functions
+    # with a run-time code, so the choice is this chain of tests
     if code == 0:
-        return _relu_d(v, y, s)
+        return _relu_d(v, y, s) if deriv else _relu(v, s)
     if code == 1:
-        return _sigmoid_d(v, y, s)
+        return _sigmoid_d(v, y, s) if deriv else _sigmoid(v, s)
     if code == 2:
-        return _tanh_d(v, y, s)
+        return _tanh_d(v, y, s) if deriv else _tanh(v, s)
     if code == 3:
-        return _softrelu_d(v, y, s)
+        return _softrelu_d(v, y, s) if deriv else _softrelu(v, s)
     if code == 4:
-        return _softsign_d(v, y, s)
+        return _softsign_d(v, y, s) if deriv else _softsign(v, s)
     if code == 5:
-        return _leaky_d(v, y, s)
+        return _leaky_d(v, y, s) if deriv else _leaky(v, s)
     if code == 6:
-        return _elu_d(v, y, s)
+        return _elu_d(v, y, s) if deriv else _elu(v, s)
     if code == 7:
-        return _selu_d(v, y, s)
-    return _gelu_d(v, y, s)
+        return _selu_d(v, y, s) if deriv else _selu(v, s)
+    return _gelu_d(v, y, s) if deriv else _gelu(v, s)
 
 
 @cuda.jit
 def _unary_forward_kernel(x, out, code, slope):
     for i in range(cuda.grid(1), x.shape[0], cuda.gridsize(1)):
-        out[i] = _act(x[i], code, slope)
+        out[i] = _act(x[i], x[i], code, slope, False)
 
 
 @cuda.jit
 def _unary_backward_kernel(x, y, dy, dx, code, slope, accumulate):
     for i in range(cuda.grid(1), x.shape[0], cuda.gridsize(1)):
-        g = dy[i] * _act_d(x[i], y[i], code, slope)
+        g = dy[i] * _act(x[i], y[i], code, slope, True)
         if accumulate:
             dx[i] += g
         else:
@@ -237,3 +263,152 @@ def matmul(a, b, out, trans_a=False, trans_b=False, accumulate=False):
     m, n = _check(a, b, out, trans_a, trans_b)
     (matmul_tiled if m >= TILE and n >= TILE else matmul_naive)(a, b, out, trans_a, trans_b,
                                                                 accumulate)
+
+
+# -- PReLU and rrelu ------------------------------------------------------------------------------
+@cuda.jit
+def _prelu_forward_kernel(x3, gamma, out3):
+    A, C, B = x3.shape
+    shared = gamma.shape[0] == 1
+    for e in range(cuda.grid(1), A * C * B, cuda.gridsize(1)):
+        a, c, b = e // (C * B), (e // B) % C, e % B
+        v = x3[a, c, b]
+        out3[a, c, b] = v if v > 0 else (gamma[0] if shared else gamma[c]) * v
+
+
+@cuda.jit
+def _prelu_dx_kernel(x3, gamma, dy3, accumulate, dx3):
+    A, C, B = x3.shape
+    shared = gamma.shape[0] == 1
+    for e in range(cuda.grid(1), A * C * B, cuda.gridsize(1)):
+        a, c, b = e // (C * B), (e // B) % C, e % B
+        d = dy3[a, c, b]
+        g = d if x3[a, c, b] > 0 else (gamma[0] if shared else gamma[c]) * d
+        if accumulate:
+            dx3[a, c, b] += g
+        else:
+            dx3[a, c, b] = g
+
+
+@cuda.jit
+def _slope_kernel(x, slope, g, out, accumulate):
+    # out (+)= g * (1 if x > 0 else slope): rrelu's forward (g = x) and backward (g = dy)
+    for i in range(cuda.grid(1), x.shape[0], cuda.gridsize(1)):
+        v = g[i] if x[i] > 0 else slope[i] * g[i]
+        if accumulate:
+            out[i] += v
+        else:
+            out[i] = v
+
+
+def prelu_forward(x3, gamma, out3):
+    """PReLU on (outer, C, inner) data; ``gamma`` has C slopes or one shared slope."""
+    check_device_arrays("prelu_forward", x3=x3, gamma=gamma, out3=out3)
+    blocks, threads = grid_1d(x3.size)
+    _prelu_forward_kernel[blocks, threads](x3, gamma, out3)
+
+
+def prelu_backward(x3, gamma, dy3, dx3, dx_mode, dgamma, gamma_mode):
+    """PReLU gradients: ``dx3`` by ``dx_mode`` (0 skip, 1 write, 2 add) and ``dgamma`` by
+    ``gamma_mode``: per channel the sum of dy * x where x <= 0 (a per-channel tree reduction),
+    summed over every element for a shared slope."""
+    from .nn_norm import channel_reduce
+    check_device_arrays("prelu_backward", x3=x3, gamma=gamma, dy3=dy3, dx3=dx3, dgamma=dgamma)
+    if dx_mode:
+        blocks, threads = grid_1d(x3.size)
+        _prelu_dx_kernel[blocks, threads](x3, gamma, dy3, dx_mode == 2, dx3)
+    if gamma_mode:
+        if gamma.shape[0] == 1:       # one slope: the whole array is one "channel"
+            x3, dy3 = x3.reshape(1, 1, x3.size), dy3.reshape(1, 1, dy3.size)
+        channel_reduce(x3, dgamma, "sum_neg_xy", dy3, gamma_mode == 2)
+
+
+def slope_forward(x, slope, out):
+    """``out = x if x > 0 else slope * x`` with one slope per element (rrelu; flat arrays)."""
+    check_device_arrays("slope_forward", x=x, slope=slope, out=out)
+    blocks, threads = grid_1d(x.shape[0])
+    _slope_kernel[blocks, threads](x, slope, x, out, False)
+
+
+def slope_backward(x, slope, dy, dx, accumulate):
+    """``dx (+)= dy if x > 0 else slope * dy`` (flat arrays)."""
+    check_device_arrays("slope_backward", x=x, slope=slope, dy=dy, dx=dx)
+    blocks, threads = grid_1d(x.shape[0])
+    _slope_kernel[blocks, threads](x, slope, dy, dx, bool(accumulate))
+
+
+# -- random masks ---------------------------------------------------------------------------------
+@cuda.jit
+def _random_kernel(states, out, a, b, bernoulli):
+    tid = cuda.grid(1)
+    for i in range(tid, out.shape[0], cuda.gridsize(1)):
+        u = xoroshiro128p_uniform_float64(states, tid)
+        if bernoulli:        # kept (u < a) times the scale b; a dropped entry is 0 * b
+            out[i] = (1.0 if u < a else 0.0) * b
+        else:                # uniform in [a, b)
+            out[i] = a + (b - a) * u
+
+
+def _states(cache, threads):
+    """The node's generator states for ``threads`` threads, created again from a seed of the
+    host generator when ``mx.random.seed`` replaced it (or more threads are needed)."""
+    gen = random_state.rng()
+    states = cache.get("cuda_rng_states")
+    if cache.get("cuda_rng_source") is not gen or states is None or states.shape[0] < threads:
+        seed = int(gen.randint(0, 2 ** 31 - 1))
+        states = cache["cuda_rng_states"] = create_xoroshiro128p_states(threads, seed=seed)
+        cache["cuda_rng_source"] = gen
+    return states
+
+
+def random_fill(out, cache, low=0.0, high=1.0, keep=None, scale=1.0):
+    """Fill the flat device array ``out`` with uniform draws in [low, high), or, given
+    ``keep``, with a dropout mask: ``scale`` where a draw falls below ``keep``, else 0 * scale.
+    ``cache`` is the node's state dict (it keeps the generator states)."""
+    check_device_arrays("random_fill", out=out)
+    blocks, threads = grid_1d(out.shape[0])
+    t = out.dtype.type
+    args = (float(low), t(high), False) if keep is None else (float(keep), t(scale), True)
+    _random_kernel[blocks, threads](_states(cache, blocks * threads), out, *args)
+
+
+# -- Embedding ------------------------------------------------------------------------------------
+@cuda.jit(device=True)
+def _row(v, n):
+    """Embedding index: truncate toward zero, then clip into [0, n) (as the CPU kernel)."""
+    k = int(v)
+    return 0 if k < 0 else (n - 1 if k >= n else k)
+
+
+@cuda.jit
+def _embedding_forward_kernel(idx, weight, out2):
+    rows, dim = out2.shape
+    for e in range(cuda.grid(1), rows * dim, cuda.gridsize(1)):
+        i, j = e // dim, e % dim
+        out2[i, j] = weight[_row(idx[i], weight.shape[0]), j]
+
+
+@cuda.jit
+def _embedding_backward_kernel(idx, dy2, dweight):
+    rows, dim = dy2.shape
+    for e in range(cuda.grid(1), rows * dim, cuda.gridsize(1)):
+        i, j = e // dim, e % dim
+        cuda.atomic.add(dweight, (_row(idx[i], dweight.shape[0]), j), dy2[i, j])
+
+
+def embedding_forward(idx, weight, out2):
+    """``out2[i] = weight[clip(int(idx[i]))]`` (``idx`` flat, ``out2`` (len(idx), dim))."""
+    check_device_arrays("embedding_forward", idx=idx, weight=weight, out2=out2)
+    blocks, threads = grid_1d(out2.size)
+    _embedding_forward_kernel[blocks, threads](idx, weight, out2)
+
+
+def embedding_backward(idx, dy2, dweight, accumulate):
+    """``dweight[row(idx[i])] += dy2[i]`` with atomic adds (rows may repeat); without
+    ``accumulate`` dweight is zeroed first."""
+    from .elemwise import fill
+    check_device_arrays("embedding_backward", idx=idx, dy2=dy2, dweight=dweight)
+    if not accumulate:
+        fill(dweight, 0)
+    blocks, threads = grid_1d(dy2.size)
+    _embedding_backward_kernel[blocks, threads](idx, dy2, dweight)

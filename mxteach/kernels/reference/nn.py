@@ -136,3 +136,11 @@ def embedding_backward(idx, dy2, dweight, accumulate):
     if not accumulate:
         dweight[...] = 0
     np.add.at(dweight, _rows(idx, dweight.shape[0]), dy2)
+
+
+def matmul(a, b, out, trans_a=False, trans_b=False, accumulate=False):
+    prod = (a.T if trans_a else a) @ (b.T if trans_b else b)
+    if accumulate:
+        out += prod
+    else:
+        out[...] = prod

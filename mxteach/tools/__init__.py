@@ -1,0 +1,1 @@
+"""Command-line tools, as MXNet ships them: ``python -m mxteach.tools.im2rec``."""

@@ -1,0 +1,103 @@
+"""WorkersView: every worker of a distributed kvstore — batches, samples, bytes pushed and
+pulled, time computing against time communicating, and (dist_async) staleness."""
+from __future__ import annotations
+
+from ._base import View
+from ._svg import MUTED, FONT, PALETTE, Raw, esc, fmt_bytes, fmt_seconds, hbar, note, table
+
+__all__ = ["WorkersView"]
+
+COMPUTE, COMM = PALETTE[0], PALETTE[1]
+
+
+class WorkersView(View):
+    """Per worker rank of a ``dist_*`` kvstore: batches exchanged, samples, bytes pushed and
+    pulled, a bar of compute (blue) against communication (orange) time, and staleness.
+
+    Watch a Module trained with ``kvstore='dist_sync'`` (the view finds its store when the
+    optimizer is installed) or a distributed store itself. It reads the store's ``kv_step``
+    events: a synchronous store gathers every worker's counters at each exchange, so rank 0's
+    view shows all ranks; a ``dist_async`` worker knows only its own row.
+
+    Parameters
+    ----------
+    module : Module or a distributed KVStore
+        What to watch (anything with ``events``).
+
+    See notebook 05.
+    """
+
+    title = "Workers"
+    kinds = ("kv_step", "init_optimizer")
+
+    def empty_model(self):
+        return {"kvstore": None, "rank": None, "num_workers": 0, "batch_size": None,
+                "workers": {}, "staleness": {}}
+
+    def _watch_store(self, kv):
+        """Subscribe to a distributed store's events (once per store)."""
+        events = getattr(kv, "events", None)
+        if events is None or events is getattr(self.module, "events", None):
+            return
+        if getattr(self, "_store_seen", None) is kv:
+            return
+        self._store_seen = kv
+        view = self
+        events.subscribe(lambda e: view._on_event(e), kinds=("kv_step",))
+
+    def read(self, module):
+        kv = getattr(module, "_kvstore", None)
+        if kv is not None:
+            self._watch_store(kv)
+        shapes = getattr(module, "_data_shapes", None)
+        if shapes:
+            self.model["batch_size"] = int(shapes[0].shape[0])
+
+    def update(self, event):
+        if event.kind == "init_optimizer":
+            self.read(event.source)
+            return True
+        m = self.model
+        m["kvstore"] = event["kvstore"]
+        m["rank"] = event["rank"]
+        m["num_workers"] = event["num_workers"]
+        for row in event["workers"]:
+            m["workers"][int(row["rank"])] = {k: float(v) for k, v in row.items()}
+        m["staleness"].update(event.data.get("staleness", {}) or {})
+        return True
+
+    def heading(self):
+        m = self.model
+        if m["kvstore"] is None:
+            return "no distributed exchange yet"
+        return (f"{m['kvstore']}: {m['num_workers']} worker(s), this is rank {m['rank']}")
+
+    def render(self):
+        m = self.model
+        if not m["workers"]:
+            return note("No distributed kvstore exchange yet: train with kvstore='dist_sync' "
+                        "(launched with python -m mxteach.launch -n 2 script.py).")
+        longest = max((w["compute_s"] + w["comm_s"] for w in m["workers"].values()),
+                      default=0.0) or 1.0
+        rows = []
+        for rank in sorted(m["workers"]):
+            w = m["workers"][rank]
+            share = w["comm_s"] / max(w["compute_s"] + w["comm_s"], 1e-12)
+            bar = hbar([(160 * w["compute_s"] / longest, COMPUTE, False),
+                        (160 * w["comm_s"] / longest, COMM, False)], label=f"rank {rank} time")
+            samples = ("?" if m["batch_size"] is None
+                       else str(int(w["batches"]) * m["batch_size"]))
+            rows.append([f"{rank}" + (" (this)" if rank == m["rank"] else ""),
+                         str(int(w["batches"])), samples, fmt_bytes(w["bytes_pushed"]),
+                         fmt_bytes(w["bytes_pulled"]), Raw(bar),
+                         f"{fmt_seconds(w['compute_s'])} / {fmt_seconds(w['comm_s'])} "
+                         f"({100 * share:.0f}% comm)", f"{w['staleness']:g}"])
+        head = (f'<div style="{FONT};color:{MUTED}">{esc(self.heading())}; bars: compute '
+                f'(blue) then communication (orange), scaled to the busiest rank</div>')
+        return head + table(["rank", "batches", "samples", "pushed", "pulled", "time",
+                             "compute / comm", "staleness"], rows)
+
+    @classmethod
+    def applies_to(cls, module):
+        kv = getattr(module, "_kvstore", None)
+        return kv is not None and "dist" in getattr(kv, "type", "")
