@@ -125,3 +125,24 @@ def make_digits_csv(directory, n=1000, seed=0, size=8, overwrite=False):
     np.savetxt(paths["data"], small.reshape(n, -1), fmt="%d", delimiter=",")
     np.savetxt(paths["label"], labels, fmt="%d")
     return paths
+
+
+def main(argv=None):
+    """``python -m mxteach.datasets DIR``: write the MNIST idx files and the digits CSV files
+    (``DIR/digits_csv/``) for the lessons; existing files are kept."""
+    import argparse
+    parser = argparse.ArgumentParser(prog="python -m mxteach.datasets", description=main.__doc__)
+    parser.add_argument("directory")
+    parser.add_argument("--train", type=int, default=60000, help="training images (60000)")
+    parser.add_argument("--test", type=int, default=10000, help="test images (10000)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    paths = make_mnist_idx(args.directory, args.train, args.test, args.seed)
+    paths.update(make_digits_csv(os.path.join(args.directory, "digits_csv"), seed=args.seed))
+    for key, path in paths.items():
+        print(f"{key:13s} {path}")
+    return paths
+
+
+if __name__ == "__main__":
+    main()

@@ -9,8 +9,10 @@ Where the merge happens is the difference between the single-machine types, as i
 * ``'local'`` (and any other name without ``'device'``): on the CPU (``cpu_pinned(0)``);
 * ``'device'``: on the context of the first value pushed for the key.
 
-Distributed types (``dist_*``), ``nccl`` and ``horovod`` need cluster or GPU setups that
-mxteach does not model; asking for them raises MXNetError.
+The distributed types ``dist_sync``, ``dist_device_sync`` and ``dist_async`` (workers, and
+servers for ``dist_async``, over MPI) are in ``mxteach/kvstore_dist.py``, which registers them
+here. ``nccl``, ``horovod``, ``byteps`` and other ``dist_*`` names need cluster or GPU setups
+that mxteach does not model; asking for them raises MXNetError.
 """
 from __future__ import annotations
 

@@ -19,3 +19,20 @@ def _cudasim_only(request):
         from numba.core import config
         if not config.ENABLE_CUDASIM:
             pytest.skip("CUDA simulator test: run with NUMBA_ENABLE_CUDASIM=1 (no GPU needed)")
+
+
+@pytest.fixture
+def op_without_cuda(monkeypatch):
+    """A test-only operator ``_test_no_cuda`` (y = 2 * x, CPU kernels, no CUDA kernel) registered
+    for one test: the GPU refusal is tested on it, whatever real operators have kernels by now."""
+    from mxteach.ops.registry import Op, _OPS, assign
+
+    def forward(p, ins, outs, is_train, state):
+        outs[0][...] = 2 * ins[0]
+
+    def backward(p, ograds, ins, outs, igrads, reqs, state):
+        assign(igrads[0], reqs[0], 2 * ograds[0])
+    op = Op(name="_test_no_cuda", params={}, arguments=("data",),
+            infer_shape=lambda p, s: (list(s), [s[0]]), forward=forward, backward=backward)
+    monkeypatch.setitem(_OPS.live, op.name, op)
+    return op

@@ -4,7 +4,6 @@ checks, and the executor, NDArray and the optimizer reach the device only throug
 Tests marked cudasim run on numba-cuda's simulator (``NUMBA_ENABLE_CUDASIM=1 pytest -m cudasim
 tests/test_backend.py``).
 """
-import dataclasses
 import os
 import subprocess
 import sys
@@ -47,17 +46,18 @@ def test_cpu_arena_views_share_its_bytes():
     assert a[0].tolist() == [7, 7, 7]
 
 
-def test_kernel_pairs_come_from_the_operator():
+def test_kernel_pairs_come_from_the_operator(op_without_cuda):
     fc = registry.get("FullyConnected")
     assert backend.for_context(mx.cpu()).kernels(fc, "x") == (fc.forward, fc.backward)
     assert backend.for_context(mx.gpu(0)).kernels(fc, "x") == (fc.gpu_forward, fc.gpu_backward)
-    with pytest.raises(MXNetError, match=r"Convolution \(node 'c'\) has no CUDA kernel yet, so it "
-                                         r"cannot run on gpu\(0\); operators with CUDA kernels: "
-                                         r".*FullyConnected.*Use mx.cpu\(\)"):
-        # Convolution has CUDA kernels now: a copy of it without them shows the refusal
-        backend.for_context(mx.gpu(0)).kernels(
-            dataclasses.replace(registry.get("Convolution"), gpu_forward=None,
-                                gpu_backward=None), "node 'c'")
+    # a test-only operator without CUDA kernels (tests/conftest.py) shows the refusal
+    assert backend.for_context(mx.cpu()).kernels(op_without_cuda, "x") == (
+        op_without_cuda.forward, op_without_cuda.backward)
+    with pytest.raises(MXNetError, match=r"_test_no_cuda \(node 'c'\) has no CUDA kernel yet, so "
+                                         r"it cannot run on gpu\(0\); operators with CUDA "
+                                         r"kernels: .*FullyConnected.*Use mx.cpu\(\)") as err:
+        backend.for_context(mx.gpu(0)).kernels(op_without_cuda, "node 'c'")
+    assert "_test_no_cuda" not in str(err.value).split("operators with CUDA kernels:")[1]
 
 
 def test_bind_checks_devices_and_dtypes_through_the_backend():

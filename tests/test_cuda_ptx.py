@@ -31,9 +31,6 @@ _FALLBACK = {
                                   "boolean"],
     "nn.naive": ["{t}[:, ::1], {t}[:, ::1], {t}[:, ::1], boolean, boolean, boolean"],
     "nn.tiled": ["{t}[:, ::1], {t}[:, ::1], {t}[:, ::1], boolean, boolean, boolean"],
-    "optim._sgd_kernel": ["{t}[::1], {t}[::1], {t}, {t}, {t}, {t}, boolean"],
-    "optim._sgd_momentum_kernel": ["{t}[::1], {t}[::1], {t}[::1], {t}, {t}, {t}, {t}, boolean, "
-                                   "{t}"],
 }
 
 _SCRIPT = textwrap.dedent("""

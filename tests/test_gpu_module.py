@@ -191,7 +191,7 @@ def test_pickle_numpy_conversion_and_repr():
 
 # -- operators --------------------------------------------------------------------------------
 @cudasim
-def test_nd_operators_run_their_cuda_forward(monkeypatch):
+def test_nd_operators_run_their_cuda_forward(op_without_cuda):
     rs = np.random.RandomState(1)
     x, w, bias = rs.randn(4, 2, 3).astype("f"), rs.randn(5, 6).astype("f"), rs.randn(5).astype("f")
     label = np.array([0, 4, 2, 1], "f")
@@ -206,12 +206,12 @@ def test_nd_operators_run_their_cuda_forward(monkeypatch):
         results[ctx.device_type] = [v.asnumpy() for v in (h, flat, out)]
     for c, g in zip(results["cpu"], results["gpu"]):
         np.testing.assert_allclose(g, c, rtol=1e-5, atol=1e-6)
-    # every operator has CUDA kernels now: take Convolution's away to see the refusal
-    monkeypatch.setattr(mx.ops.registry.get("Convolution"), "gpu_forward", None)
-    with pytest.raises(MXNetError, match="Convolution .*has no CUDA kernel yet.*Use mx.cpu"):
-        mx.nd.Convolution(mx.nd.ones((1, 1, 4, 4), ctx=mx.gpu(0)),
-                          mx.nd.ones((2, 1, 3, 3), ctx=mx.gpu(0)), kernel=(3, 3), num_filter=2,
-                          no_bias=True)
+    # an operator without CUDA kernels (a test-only one: tests/conftest.py) runs on the cpu
+    # and is refused on the gpu, by name, instead of running on the host
+    from mxteach.ndarray.invoke import invoke
+    np.testing.assert_array_equal(invoke(op_without_cuda, [mx.nd.array(x)], {}).asnumpy(), 2 * x)
+    with pytest.raises(MXNetError, match="_test_no_cuda .*has no CUDA kernel yet.*Use mx.cpu"):
+        invoke(op_without_cuda, [mx.nd.array(x, ctx=mx.gpu(0))], {})
 
 
 def _graph():
@@ -311,14 +311,14 @@ def test_softmax_output_options_match_cpu(params):
 
 
 @cudasim
-def test_bind_refuses_operators_without_cuda_kernels_and_mixed_devices(monkeypatch):
-    # every operator has CUDA kernels now: take Convolution's away to see the refusal
-    monkeypatch.setattr(mx.ops.registry.get("Convolution"), "gpu_forward", None)
-    conv = mx.sym.Convolution(mx.sym.Variable("data"), kernel=(3, 3), num_filter=2, name="conv0")
-    net = mx.sym.FullyConnected(conv, num_hidden=2, name="fc")
-    with pytest.raises(MXNetError, match="Convolution \\(node 'conv0'\\) has no CUDA kernel yet, "
-                                         "so it cannot run on gpu\\(0\\).*FullyConnected"):
-        net.simple_bind(mx.gpu(0), data=(1, 1, 5, 5))
+def test_bind_refuses_operators_without_cuda_kernels_and_mixed_devices(op_without_cuda):
+    # a test-only operator without CUDA kernels (tests/conftest.py): binds on the cpu only
+    double = mx.sym.frontend.call("_test_no_cuda", [mx.sym.Variable("data")], {"name": "twice"})
+    net = mx.sym.FullyConnected(double, num_hidden=2, name="fc")
+    net.simple_bind(mx.cpu(), data=(1, 3))
+    with pytest.raises(MXNetError, match="_test_no_cuda \\(node 'twice'\\) has no CUDA kernel "
+                                         "yet, so it cannot run on gpu\\(0\\).*FullyConnected"):
+        net.simple_bind(mx.gpu(0), data=(1, 3))
     fc = mx.sym.FullyConnected(mx.sym.Variable("data"), num_hidden=2, name="fc")
     args = {"data": mx.nd.ones((1, 3), ctx=mx.gpu(0)), "fc_weight": mx.nd.ones((2, 3)),
             "fc_bias": mx.nd.ones((2,))}

@@ -493,3 +493,44 @@ def test_batchnorm_matches_mxnet(mxnet_results):
         if c["train"]:
             for a, b in zip(grads, m_grads):
                 np.testing.assert_allclose(a, b, rtol=tol * 10, atol=tol * 10, err_msg=msg)
+
+
+# -- matmul: the CPU kernel (numpy / OpenBLAS GEMM) against its numpy twin ----------------------
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("trans_a", [False, True])
+@pytest.mark.parametrize("trans_b", [False, True])
+@pytest.mark.parametrize("layout", ["contiguous", "wider_rows", "strided"])
+def test_matmul_matches_reference(trans_a, trans_b, dtype, layout):
+    m, k, n = 5, 7, 4
+
+    def operand(rows, cols, seed):
+        # "wider_rows": a column slice of a wider array, so GEMM must use the row stride;
+        # "strided": every other column, rows not contiguous (the numpy fallback)
+        wide = {"contiguous": cols, "wider_rows": cols + 3, "strided": 2 * cols}[layout]
+        x = rnd(rows, wide, seed=seed, dtype=dtype)
+        return x[:, ::2] if layout == "strided" else x[:, :cols]
+    a = operand(k, m, 1) if trans_a else operand(m, k, 1)
+    b = operand(n, k, 2) if trans_b else operand(k, n, 2)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    for accumulate in (False, True):
+        out, out_ref = (np.full((m, n), 0.5, dtype) + rnd(m, n, seed=3, dtype=dtype)
+                        for _ in range(2))
+        K.matmul(a, b, out, trans_a, trans_b, accumulate)
+        R.matmul(a, b, out_ref, trans_a, trans_b, accumulate)
+        assert out.dtype == dtype
+        np.testing.assert_allclose(out, out_ref, rtol=tol, atol=tol)
+    # twice with accumulate: both products are added to the first values
+    out = np.ones((m, n), dtype)
+    for _ in range(2):
+        K.matmul(a, b, out, trans_a, trans_b, True)
+    expect = 1 + 2 * ((a.T if trans_a else a) @ (b.T if trans_b else b))
+    np.testing.assert_allclose(out, expect, rtol=tol, atol=tol)
+
+
+def test_matmul_accumulate_with_an_empty_inner_dimension_keeps_out():
+    a, b = np.zeros((3, 0)), np.zeros((0, 2))
+    out = np.full((3, 2), 1.5)
+    K.matmul(a, b, out, accumulate=True)
+    np.testing.assert_array_equal(out, np.full((3, 2), 1.5))
+    K.matmul(a, b, out)
+    np.testing.assert_array_equal(out, np.zeros((3, 2)))

@@ -15,84 +15,16 @@ See notebook 03.
 """
 from __future__ import annotations
 
-import os
-import re
-
 import numpy as np
 
 from ..base import MXNetError, MXNetValueError
+from .csv_parse import read_csv_rows
 from .mx_data_iter import MXDataIter, check_kwargs, positive_int
 
-__all__ = ["CSVIter", "read_csv_rows"]
+__all__ = ["CSVIter"]
 
 _DTYPES = {"float32": np.float32, "int32": np.int32, "int64": np.int64}
 _KNOWN = ("prefetch_buffer", "ctx")
-_LINE = re.compile(rb"[^\r\n]+")                   # empty lines are skipped, as in MXNet
-_INT_PREFIX = re.compile(r"\s*([+-]?\d+)")
-
-
-def _csv_files(path):
-    """The file itself, or every file of a directory in name order."""
-    if os.path.isdir(path):
-        names = sorted(n for n in os.listdir(path) if os.path.isfile(os.path.join(path, n)))
-        return [os.path.join(path, n) for n in names]
-    if not os.path.exists(path):
-        raise MXNetError(f"CSVIter: cannot open {path!r}: no such file or directory")
-    return [path]
-
-
-def _bad_field(path, data, start, line, k, field, what):
-    lineno = data.count(b"\n", 0, start) + 1
-    return MXNetError(f"{path}: line {lineno} (byte {start}), field {k + 1} is {field!r}: "
-                      f"{what}. The line: {line[:80]!r}")
-
-
-def _parse_line(path, data, start, line, dtype):
-    fields = line.split(",")
-    if len(fields) > 1 and not fields[-1].strip():
-        fields.pop()                                # a trailing comma ends the row
-    values = []
-    for k, field in enumerate(fields):
-        text = field.strip()
-        try:
-            if "_" in text:
-                raise ValueError
-            number = float(text)
-        except ValueError:
-            raise _bad_field(path, data, start, line, k, field, "not a number") from None
-        if dtype is np.float32:
-            values.append(number)
-            continue
-        # MXNet parses integer columns with strtoll: the leading digits of "1.9" give 1
-        match = _INT_PREFIX.match(field)
-        if match is None:
-            raise _bad_field(path, data, start, line, k, field, "not an integer")
-        values.append(int(match.group(1)))
-    return values
-
-
-def read_csv_rows(path, shape, dtype=np.float32, what="data_csv"):
-    """The rows of the CSV file (or directory of files) ``path`` as an array of shape
-    ``(rows,) + shape``; a row that does not hold ``prod(shape)`` numbers, or a field that
-    is not a number, raises MXNetError naming the file, the line and its byte offset."""
-    size = int(np.prod(shape))
-    rows = []
-    for fname in _csv_files(path):
-        with open(fname, "rb") as f:
-            data = f.read()
-        offset = 3 if data.startswith(b"\xef\xbb\xbf") else 0   # a UTF-8 byte order mark
-        for match in _LINE.finditer(data, offset):
-            line = match.group().decode("utf-8", errors="replace")
-            values = _parse_line(fname, data, match.start(), line, dtype)
-            if len(values) != size:
-                lineno = data.count(b"\n", 0, match.start()) + 1
-                raise MXNetError(f"CSVIter: {fname}: line {lineno} (byte {match.start()}) "
-                                 f"holds {len(values)} values but {what} rows must hold "
-                                 f"{size} (shape {tuple(shape)}). The line: {line[:80]!r}")
-            rows.append(values)
-    if not rows:
-        raise MXNetError(f"CSVIter: {path} holds no rows")
-    return np.asarray(rows, dtype=dtype).reshape((len(rows),) + tuple(shape))
 
 
 def _shape(name, value):

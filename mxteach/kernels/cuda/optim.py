@@ -25,6 +25,22 @@ from .launch import grid_1d, check_device_arrays
 
 __all__ = ["sgd_step", "nag_step", "signum_step", "sgld_step", "dcasgd_step", "test_step"]
 
+# argument types tests/test_cuda_ptx.py compiles each kernel with ({t}: the weight's dtype,
+# float32 or float64; every scalar is cast to it on the host, the clip switches are booleans)
+_V = "{t}[::1]"
+PTX_SIGNATURES = {
+    "_sgd_kernel": [f"{_V}, {_V}, {{t}}, {{t}}, {{t}}, {{t}}, boolean"],
+    "_sgd_momentum_kernel": [f"{_V}, {_V}, {_V}, {{t}}, {{t}}, {{t}}, {{t}}, boolean, {{t}}"],
+    "_nag_kernel": [f"{_V}, {_V}, {_V}, {{t}}, {{t}}, {{t}}, {{t}}, boolean, {{t}}, {{t}}"],
+    "_signsgd_kernel": [f"{_V}, {_V}, {{t}}, {{t}}"],
+    "_signum_kernel": [f"{_V}, {_V}, {_V}, {{t}}, {{t}}, {{t}}, boolean, {{t}}, {{t}}, {{t}}, "
+                       "{t}"],
+    "_sgld_kernel": [f"{_V}, {_V}, {_V}, {{t}}, {{t}}, {{t}}, {{t}}, boolean"],
+    "_dcasgd_kernel": [f"{_V}, {_V}, {_V}, {_V}, boolean, {{t}}, {{t}}, {{t}}, {{t}}, boolean, "
+                       "{t}, {t}"],
+    "_test_kernel": [f"{_V}, {_V}, {_V}, {{t}}"],
+}
+
 
 # -- host helpers ----------------------------------------------------------------------------
 def _clip_on(bound):          # twin of optimizer/steps.py:clip_on (kernels may not import it)
@@ -41,6 +57,7 @@ def _flat(rule, w, **arrays):
     check_device_arrays(rule, w=w, **arrays)
     for name, a in arrays.items():
         if a is not None and tuple(a.shape) != tuple(w.shape):
+            name = "gradient" if name == "g" else name      # the rules' short name for it
             raise MXNetError(f"{rule}: the {name} has shape {tuple(a.shape)}, the weight "
                              f"{tuple(w.shape)}; they must match")
     g = arrays.get("g")

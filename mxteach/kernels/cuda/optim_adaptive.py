@@ -19,6 +19,28 @@ from .optim import _clip_args, _clip_on, _clip_set, _clipped, _flat
 __all__ = ["adam_step", "adagrad_step", "rmsprop_step", "rmspropalex_step", "adadelta_step",
            "adamax_step", "nadam_step", "ftrl_step", "ftml_step", "lamb_step"]
 
+# argument types tests/test_cuda_ptx.py compiles each kernel with ({t}: the weight's dtype,
+# float32 or float64). AdaGrad's, RMSProp's, AdaDelta's and Ftrl's states are float32 whatever
+# the weight's dtype (optimizer/adaptive.py), and so are LAMB's two norm sums.
+_V, _S = "{t}[::1]", "float32[::1]"
+_SCAL = "{t}, {t}, {t}, {t}, boolean"         # lr, wd, rescale, bound, use_clip
+PTX_SIGNATURES = {
+    "_adam_kernel": [f"{_V}, {_V}, {_V}, {_V}, {_SCAL}, {{t}}, {{t}}, {{t}}, {{t}}, {{t}}"],
+    "_adagrad_kernel": [f"{_V}, {_V}, {_S}, {_SCAL}, {{t}}"],
+    "_rmsprop_kernel": [f"{_V}, {_V}, {_S}, {_SCAL}, {{t}}, {{t}}, {{t}}, {{t}}, boolean"],
+    "_rmspropalex_kernel": [f"{_V}, {_V}, {_S}, {_S}, {_S}, {_SCAL}, {{t}}, {{t}}, {{t}}, "
+                            "{t}, {t}, boolean"],
+    "_adadelta_kernel": [f"{_V}, {_V}, {_S}, {_S}, {{t}}, {{t}}, {{t}}, boolean, {{t}}, {{t}}, "
+                         "{t}"],
+    "_adamax_kernel": [f"{_V}, {_V}, {_V}, {_V}, {_SCAL}, {{t}}, {{t}}, {{t}}"],
+    "_nadam_kernel": [f"{_V}, {_V}, {_V}, {_V}, {_SCAL}, " + ", ".join(["{t}"] * 10)],
+    "_ftrl_kernel": [f"{_V}, {_V}, {_S}, {_S}, {_SCAL}, {{t}}, {{t}}"],
+    "_ftml_kernel": [f"{_V}, {_V}, {_V}, {_V}, {_V}, {_SCAL}, " + ", ".join(["{t}"] * 7)],
+    "_lamb_direction_kernel": [f"{_V}, {_V}, {_V}, {_V}, {_V}, {_S}, {{t}}, {{t}}, boolean, "
+                               "{t}, {t}, {t}, {t}, {t}, {t}, boolean, {t}, {t}"],
+    "_lamb_apply_kernel": [f"{_V}, {_V}, {{t}}"],
+}
+
 
 def _prologue(rule, t, w, rescale_grad, clip_gradient, use, **arrays):
     """Grid, flattened arrays and the ``(rescale, bound, use_clip)`` scalars of a rule."""
