@@ -8,6 +8,7 @@ stand-in written here checks that they are there, so nothing is ever downloaded.
 """
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -63,7 +64,7 @@ def _run_both(tmp_path, data_dir):
     # both at once: one core each
     procs = [subprocess.Popen([python, str(path)], cwd=path.parent, text=True,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-             for python, path in ((sys.executable, ours), (require_oracle(), theirs))]
+             for python, path in ((sys.executable, ours), (os.path.abspath(require_oracle()), theirs))]
     results = []
     for proc in procs:
         out, err = proc.communicate(timeout=600)

@@ -55,7 +55,7 @@ _EXCLUDED = {
     "current_context", "numeric_types", "NDArray", "Symbol",   # re-exported, not operators
 }
 
-_SPARSE = "sparse storage: mxteach stores every array dense (DESIGN decision on storage)"
+_SPARSE = "sparse operator not implemented yet (mx.nd.sparse covers storage, dot, elemwise)"
 _QUANT = "int8 quantization needs MKL-DNN/cuDNN calibration flows outside the Module lessons"
 _DETECT = "object-detection / region operators of GluonCV-era models, not used by Module lessons"
 _GRAPH = "DGL graph-sampling operators (CSR graphs), outside the Module API"
@@ -66,7 +66,7 @@ _V1 = "deprecated *_v1 operator kept by MXNet only for old checkpoints"
 _INTERNAL = "backward helper exposed by accident; the forward operator carries its gradient"
 
 OUT = {
-    "cast_storage": _SPARSE, "SparseEmbedding": _SPARSE, "getnnz": _SPARSE,
+    "SparseEmbedding": _SPARSE, "getnnz": _SPARSE,
     "IdentityAttachKLSparseReg": "sparsity regulariser of the old sparse autoencoder example; "
                                  "needs a running average MXNet keeps in an aux state only on CPU",
     "CachedOp": "Gluon's hybridized-graph handle, not an operator",
