@@ -14,68 +14,12 @@ from numba.core import config
 
 from mxteach.base import MXNetError
 from mxteach.ops import registry
-from mxteach.test_utils import run_op_backward, _prepare
+from cuda_compare import check, gpu_run, rnd
 
 pytestmark = pytest.mark.cudasim
 
 if config.ENABLE_CUDASIM:
-    from numba import cuda
     from mxteach.kernels.cuda import launch
-
-
-def rnd(*shape, seed=0, low=-2.0, high=2.0, dtype=np.float32):
-    return np.random.RandomState(seed).uniform(low, high, shape).astype(dtype)
-
-
-def _gpu_run(name, inputs, params, reqs, init_grads, ograds):
-    """The operator's GPU forward (and backward) on device copies of the inputs."""
-    op, p, arrays, n_args, outs = _prepare(name, inputs, params)
-    d_in = [cuda.to_device(np.ascontiguousarray(a)) for a in arrays]
-    d_out = [cuda.to_device(o) for o in outs]
-    state = {}
-    op.gpu_forward(p, d_in, d_out, True, state)
-    if op.backward is None:
-        return [o.copy_to_host() for o in d_out], []
-    d_ig = [None if r == "null" else cuda.to_device(np.array(g, copy=True))
-            for r, g in zip(reqs, init_grads)]
-    d_og = None if op.loss else [cuda.to_device(np.ascontiguousarray(g)) for g in ograds]
-    op.gpu_backward(p, d_og, d_in, d_out, d_ig, reqs, state)
-    return [o.copy_to_host() for o in d_out], [None if g is None else g.copy_to_host()
-                                               for g in d_ig]
-
-
-def check(name, inputs, params=None, grads=None, rtol=1e-5, atol=1e-6, modes=("write", "add")):
-    """GPU == CPU for ``name``: outputs, then the gradients of the arguments listed in
-    ``grads`` (default: all) under each grad_req of ``modes`` (the others 'null')."""
-    params = params or {}
-    op = registry.get(name)
-    p = registry.parse_params(op, params, name)
-    n_args = len(op.list_arguments(p))
-    grads = range(n_args) if grads is None else grads
-    _, _, arrays, _, outs = _prepare(name, inputs, params)
-    ograds = [rnd(*o.shape, seed=7 + i).astype(o.dtype) for i, o in enumerate(outs)]
-    for mode in modes if op.backward is not None else ("write",):
-        reqs = [mode if i in grads else "null" for i in range(n_args)]
-        init = [rnd(*a.shape, seed=20 + i).astype(a.dtype) for i, a in enumerate(arrays[:n_args])]
-        g_out, g_grads = _gpu_run(name, inputs, params, reqs, init, ograds)
-        if op.backward is None:
-            c_out = _cpu_forward(name, inputs, params)
-            c_grads = []
-        else:
-            c_out, c_grads = run_op_backward(name, inputs, out_grads=ograds, reqs=reqs,
-                                             init_grads=init, **params)
-        for i, (c, g) in enumerate(zip(c_out, g_out)):
-            np.testing.assert_allclose(g, c, rtol=rtol, atol=atol,
-                                       err_msg=f"{name} output {i} ({mode})")
-        for i, (c, g) in enumerate(zip(c_grads, g_grads)):
-            if c is not None:
-                np.testing.assert_allclose(g, c, rtol=rtol, atol=atol,
-                                           err_msg=f"{name} gradient of input {i} ({mode})")
-
-
-def _cpu_forward(name, inputs, params):
-    from mxteach.test_utils import run_op
-    return run_op(name, inputs, **params)[0]
 
 
 # -- elementwise ------------------------------------------------------------------------------
@@ -220,8 +164,8 @@ def test_take(mode):
 
 def test_take_raise_reports_the_bad_index():
     with pytest.raises(MXNetError, match="index 7.0 is out of range"):
-        _gpu_run("take", [rnd(4, 3), np.array([1, 7], np.float32)], {"mode": "raise"},
-                 ["null", "null"], [None, None], None)
+        gpu_run("take", [rnd(4, 3), np.array([1, 7], np.float32)], {"mode": "raise"},
+                ["null", "null"], [None, None], None)
     check("take", [rnd(4, 3), np.array([3, 0, 3], np.float32)], {"mode": "raise"})
 
 
