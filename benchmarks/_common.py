@@ -260,6 +260,13 @@ def emit(payload):
     sys.stdout.flush()
 
 
+def run_worker(a, torch_worker, mx_worker):
+    """A worker process: run the framework's workload, add its metadata, print the result."""
+    res = torch_worker(a) if a.worker == "torch" else mx_worker(a.worker, a)
+    res["meta"] = worker_meta(a.worker)
+    emit(res)
+
+
 def blas_info():
     """Which BLAS numpy runs in this process (threadpoolctl when present)."""
     try:

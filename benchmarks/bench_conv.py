@@ -123,17 +123,11 @@ def torch_worker(a):
             "load": [load0, C.loadavg()]}
 
 
-def worker(a):
-    res = torch_worker(a) if a.worker == "torch" else mx_worker(a.worker, a)
-    res["meta"] = C.worker_meta(a.worker)
-    C.emit(res)
-
-
 def main(argv=None):
     ap = C.driver_args(__doc__.splitlines()[0], {"rounds": 3, "repeats": 5}, _extra)
     a = ap.parse_args(argv)
     if a.worker:
-        return worker(a)
+        return C.run_worker(a, torch_worker, mx_worker)
     if a.quick:
         a.steps, a.rounds, a.repeats = 4, 1, 2
     print(f"bench_conv: batch {BATCH}, {a.steps} steps x {a.repeats} repeats x {a.rounds} "

@@ -138,18 +138,12 @@ def torch_worker(a):
             "warmup_s": warmup_s, "load": [load0, C.loadavg()], "rss_mib": C.peak_rss_mib()}
 
 
-def worker(a):
-    res = torch_worker(a) if a.worker == "torch" else mx_worker(a.worker, a)
-    res["meta"] = C.worker_meta(a.worker)
-    C.emit(res)
-
-
 # -- driver -----------------------------------------------------------------------------------
 def main(argv=None):
     ap = C.driver_args(__doc__.splitlines()[0], {"rounds": 3, "repeats": 3}, _extra)
     a = ap.parse_args(argv)
     if a.worker:
-        return worker(a)
+        return C.run_worker(a, torch_worker, mx_worker)
     if a.quick:
         a.samples, a.epochs, a.rounds, a.repeats = 1280, 1, 1, 2
     print(f"bench_mlp: {a.net}, {a.samples} samples, batch {batch_size(a)}, {a.epochs} epoch(s) x "
