@@ -4,7 +4,7 @@
 ``(epoch, nbatch, eval_metric, locals)`` after each batch, and every ``epoch_end_callback`` with
 ``(epoch, symbol, arg_params, aux_params)`` after each epoch. The loggers here write through the
 root :mod:`logging` logger with MXNet's exact message formats, so logs can be compared line by
-line. See notebook 04.
+line. See notebook 06.
 """
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def module_checkpoint(mod, prefix, period=1, save_optimizer_states=False):
     callable
         ``callback(iter_no, sym=None, arg=None, aux=None)``.
 
-    See notebook 04.
+    See notebook 06.
     """
     period = _period(period)
 
@@ -62,7 +62,7 @@ def do_checkpoint(prefix, period=1):
     >>> mod.fit(train_iter, num_epoch=4, epoch_end_callback=mx.callback.do_checkpoint('mlp', 2))
     ... # writes mlp-symbol.json, mlp-0002.params and mlp-0004.params
 
-    See notebook 04.
+    See notebook 06.
     """
     period = _period(period)
 
@@ -79,7 +79,7 @@ def log_train_metric(period, auto_reset=False):
 
     Lines look like ``Iter[0] Batch[20] Train-accuracy=0.812500``. With ``auto_reset`` the
     metric's local statistics are cleared after each log, so each line covers ``period``
-    batches. See notebook 04.
+    batches. See notebook 06.
     """
     def _callback(param):
         if param.nbatch % period == 0 and param.eval_metric is not None:
@@ -112,7 +112,7 @@ class Speedometer:
         next ``frequent`` batches (the line then says ``Batch [a-b]``); otherwise values are
         running since the epoch began (``Batch [0-b]``).
 
-    See notebook 04.
+    See notebook 06.
     """
 
     def __init__(self, batch_size, frequent=50, auto_reset=True):
@@ -170,7 +170,7 @@ class ProgressBar:
     --------
     With ``total=4, length=8``, batch 2 logs ``[====----] 50%``.
 
-    See notebook 04.
+    See notebook 06.
     """
 
     def __init__(self, total, length=80):
@@ -188,7 +188,7 @@ class ProgressBar:
 class LogValidationMetricsCallback:
     """An eval-end callback logging each validation metric as ``Epoch[e] Validation-name=v``.
 
-    See notebook 04.
+    See notebook 06.
     """
 
     def __call__(self, param):

@@ -10,7 +10,7 @@ Nothing here blocks without a deadline: before each collective the workers excha
 "arrived at step s" token, polled until ``MXTEACH_DIST_TIMEOUT`` seconds. A rank that does not
 arrive (killed, hung, or stuck in other work) is named in a :class:`DistError`; after such an
 error the process aborts the whole MPI job when it exits, so no rank waits for ever.
-mpi4py is imported only here and only when a distributed store is created. See notebook 04.
+mpi4py is imported only here and only when a distributed store is created. See notebook 16.
 """
 from __future__ import annotations
 

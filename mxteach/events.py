@@ -2,7 +2,7 @@
 
 Every module owns an :class:`EventStream`. Emitting costs one truth test when nobody listens;
 a failing listener is reported (``warnings`` and ``stream.errors``) and never breaks training.
-See notebook 05.
+See notebook 02.
 """
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ never params of one save with optimizer states of another.
 
 Temp files are named ``.<file>.<pid>.<random>.tmp``: unique per process, removed on failure,
 and those of processes that no longer run are cleaned up by the next save of the same file.
-See notebook 04.
+See notebook 06.
 """
 from __future__ import annotations
 

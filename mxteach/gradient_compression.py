@@ -10,7 +10,7 @@ what was not sent last time is sent later). Then
 Four codes fill a byte, the first value in the two highest bits; sixteen values fill the four
 bytes of one float32 word, so ``n`` values travel as ``ceil(n / 16)`` float32 words: 1/16 of the
 bytes. The arithmetic is float32 throughout, as MXNet's kernels do it, so the residuals and the
-packed words are identical to MXNet's. See notebook 04.
+packed words are identical to MXNet's. See notebook 16.
 """
 from __future__ import annotations
 

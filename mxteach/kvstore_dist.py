@@ -20,7 +20,7 @@ each is a *worker* with ``kv.rank`` in ``0 .. kv.num_workers-1``.
 
 Every store has ``events`` (an :class:`mxteach.events.EventStream`) with one ``kv_step`` event
 per exchange: bytes pushed and pulled, seconds communicating and computing, staleness, and (for
-the synchronous stores) every worker's counters, which ``WorkersView`` draws. See notebook 04.
+the synchronous stores) every worker's counters, which ``WorkersView`` draws. See notebook 16.
 """
 from __future__ import annotations
 
@@ -59,12 +59,12 @@ class _DistBase(KVStore):
 
     @property
     def rank(self):
-        """This worker's rank among the workers (0 .. num_workers-1). See notebook 04."""
+        """This worker's rank among the workers (0 .. num_workers-1). See notebook 16."""
         return self._cluster.rank
 
     @property
     def num_workers(self):
-        """Number of worker processes in the job. See notebook 04."""
+        """Number of worker processes in the job. See notebook 16."""
         return self._cluster.size
 
     def _host_sum(self, stored, vals):
@@ -108,7 +108,7 @@ class _DistBase(KVStore):
 class DistSyncKVStore(_DistBase):
     """``dist_sync``: gradients summed over all workers by MPI allreduce, bucket by bucket.
 
-    Create it with ``mx.kv.create('dist_sync')`` inside an MPI launch. See notebook 04.
+    Create it with ``mx.kv.create('dist_sync')`` inside an MPI launch. See notebook 16.
     """
 
     def __init__(self, name="dist_sync"):
@@ -117,7 +117,7 @@ class DistSyncKVStore(_DistBase):
 
     def init(self, key, value):
         """Initialise keys with rank 0's values (one broadcast); every worker must call it.
-        See notebook 04."""
+        See notebook 16."""
         pairs = _pairs(key, value, "values")
         super().init(key, value)
         arrays = [self._store[k]._data for k, _ in pairs]
@@ -129,7 +129,7 @@ class DistSyncKVStore(_DistBase):
 
     def push(self, key, value, priority=0):
         """Queue this worker's (device-summed) gradients; sent at the next pull or barrier.
-        See notebook 04."""
+        See notebook 16."""
         for k, vals in _pairs(key, value, "values"):
             stored = self._stored(k, "push")
             merged, ctx = self._host_sum(stored, vals)
@@ -235,25 +235,25 @@ class DistSyncKVStore(_DistBase):
 
     def pull(self, key, out=None, priority=0, ignore_sparse=True):
         """Exchange queued pushes, then copy the summed (or updated) values out.
-        See notebook 04."""
+        See notebook 16."""
         self._flush()
         super().pull(key, out=out, priority=priority, ignore_sparse=ignore_sparse)
 
     def row_sparse_pull(self, key, out=None, priority=0, row_ids=None):
-        """:meth:`pull` of the rows ``row_ids`` only (dense result). See notebook 04."""
+        """:meth:`pull` of the rows ``row_ids`` only (dense result). See notebook 16."""
         self._flush()
         super().row_sparse_pull(key, out=out, priority=priority, row_ids=row_ids)
 
     def barrier(self):
         """Wait until every worker gets here (queued pushes are exchanged first).
-        See notebook 04."""
+        See notebook 16."""
         self._flush()
         self._cluster.collective("barrier", lambda: None)
 
     _barrier = barrier
 
     def save_optimizer_states(self, fname, dump_optimizer=False):
-        """Rank 0 writes the states (atomically); the others wait for it. See notebook 04."""
+        """Rank 0 writes the states (atomically); the others wait for it. See notebook 16."""
         self._flush()
         data = self._require_updater("save_optimizer_states").get_states(dump_optimizer)
         if self.rank == 0:
@@ -261,14 +261,14 @@ class DistSyncKVStore(_DistBase):
         self._cluster.collective("save_optimizer_states", lambda: None)
 
     def load_optimizer_states(self, fname):
-        """Every worker reads the states rank 0 wrote. See notebook 04."""
+        """Every worker reads the states rank 0 wrote. See notebook 16."""
         self._flush()
         super().load_optimizer_states(fname)
 
 
 class DistDeviceSyncKVStore(DistSyncKVStore):
     """``dist_device_sync``: as ``dist_sync``, merging a worker's devices on the first value's
-    device before the exchange. See notebook 04."""
+    device before the exchange. See notebook 16."""
 
     def __init__(self, name="dist_device_sync"):
         super().__init__(name)
@@ -277,7 +277,7 @@ class DistDeviceSyncKVStore(DistSyncKVStore):
 class DistAsyncKVStore(_DistBase):
     """``dist_async``: server ranks apply each push as it arrives and answer pulls.
 
-    Needs server ranks: ``python -m mxteach.launch -n 2 -s 1 script.py``. See notebook 04.
+    Needs server ranks: ``python -m mxteach.launch -n 2 -s 1 script.py``. See notebook 16.
     """
 
     def __init__(self, name="dist_async"):
@@ -310,7 +310,7 @@ class DistAsyncKVStore(_DistBase):
 
     def init(self, key, value):
         """Rank 0 sends the initial values to the servers; all workers then wait for it.
-        See notebook 04."""
+        See notebook 16."""
         pairs = _pairs(key, value, "values")
         super().init(key, value)
         if self.rank == 0:
@@ -320,7 +320,7 @@ class DistAsyncKVStore(_DistBase):
 
     def push(self, key, value, priority=0):
         """Send this worker's (device-summed) gradient to the key's server at once.
-        See notebook 04."""
+        See notebook 16."""
         for k, vals in _pairs(key, value, "values"):
             stored = self._stored(k, "push")
             merged, _ = self._host_sum(stored, vals)
@@ -335,7 +335,7 @@ class DistAsyncKVStore(_DistBase):
             self._account(start, nbytes, 0, self._staleness.get(k, 0))
 
     def pull(self, key, out=None, priority=0, ignore_sparse=True):
-        """Fetch the servers' current values into ``out``. See notebook 04."""
+        """Fetch the servers' current values into ``out``. See notebook 16."""
         if out is None:
             raise KVStoreError("pull needs out=: the NDArray(s) to copy the stored value into")
         for k, outs in _pairs(key, out, "outputs"):
@@ -358,7 +358,7 @@ class DistAsyncKVStore(_DistBase):
 
     def set_optimizer(self, optimizer):
         """Rank 0 sends the optimizer to every server, which then updates on each push.
-        See notebook 04."""
+        See notebook 16."""
         if self.rank == 0:
             blob = pickle.dumps(optimizer)
             for s in self._cluster.servers:
@@ -367,7 +367,7 @@ class DistAsyncKVStore(_DistBase):
         self._updater = _OnServers()
 
     def barrier(self):
-        """Wait until every worker gets here. See notebook 04."""
+        """Wait until every worker gets here. See notebook 16."""
         self._cluster.collective("barrier", lambda: None)
 
     _barrier = barrier

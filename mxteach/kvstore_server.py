@@ -11,7 +11,7 @@ gradient, raw or 2-bit packed, the version the worker last pulled, the worker), 
 exits when every worker has said ``stop``.
 
 Staleness of a push: how many updates of that key, by any worker, the server applied after
-the version the pushing worker last pulled (0 in lock-step training). See notebook 04.
+the version the pushing worker last pulled (0 in lock-step training). See notebook 16.
 """
 from __future__ import annotations
 

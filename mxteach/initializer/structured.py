@@ -3,7 +3,7 @@
 vector of the fused RNN operator (:class:`FusedRNN`, with the per-gate layout that
 ``mx.rnn.FusedRNNCell`` shares).
 
-See notebook 06.
+See notebook 08.
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ class Bilinear(Initializer):
 
     See :func:`bilinear_kernel` for the values.
 
-    See notebook 04.
+    See notebook 05.
     """
 
     def __init__(self):
@@ -48,7 +48,7 @@ class LSTMBias(Initializer):
     forget_bias : float
         1.0 by default (Jozefowicz et al., 2015).
 
-    See notebook 04.
+    See notebook 05.
     """
 
     def __init__(self, forget_bias=1.0):
@@ -97,7 +97,7 @@ def fused_rnn_slices(mode, num_layers, bidirectional, num_hidden, num_input, pre
     >>> slices['l0_h2h_r_weight'], total
     ((60, (5, 5)), 165)
 
-    See notebook 06.
+    See notebook 08.
     """
     gates, h = _gates(mode), num_hidden
     directions = ["l", "r"] if bidirectional else ["l"]
@@ -149,7 +149,7 @@ class FusedRNN(Initializer):
     bidirectional : bool
     forget_bias : float
 
-    See notebook 06.
+    See notebook 08.
     """
 
     def __init__(self, init, num_hidden, num_layers, mode, bidirectional=False,

@@ -8,7 +8,7 @@ only ``reset()`` clears and which ``fit`` reports at the end of an epoch.
 
 What is counted as one instance differs, and the numbers follow MXNet exactly: Accuracy and
 CrossEntropy count examples, MAE/MSE/RMSE count (label, pred) pairs (so they average per-batch
-means), F1/MCC in ``'macro'`` mode count ``update`` calls. See notebook 04.
+means), F1/MCC in ``'macro'`` mode count ``update`` calls. See notebook 05.
 """
 from .base import (EvalMetric, MetricError, LabelError, register, alias,
                    check_label_shapes)

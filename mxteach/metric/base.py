@@ -2,7 +2,7 @@
 registry behind ``mx.metric.register`` / ``alias`` (``create`` is in
 :mod:`mxteach.metric.custom`, beside the composite and function metrics it can build).
 
-See notebook 04.
+See notebook 05.
 """
 from __future__ import annotations
 
@@ -112,13 +112,13 @@ METRICS = Registry("metric", error=MXNetAssertionError, check=_check_metric_clas
 def register(klass, name=None):
     """Make ``klass`` creatable by name: ``mx.metric.create(name)`` (case-insensitive).
 
-    Usable as a class decorator. The default name is the class name. See notebook 04.
+    Usable as a class decorator. The default name is the class name. See notebook 05.
     """
     return METRICS.register(klass, name)
 
 
 def alias(*aliases):
-    """Class decorator registering extra names, e.g. ``@alias('acc')``. See notebook 04."""
+    """Class decorator registering extra names, e.g. ``@alias('acc')``. See notebook 05."""
     return METRICS.alias(*aliases)
 
 
@@ -141,7 +141,7 @@ class EvalMetric:
     **kwargs
         Constructor arguments of the subclass, kept for :meth:`get_config`.
 
-    See notebook 04.
+    See notebook 05.
     """
 
     def __init__(self, name, output_names=None, label_names=None, **kwargs):

@@ -1,6 +1,6 @@
 """Classification metrics: Accuracy, TopKAccuracy, F1, MCC and the multi-class PCC.
 
-See notebook 04.
+See notebook 05.
 """
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ class Accuracy(EvalMetric):
     >>> acc.get()
     ('accuracy', 0.6666666666666666)
 
-    See notebook 04.
+    See notebook 05.
     """
 
     def __init__(self, axis=1, name="accuracy", output_names=None, label_names=None):
@@ -71,7 +71,7 @@ class TopKAccuracy(EvalMetric):
         How many of the best classes count as a hit; must be more than 1 (use
         :class:`Accuracy` for 1).
 
-    See notebook 04.
+    See notebook 05.
     """
 
     def __init__(self, top_k=1, name="top_k_accuracy", output_names=None, label_names=None):
@@ -229,7 +229,7 @@ class F1(_BinaryMetric):
     -----
     As in MXNet, ``get_config()`` does not record ``average``.
 
-    See notebook 04.
+    See notebook 05.
     """
 
     _score = staticmethod(_BinaryCounts.fscore)
@@ -245,7 +245,7 @@ class MCC(_BinaryMetric):
     ``(TP*TN - FP*FN) / sqrt((TP+FP)(TP+FN)(TN+FP)(TN+FN))``, with zero factors in the root
     replaced by 1. Inputs and ``average`` as for :class:`F1`.
 
-    See notebook 04.
+    See notebook 05.
     """
 
     _score = staticmethod(_BinaryCounts.mcc)
@@ -261,7 +261,7 @@ class PCC(EvalMetric):
     The confusion matrix grows as larger class indices appear. ``num_inst`` counts ``update``
     calls and ``get()`` returns the coefficient of the whole (local) matrix.
 
-    See notebook 04.
+    See notebook 05.
     """
 
     def __init__(self, name="pcc", output_names=None, label_names=None, has_global_stats=True):

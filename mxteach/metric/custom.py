@@ -2,7 +2,7 @@
 a function (:class:`CustomMetric`, :func:`np`), a loss output (:class:`Loss`), and
 :func:`create`, which turns any of these specs (and registered names) into a metric.
 
-See notebook 04.
+See notebook 05.
 """
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ def create(metric, *args, **kwargs):
     >>> create(['acc', 'ce']).get()[0]
     ['accuracy', 'cross-entropy']
 
-    See notebook 04.
+    See notebook 05.
     """
     if callable(metric):
         return CustomMetric(metric, *args, **kwargs)
@@ -83,7 +83,7 @@ class CompositeEvalMetric(EvalMetric):
     name, output_names, label_names
         As for :class:`EvalMetric`; the name filters are applied before the children's own.
 
-    See notebook 04.
+    See notebook 05.
     """
 
     def __init__(self, metrics=None, name="composite", output_names=None, label_names=None):
@@ -154,7 +154,7 @@ class Loss(EvalMetric):
 
     Labels are ignored; ``num_inst`` counts output elements.
 
-    See notebook 04.
+    See notebook 05.
     """
 
     def __init__(self, name="loss", output_names=None, label_names=None):
@@ -171,7 +171,7 @@ class Loss(EvalMetric):
 
 @register
 class Torch(Loss):
-    """:class:`Loss` named ``'torch'`` (kept for MXNet compatibility). See notebook 04."""
+    """:class:`Loss` named ``'torch'`` (kept for MXNet compatibility). See notebook 05."""
 
     def __init__(self, name="torch", output_names=None, label_names=None):
         super().__init__(name, output_names=output_names, label_names=label_names)
@@ -179,7 +179,7 @@ class Torch(Loss):
 
 @register
 class Caffe(Loss):
-    """:class:`Loss` named ``'caffe'`` (kept for MXNet compatibility). See notebook 04."""
+    """:class:`Loss` named ``'caffe'`` (kept for MXNet compatibility). See notebook 05."""
 
     def __init__(self, name="caffe", output_names=None, label_names=None):
         super().__init__(name, output_names=output_names, label_names=label_names)
@@ -208,7 +208,7 @@ class CustomMetric(EvalMetric):
     >>> m.name
     'custom(<lambda>)'
 
-    See notebook 04.
+    See notebook 05.
     """
 
     def __init__(self, feval, name=None, allow_extra_outputs=False, output_names=None,
@@ -243,7 +243,7 @@ def np(numpy_feval, name=None, allow_extra_outputs=False):  # noqa: N802 - MXNet
     """Wrap ``numpy_feval(label, pred) -> float`` into a :class:`CustomMetric`.
 
     Usable as a decorator: ``@mx.metric.np`` turns a numpy function into a metric named after
-    it. See notebook 04.
+    it. See notebook 05.
     """
     def feval(label, pred):
         return numpy_feval(label, pred)

@@ -1,6 +1,6 @@
 """Metrics of predicted probabilities: Perplexity, CrossEntropy, NegativeLogLikelihood.
 
-See notebook 04.
+See notebook 05.
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ class Perplexity(EvalMetric):
     :class:`LabelError` (MXNet clips them), and probabilities below 1e-10 are raised
     to 1e-10 before the log. The arithmetic is float32, as in MXNet.
 
-    See notebook 04.
+    See notebook 05.
     """
 
     def __init__(self, ignore_label, axis=-1, name="perplexity", output_names=None,
@@ -114,7 +114,7 @@ class CrossEntropy(_ProbabilityOfLabel):
     eps : float
         Added to the probability so that ``log(0)`` stays finite.
 
-    See notebook 04.
+    See notebook 05.
     """
 
     def __init__(self, eps=1e-12, name="cross-entropy", output_names=None, label_names=None):
@@ -127,7 +127,7 @@ class NegativeLogLikelihood(_ProbabilityOfLabel):
     """Mean negative log-likelihood of the true class; the same numbers as
     :class:`CrossEntropy`, named ``'nll-loss'``.
 
-    See notebook 04.
+    See notebook 05.
     """
 
     def __init__(self, eps=1e-12, name="nll-loss", output_names=None, label_names=None):

@@ -1,6 +1,6 @@
 """Regression metrics: MAE, MSE, RMSE and PearsonCorrelation.
 
-See notebook 04.
+See notebook 05.
 """
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ class MAE(_Regression):
 
     Each ``update`` adds the batch mean once, so batches of different sizes weigh the same.
 
-    See notebook 04.
+    See notebook 05.
     """
 
     def __init__(self, name="mae", output_names=None, label_names=None):
@@ -56,7 +56,7 @@ class MAE(_Regression):
 class MSE(_Regression):
     """Mean squared error, averaged per (label, pred) pair like :class:`MAE`.
 
-    See notebook 04.
+    See notebook 05.
     """
 
     def __init__(self, name="mse", output_names=None, label_names=None):
@@ -72,7 +72,7 @@ class RMSE(_Regression):
     """Root mean squared error of each batch, averaged over batches (not the root of the
     overall MSE).
 
-    See notebook 04.
+    See notebook 05.
     """
 
     def __init__(self, name="rmse", output_names=None, label_names=None):
@@ -100,7 +100,7 @@ class PearsonCorrelation(EvalMetric):
     filled), ``reset_local()`` leaves the running moments alone, and the co-moment update uses
     the new label mean but the old prediction mean, which is exact only one value at a time.
 
-    See notebook 04.
+    See notebook 05.
     """
 
     def __init__(self, name="pearsonr", output_names=None, label_names=None, average="macro"):

@@ -122,7 +122,7 @@ class BaseModule:
               score_end_callback=None, reset=True, epoch=0, sparse_row_id_fn=None):
         """Run ``eval_data`` through the module and return ``eval_metric``'s (name, value)s.
 
-        As in MXNet, padded rows of the last batch are scored too. See notebook 04.
+        As in MXNet, padded rows of the last batch are scored too. See notebook 05.
         """
         self._require("binded", "params_initialized", call="score")
         if reset:
@@ -156,7 +156,7 @@ class BaseModule:
         return result
 
     def iter_predict(self, eval_data, num_batch=None, reset=True, sparse_row_id_fn=None):
-        """Yield (outputs, nbatch, batch) per batch, padding removed. See notebook 04."""
+        """Yield (outputs, nbatch, batch) per batch, padding removed. See notebook 05."""
         self._require("binded", "params_initialized", call="iter_predict")
         if reset:
             eval_data.reset()
@@ -198,7 +198,7 @@ class BaseModule:
             eval_batch_end_callback=None, initializer=None, arg_params=None, aux_params=None,
             allow_missing=False, force_rebind=False, force_init=False, begin_epoch=0,
             num_epoch=None, validation_metric=None, monitor=None, sparse_row_id_fn=None):
-        """Train on ``train_data`` for epochs ``begin_epoch .. num_epoch-1``. See notebook 04.
+        """Train on ``train_data`` for epochs ``begin_epoch .. num_epoch-1``. See notebook 05.
 
         Emits ``batch_end`` (with the metric's current values, ``data_wait``: seconds spent
         waiting for that batch, ``data_load``: the iterator's own loading time, if it reports

@@ -1,6 +1,6 @@
 """BucketingModule: one Module per bucket key (e.g. sequence length), all sharing the default
 bucket's parameters and gradient memory. Switches are recorded for the BucketView.
-See notebook 06."""
+See notebook 08."""
 from __future__ import annotations
 
 import collections
@@ -25,7 +25,7 @@ class BucketingModule(BaseModule):
 
     The default bucket is bound first; other buckets bind on first use with
     ``shared_module`` = the default bucket's module, so every bucket reads and updates the same
-    parameter and gradient arrays. See notebook 06.
+    parameter and gradient arrays. See notebook 08.
     """
 
     def __init__(self, sym_gen, default_bucket_key=None, logger=logging, context=None,

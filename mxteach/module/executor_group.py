@@ -90,7 +90,7 @@ def _layout_axis(symbol, name):
 class DataParallelExecutorGroup:
     """Executors for ``symbol`` on each of ``contexts``, fed by slices of every batch.
 
-    See notebook 03.
+    See notebook 04.
     """
 
     def __init__(self, symbol, contexts, workload, data_shapes, label_shapes, param_names,

@@ -19,7 +19,7 @@ end, when ``fit`` copies them anyway. It then warns once per ``fit``
 ``'input'``, ``'label'``, ``'parameter'``, ``'aux'``, ``'output'``), ``epoch``, ``nbatch`` and
 ``message``.
 
-Set ``mxteach.module.health.CHECK_NONFINITE = False`` to switch the check off. See notebook 04.
+Set ``mxteach.module.health.CHECK_NONFINITE = False`` to switch the check off. See notebook 06.
 """
 from __future__ import annotations
 

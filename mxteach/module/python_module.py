@@ -1,5 +1,5 @@
 """PythonModule and PythonLossModule: modules written in plain Python, to sit inside a
-SequentialModule (a custom loss at the end of a chain, say). See notebook 07."""
+SequentialModule (a custom loss at the end of a chain, say). See notebook 09."""
 from __future__ import annotations
 
 import logging
@@ -26,7 +26,7 @@ class PythonModule(BaseModule):
     the data, ``_compute_output_shapes`` (MXNet requires it always; mxteach's default gives
     each output its data input's shape). ``install_monitor`` is the subclass's to provide.
     Unlike MXNet 1.9, ``bind`` marks the module bound (``binded``), so the lifecycle checks
-    work. See notebook 07.
+    work. See notebook 09.
     """
 
     def __init__(self, data_names, label_names, output_names, logger=logging):
@@ -139,7 +139,7 @@ class PythonModule(BaseModule):
 
 class PythonLossModule(PythonModule):
     """A loss written in Python: the output is the input scores; ``backward`` computes the
-    score gradient with ``grad_func(scores, labels)``. See notebook 07."""
+    score gradient with ``grad_func(scores, labels)``. See notebook 09."""
 
     def __init__(self, name="pyloss", data_names=("data",), label_names=("softmax_label",),
                  logger=logging, grad_func=None):

@@ -1,5 +1,5 @@
 """SequentialModule: modules chained so each one's outputs are the next one's data.
-The chain and the shapes at every junction are exposed for the ChainView. See notebook 07."""
+The chain and the shapes at every junction are exposed for the ChainView. See notebook 09."""
 from __future__ import annotations
 
 import copy
@@ -16,7 +16,7 @@ __all__ = ["SequentialModule"]
 class SequentialModule(BaseModule):
     """A chain of modules. ``add(module, take_labels=True)`` marks the modules that receive
     the labels (usually the last, the loss); ``auto_wiring=True`` renames the incoming data to
-    the module's own data_names. See notebook 07.
+    the module's own data_names. See notebook 09.
 
     Unlike MXNet 1.9, ``bind`` sets the chain's own ``for_training`` and ``inputs_need_grad``,
     so ``get_input_grads()`` works on the chain.

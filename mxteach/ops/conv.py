@@ -251,7 +251,7 @@ register(Op(
     backward=_conv_backward, gpu_forward=_conv_gpu_forward, gpu_backward=_conv_gpu_backward,
     backward_uses=("ins",),
     doc="1-D/2-D convolution (cross-correlation, as MXNet): im2col, then a GEMM per group. "
-        "See notebook 04."))
+        "See notebook 14."))
 
 
 # -- Pooling ----------------------------------------------------------------------------------
@@ -394,4 +394,4 @@ register(Op(
             "layout": Param("str", None, optional=True, choices=_LAYOUTS)},
     arguments=["data"], infer_shape=_pool_shape, forward=_pool_forward,
     backward=_pool_backward, gpu_forward=_pool_gpu_forward, gpu_backward=_pool_gpu_backward,
-    doc="1-D/2-D max, average, sum or Lp pooling over windows. See notebook 04."))
+    doc="1-D/2-D max, average, sum or Lp pooling over windows. See notebook 14."))

@@ -450,4 +450,4 @@ register(Op(
     forward=_emb_forward, backward=_emb_backward, gpu_forward=_emb_gpu_forward,
     gpu_backward=_emb_gpu_backward, backward_uses=("ins",),
     doc="Looks up rows of weight: out[..., :] = weight[int(data[...])], indices truncated "
-        "toward zero and clipped into [0, input_dim). See notebook 05."))
+        "toward zero and clipped into [0, input_dim). See notebook 10."))

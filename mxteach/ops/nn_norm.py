@@ -178,4 +178,4 @@ register(Op(
     outputs=_bn_outputs, infer_shape=_bn_shape, forward=_bn_forward, backward=_bn_backward,
     gpu_forward=_bn_gpu_forward, gpu_backward=_bn_gpu_backward, backward_uses=("ins",),
     doc="y = (x - mean) / sqrt(var + eps) * gamma + beta per channel: batch statistics while "
-        "training, moving averages otherwise. See notebook 04."))
+        "training, moving averages otherwise. See notebook 05."))

@@ -63,7 +63,7 @@ def rnn_param_layout(mode, num_layers, bidirectional, input_size, state_size):
     >>> blocks[0]['wh'], total
     ((60, (15, 5)), 165)
 
-    See notebook 06.
+    See notebook 08.
     """
     gates = K_CPU.NUM_GATES[mode] * state_size
     dirs = 2 if bidirectional else 1
@@ -84,7 +84,7 @@ def rnn_param_layout(mode, num_layers, bidirectional, input_size, state_size):
 
 
 def rnn_param_size(mode, num_layers, bidirectional, input_size, state_size):
-    """Length of the flat ``parameters`` vector (MXNet's ``GetRnnParamSize``). See notebook 06."""
+    """Length of the flat ``parameters`` vector (MXNet's ``GetRnnParamSize``). See notebook 08."""
     return rnn_param_layout(mode, num_layers, bidirectional, input_size, state_size)[1]
 
 
@@ -189,7 +189,7 @@ def _plan(K, p, x):
 def forward_with(K, p, ins, outs, is_train, state):
     """The RNN forward with kernel module ``K`` (``kernels.cpu.rnn`` or its numpy twin).
 
-    See notebook 06.
+    See notebook 08.
     """
     x = ins[0]
     (T, N, H, L, D), (mode, lstm, code, gh_width), (blocks, _) = _plan(K, p, x)
@@ -247,7 +247,7 @@ def forward_with(K, p, ins, outs, is_train, state):
 def backward_with(K, p, ograds, ins, outs, igrads, reqs, state):
     """The RNN backward with kernel module ``K``; honours grad_req write/add/null.
 
-    See notebook 06.
+    See notebook 08.
     """
     saved = state.get("layers")
     if saved is None:
@@ -482,4 +482,4 @@ register(Op(
     doc="Fused multi-layer RNN/LSTM/GRU over data (T, N, C) with one flat parameters vector "
         "in MXNet's packing (see rnn_param_layout); outputs (T, N, D*H) and, with "
         "state_outputs, the final states (L*D, N, H). GRU applies the reset gate after the "
-        "hidden matmul, as MXNet and cuDNN do. See notebook 06."))
+        "hidden matmul, as MXNet and cuDNN do. See notebook 08."))

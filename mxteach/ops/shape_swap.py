@@ -3,7 +3,7 @@
 Kept apart from ``shape.py`` so the fused RNN work could add it without touching that file;
 ``mx.rnn.FusedRNNCell`` uses it to turn 'NTC' sequences into the 'TNC' the ``RNN`` operator
 reads, with the same node names as MXNet. Kernels: numpy ``swapaxes`` on the CPU (no kernel
-files); on the GPU the strided copy ``kernels/cuda/elemwise.py:permute``. See notebook 06.
+files); on the GPU the strided copy ``kernels/cuda/elemwise.py:permute``. See notebook 08.
 """
 from __future__ import annotations
 
@@ -66,4 +66,4 @@ register(Op(
             "dim2": Param("int", 0, doc="the second axis")},
     arguments=("data",), infer_shape=_shape, forward=_forward, backward=_backward,
     gpu_forward=_gpu_forward, gpu_backward=_gpu_backward, backward_uses=(),
-    doc="Exchange axes dim1 and dim2 (negative axes count from the end). See notebook 06."))
+    doc="Exchange axes dim1 and dim2 (negative axes count from the end). See notebook 08."))

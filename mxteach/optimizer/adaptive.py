@@ -67,7 +67,7 @@ class Adam(Optimizer):
 
     Notes
     -----
-    Weight decay is added to the gradient *before* clipping (unlike SGD). See notebook 04.
+    Weight decay is added to the gradient *before* clipping (unlike SGD). See notebook 05.
     """
 
     def __init__(self, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8,
@@ -107,7 +107,7 @@ class AdaGrad(Optimizer):
     Notes
     -----
     The history is float32 whatever the weight's dtype. ``clip_gradient=0`` clips every
-    gradient to 0 here (only ``None`` turns clipping off). See notebook 04.
+    gradient to 0 here (only ``None`` turns clipping off). See notebook 05.
     """
 
     def __init__(self, eps=1e-7, **kwargs):
@@ -156,7 +156,7 @@ class RMSProp(Optimizer):
     **kwargs
         Passed to :class:`~mxteach.optimizer.Optimizer`.
 
-    See notebook 04.
+    See notebook 05.
     """
 
     def __init__(self, learning_rate=0.001, gamma1=0.9, gamma2=0.9, epsilon=1e-8,
@@ -205,7 +205,7 @@ class AdaDelta(Optimizer):
     Notes
     -----
     As in MXNet 1.9, the caller's gradient array is multiplied by ``rescale_grad`` in place.
-    See notebook 04.
+    See notebook 05.
     """
 
     def __init__(self, rho=0.90, epsilon=1e-5, **kwargs):
@@ -243,7 +243,7 @@ class Adamax(Optimizer):
     **kwargs
         Passed to :class:`~mxteach.optimizer.Optimizer`.
 
-    See notebook 04.
+    See notebook 05.
     """
 
     def __init__(self, learning_rate=0.002, beta1=0.9, beta2=0.999, **kwargs):
@@ -287,7 +287,7 @@ class Nadam(Optimizer):
     -----
     The product ``S`` (``m_schedule``) is one number for the whole optimizer, as in MXNet: it
     advances at every update of *any* weight, so a model with k weights moves it k times per
-    batch. See notebook 04.
+    batch. See notebook 05.
     """
 
     def __init__(self, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8,
@@ -332,7 +332,7 @@ class Ftrl(Optimizer):
     **kwargs
         Passed to :class:`~mxteach.optimizer.Optimizer`.
 
-    See notebook 04.
+    See notebook 05.
     """
 
     def __init__(self, lamda1=0.01, learning_rate=0.1, beta=1, **kwargs):
@@ -370,7 +370,7 @@ class FTML(Optimizer):
     **kwargs
         Passed to :class:`~mxteach.optimizer.Optimizer`.
 
-    See notebook 04.
+    See notebook 05.
     """
 
     def __init__(self, beta1=0.6, beta2=0.999, epsilon=1e-8, **kwargs):
@@ -413,7 +413,7 @@ class LAMB(Optimizer):
     **kwargs
         Passed to :class:`~mxteach.optimizer.Optimizer`.
 
-    See notebook 04.
+    See notebook 05.
     """
 
     def __init__(self, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-6,

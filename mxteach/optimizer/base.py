@@ -3,7 +3,7 @@
 ``register`` / ``create`` by name (through :mod:`mxteach.optimizer.registry`).
 
 The update rules live in :mod:`mxteach.optimizer.sgd` and :mod:`mxteach.optimizer.adaptive`,
-the per-weight states in :mod:`mxteach.optimizer.updater`. See notebook 04.
+the per-weight states in :mod:`mxteach.optimizer.updater`. See notebook 05.
 """
 from __future__ import annotations
 
@@ -140,7 +140,7 @@ class Optimizer:
     The rate and decay of index ``i`` are ``lr * mult`` and ``wd * mult``, where the multiplier is
     found, in this order, in ``param_dict[i]``, ``lr_mult[i]`` / ``wd_mult[i]``, then under the
     name ``param_idx2name[i]``, else 1. ``num_update`` is the largest per-index update count
-    and is what the scheduler sees. See notebook 04.
+    and is what the scheduler sees. See notebook 05.
     """
 
     opt_registry = OPTIMIZERS.live  # MXNet's public dict: name -> class
@@ -200,7 +200,7 @@ class Optimizer:
         Returns
         -------
         type
-            ``klass``. See notebook 04.
+            ``klass``. See notebook 05.
         """
         return OPTIMIZERS.register(klass)
 
@@ -219,7 +219,7 @@ class Optimizer:
         Returns
         -------
         Optimizer
-            The new optimizer. See notebook 04.
+            The new optimizer. See notebook 05.
         """
         if isinstance(name, Optimizer):
             if kwargs:
@@ -252,7 +252,7 @@ class Optimizer:
         Raises
         ------
         LearningRateLockedError
-            When an ``lr_scheduler`` is set (it owns the rate). See notebook 04.
+            When an ``lr_scheduler`` is set (it owns the rate). See notebook 05.
         """
         if self.lr_scheduler is not None:
             raise LearningRateLockedError(
@@ -275,7 +275,7 @@ class Optimizer:
         ----------
         args_lr_mult : dict of str or int to float
             Name (or index) → multiplier. Variables' ``__lr_mult__`` attributes from ``sym``
-            come first and are overridden by these. See notebook 04.
+            come first and are overridden by these. See notebook 05.
         """
         self.lr_mult = {}
         if self.sym_info:
@@ -293,7 +293,7 @@ class Optimizer:
         args_wd_mult : dict of str or int to float
             Name (or index) → multiplier. Defaults first: every name in ``param_idx2name``
             that does not end in ``_weight`` or ``_gamma`` gets 0; then ``__wd_mult__``
-            attributes from ``sym``; then these. See notebook 04.
+            attributes from ``sym``; then these. See notebook 05.
         """
         self.wd_mult = {}
         for name in self.idx2name.values():
@@ -356,13 +356,13 @@ class Optimizer:
         Returns
         -------
         NDArray, tuple of NDArray or None
-            See notebook 04.
+            See notebook 05.
         """
         return None
 
     def create_state_multi_precision(self, index, weight):
         """Like :meth:`create_state`, plus a float32 master copy for float16 weights when
-        ``multi_precision`` is on: then the state is ``(master_copy, state)``. See notebook 04."""
+        ``multi_precision`` is on: then the state is ``(master_copy, state)``. See notebook 05."""
         if self.multi_precision and weight.dtype == np.float16:
             master = weight.astype(np.float32)
             return (master, self.create_state(index, master))
@@ -387,7 +387,7 @@ class Optimizer:
 
         Notes
         -----
-        The base class has no rule; calling it raises MXNetError. See notebook 04.
+        The base class has no rule; calling it raises MXNetError. See notebook 05.
         """
         raise MXNetNotImplementedError(f"{type(self).__name__} does not define update(); "
                                        "subclass Optimizer and implement update(index, weight, "
@@ -395,7 +395,7 @@ class Optimizer:
 
     def update_multi_precision(self, index, weight, grad, state):
         """:meth:`update`, through the float32 master copy for float16 weights when
-        ``multi_precision`` is on. See notebook 04."""
+        ``multi_precision`` is on. See notebook 05."""
         if self.multi_precision and weight.dtype == np.float16:
             master, inner = state
             self.update(index, master, grad.astype(np.float32), inner)

@@ -65,7 +65,7 @@ class SGD(_MasterCopyMixin, Optimizer):
     The clip applies to the rescaled gradient, before weight decay is added. SGD updates
     several weights per call when the Updater hands it lists (``aggregate_num``, from the
     environment variable ``MXNET_OPTIMIZER_AGGREGATION_SIZE``, default 4), as MXNet does; the
-    numbers are the same as one call per weight. See notebook 04.
+    numbers are the same as one call per weight. See notebook 05.
     """
 
     def __init__(self, momentum=0.0, lazy_update=True, **kwargs):
@@ -107,7 +107,7 @@ class SGD(_MasterCopyMixin, Optimizer):
 
 @register
 class ccSGD(SGD):  # noqa: N801 - MXNet's name
-    """Old alias of :class:`SGD`, kept because MXNet still registers it. See notebook 04."""
+    """Old alias of :class:`SGD`, kept because MXNet still registers it. See notebook 05."""
 
 
 @register
@@ -136,7 +136,7 @@ class NAG(_MasterCopyMixin, Optimizer):
     **kwargs
         Passed to :class:`Optimizer`.
 
-    See notebook 04.
+    See notebook 05.
     """
 
     def __init__(self, momentum=0.0, **kwargs):
@@ -192,7 +192,7 @@ class Signum(Optimizer):
     **kwargs
         Passed to :class:`Optimizer`.
 
-    See notebook 04.
+    See notebook 05.
     """
 
     def __init__(self, learning_rate=0.01, momentum=0.9, wd_lh=0.0, **kwargs):
@@ -230,7 +230,7 @@ class SGLD(Optimizer):
     **kwargs
         Passed to :class:`Optimizer`.
 
-    See notebook 04.
+    See notebook 05.
     """
 
     def update(self, index, weight, grad, state):
@@ -268,7 +268,7 @@ class DCASGD(Optimizer):
     -----
     MXNet 1.9's version fails whenever ``momentum > 0`` (it tests an NDArray's truth value);
     here momentum works as written above, and ``momentum=0`` gives MXNet's numbers.
-    See notebook 04.
+    See notebook 05.
     """
 
     def __init__(self, momentum=0.0, lamda=0.04, **kwargs):
@@ -293,7 +293,7 @@ class DCASGD(Optimizer):
 @register
 class Test(Optimizer):
     """MXNet's test optimizer: ``w += rescale_grad * g`` and the state mirrors ``w``.
-    See notebook 04."""
+    See notebook 05."""
 
     def create_state(self, index, weight):
         return zeros(weight.shape, weight.context)

@@ -23,7 +23,7 @@ file cannot run code. :func:`mxteach.optimizer.updater.check_states` then compar
 loaded with the module's weights and optimizer, so that a wrong file is refused before it
 replaces anything.
 
-See notebook 04.
+See notebook 05.
 """
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ below itself, on ``mx.gpu(i)`` its CUDA twin of the same name and signature in
 
 Two clipping conventions exist in MXNet 1.9 and both are kept: most rules clip only for a
 truthy, non-negative bound (:func:`clip_on`); AdaGrad, AdaDelta, Adamax, Nadam, SGLD and DCASGD
-clip whenever a bound is given (:func:`clip_set`). See notebook 04.
+clip whenever a bound is given (:func:`clip_set`). See notebook 05.
 """
 from __future__ import annotations
 

@@ -4,7 +4,7 @@
 It creates a state on the first update of an index, pickles the states for ``*.states`` files
 through :mod:`mxteach.optimizer.states` (``get_states`` / ``set_states``) and, with
 :func:`check_states`, refuses a loaded file that does not fit the optimizer and weights in
-use before it replaces anything. See notebook 04.
+use before it replaces anything. See notebook 05.
 """
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ class Updater:
     states : dict
         Index → state, as returned by ``optimizer.create_state_multi_precision``.
 
-    See notebook 04.
+    See notebook 05.
     """
 
     def __init__(self, optimizer):
@@ -94,7 +94,7 @@ class Updater:
 
         Returns
         -------
-        The same structure on ``context``. See notebook 04.
+        The same structure on ``context``. See notebook 05.
         """
         if isinstance(state, NDArray):
             return state.as_in_context(context)
@@ -114,7 +114,7 @@ class Updater:
 
         Notes
         -----
-        States move to their weights' devices on the next update. See notebook 04.
+        States move to their weights' devices on the next update. See notebook 05.
         """
         loaded = _states_loads(states, "set_states")
         if isinstance(loaded, tuple) and len(loaded) == 2:
@@ -144,7 +144,7 @@ class Updater:
         ------
         MXNetError
             Corrupt data, a refused pickle global, an unknown index, a state of the wrong
-            structure, shape or dtype, or a pickled optimizer of another kind. See notebook 04.
+            structure, shape or dtype, or a pickled optimizer of another kind. See notebook 05.
         """
         loaded, optimizer = check_states(_states_loads(states, source), self.optimizer,
                                          weights, source)
@@ -166,7 +166,7 @@ class Updater:
         -------
         bytes
             A pickle real MXNet 1.9 can load (NDArrays in MXNet's pickled form; see
-            :mod:`mxteach.optimizer.states`). See notebook 04.
+            :mod:`mxteach.optimizer.states`). See notebook 05.
         """
         return _states_dumps((self.states, self.optimizer) if dump_optimizer else self.states)
 
@@ -181,7 +181,7 @@ def get_updater(optimizer):
     Returns
     -------
     Updater
-        See notebook 04.
+        See notebook 05.
     """
     return Updater(optimizer)
 

@@ -6,7 +6,7 @@ repeats it ``T`` times with shared weights; ``BucketSentenceIter`` groups senten
 so one unrolled graph per bucket is enough. ``FusedRNNCell`` runs a whole stack of layers as one
 ``RNN`` operator (and ``unfuse()`` gives the equivalent cells); ``ConvRNNCell``,
 ``ConvLSTMCell`` and ``ConvGRUCell`` replace the matrix products by convolutions over images.
-See notebook 06.
+See notebook 08.
 """
 from .rnn_cell import RNNParams, BaseRNNCell, RNNCell, LSTMCell, GRUCell
 from .container_cell import SequentialRNNCell, BidirectionalCell

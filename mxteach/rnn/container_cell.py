@@ -1,6 +1,6 @@
 """Cells made of cells: layers stacked in time (:class:`SequentialRNNCell`) and the two
 directions of a :class:`BidirectionalCell`. Their weights are their children's; their states
-are the children's states in order. See notebook 06.
+are the children's states in order. See notebook 08.
 """
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ class SequentialRNNCell(BaseRNNCell):
     >>> len(stack.state_info)
     4
 
-    See notebook 06.
+    See notebook 08.
     """
 
     def __init__(self, params=None):
@@ -52,7 +52,7 @@ class SequentialRNNCell(BaseRNNCell):
         self._cells = []
 
     def add(self, cell):
-        """Append ``cell`` as the next layer. See notebook 06."""
+        """Append ``cell`` as the next layer. See notebook 08."""
         self._cells.append(cell)
         _adopt(self, [cell])
 
@@ -127,7 +127,7 @@ class BidirectionalCell(BaseRNNCell):
     output_prefix : str
         Default ``'bi_'``.
 
-    See notebook 06.
+    See notebook 08.
     """
 
     def __init__(self, l_cell, r_cell, params=None, output_prefix="bi_"):

@@ -11,7 +11,7 @@ and then the gates of :class:`~mxteach.rnn.LSTMCell` / :class:`~mxteach.rnn.GRUC
 channel axis. The state shape is what the i2h convolution makes of ``input_shape``. Names and
 defaults follow MXNet 1.9.1 (prefixes ``ConvRNN_``, ``ConvLSTM_``, ``ConvGRU_``; the default
 activation is ``LeakyReLU(act_type='leaky', slope=0.2)``, also for the LSTM candidate and
-cell output where the dense LSTM uses tanh). See notebook 06.
+cell output where the dense LSTM uses tanh). See notebook 08.
 """
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ class BaseConvRNNCell(BaseRNNCell):
     conv_layout : str
         ``'NCHW'`` (mxteach's Convolution runs channel-first layouts only).
 
-    See notebook 06.
+    See notebook 08.
     """
 
     def __init__(self, input_shape, num_hidden, h2h_kernel, h2h_dilate, i2h_kernel,
@@ -138,7 +138,7 @@ class ConvRNNCell(BaseConvRNNCell):
     Parameters are those of :class:`BaseConvRNNCell`, with MXNet's defaults: 3x3 kernels,
     stride 1, pad 1, dilation 1, zero biases, LeakyReLU(0.2), prefix ``'ConvRNN_'``.
 
-    See notebook 06.
+    See notebook 08.
     """
 
     __init__ = _constructor("ConvRNN_")
@@ -164,7 +164,7 @@ class ConvLSTMCell(BaseConvRNNCell):
     with ``act`` the cell's activation (LeakyReLU(0.2) by default, as in MXNet). States are
     ``[h, c]``. Other parameters as :class:`ConvRNNCell`; prefix ``'ConvLSTM_'``.
 
-    See notebook 06.
+    See notebook 08.
     """
 
     __init__ = _constructor("ConvLSTM_")
@@ -196,7 +196,7 @@ class ConvGRUCell(BaseConvRNNCell):
 
     Other parameters as :class:`ConvRNNCell`; prefix ``'ConvGRU_'``.
 
-    See notebook 06.
+    See notebook 08.
     """
 
     __init__ = _constructor("ConvGRU_")

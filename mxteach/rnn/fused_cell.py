@@ -8,7 +8,7 @@ returns the equivalent stack of ``LSTMCell``/``GRUCell``/``RNNCell`` (``Bidirect
 when bidirectional) that gives the same numbers with the same weights, and can be stepped.
 
 MXNet's docstring says the fused cell runs only with cuDNN on a GPU; in MXNet 1.9.1 it runs on
-the CPU too, and so it does here (on Numba kernels). See notebook 06.
+the CPU too, and so it does here (on Numba kernels). See notebook 08.
 """
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ class FusedRNNCell(BaseRNNCell):
     >>> out.list_arguments()
     ['data', 'g_parameters']
 
-    See notebook 06.
+    See notebook 08.
     """
 
     def __init__(self, num_hidden, num_layers=1, mode="lstm", bidirectional=False,
@@ -124,7 +124,7 @@ class FusedRNNCell(BaseRNNCell):
         dict of str to NDArray
             A copy with the flat vector replaced by its pieces (copies).
 
-        See notebook 06.
+        See notebook 08.
         """
         args = dict(args)
         name = self._parameter.name
@@ -143,7 +143,7 @@ class FusedRNNCell(BaseRNNCell):
     def pack_weights(self, args):
         """Inverse of :meth:`unpack_weights`: gather the pieces into ``{prefix}parameters``.
 
-        See notebook 06.
+        See notebook 08.
         """
         args = dict(args)
         first = f"{self._prefix}l0_i2h{self._gate_names[0]}_weight"
@@ -176,7 +176,7 @@ class FusedRNNCell(BaseRNNCell):
         ``'NTC'`` inputs are swapped to ``'TNC'`` (with a warning, as in MXNet) and back.
         Returns ``(outputs, states)``; ``states`` is ``[]`` unless ``get_next_state``.
 
-        See notebook 06.
+        See notebook 08.
         """
         self.reset()
         inputs, axis = normalize_sequence(length, inputs, layout, True)
@@ -216,7 +216,7 @@ class FusedRNNCell(BaseRNNCell):
         layers when ``dropout > 0``. Feed it ``unpack_weights`` of the fused parameters, then
         the stack's ``pack_weights``, to get the same outputs.
 
-        See notebook 06.
+        See notebook 08.
         """
         make = {"rnn_relu": lambda pre: RNNCell(self._num_hidden, activation="relu", prefix=pre),
                 "rnn_tanh": lambda pre: RNNCell(self._num_hidden, activation="tanh", prefix=pre),

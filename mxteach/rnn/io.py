@@ -3,7 +3,7 @@
 :func:`encode_sentences` builds (or applies) a vocabulary; :class:`BucketSentenceIter` pads
 each sentence to the smallest bucket that holds it and hands out batches whose ``bucket_key``
 tells a ``BucketingModule`` which unrolled graph to use. The label is the data shifted left by
-one step (next-word prediction). See notebook 06.
+one step (next-word prediction). See notebook 08.
 """
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def encode_sentences(sentences, vocab=None, invalid_label=-1, invalid_key="\n", 
     >>> encode_sentences([['a', 'b'], ['b', 'c']], invalid_label=0, start_label=1)[0]
     [[1, 2], [2, 3]]
 
-    See notebook 06.
+    See notebook 08.
     """
     building = vocab is None
     if building:
@@ -109,7 +109,7 @@ class BucketSentenceIter(DataIter):
     idx : list of (int, int)
         (bucket, first row) of every batch, in serving order.
 
-    See notebook 06.
+    See notebook 08.
     """
 
     def __init__(self, sentences, batch_size, buckets=None, invalid_label=-1, data_name="data",

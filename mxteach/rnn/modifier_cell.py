@@ -2,7 +2,7 @@
 
 A *modifier* cell (:class:`ModifierCell`) owns no weights: it changes what its base cell does
 at each step (adds the input to the output, randomly keeps old values) and marks the base cell
-as modified, so the base cell can no longer be started on its own. See notebook 06.
+as modified, so the base cell can no longer be started on its own. See notebook 08.
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ class DropoutCell(BaseRNNCell):
         Default ``'dropout_'``.
     params : RNNParams, optional
 
-    See notebook 06.
+    See notebook 08.
     """
 
     def __init__(self, dropout, prefix="dropout_", params=None):
@@ -45,7 +45,7 @@ class DropoutCell(BaseRNNCell):
         return inputs, states
 
     def unroll(self, length, inputs, begin_state=None, layout="NTC", merge_outputs=None):
-        """A merged sequence gets one Dropout node; a list gets one per step. See notebook 06."""
+        """A merged sequence gets one Dropout node; a list gets one per step. See notebook 08."""
         self.reset()
         inputs, _ = normalize_sequence(length, inputs, layout, merge_outputs)
         if isinstance(inputs, _sym.Symbol):
@@ -62,7 +62,7 @@ class ModifierCell(BaseRNNCell):
     base_cell : BaseRNNCell
         Marked as modified: its own ``begin_state`` now refuses, use the modifier's.
 
-    See notebook 06.
+    See notebook 08.
     """
 
     def __init__(self, base_cell):
@@ -80,7 +80,7 @@ class ModifierCell(BaseRNNCell):
         return self.base_cell.state_info
 
     def begin_state(self, init_sym=None, **kwargs):
-        """The base cell's initial states (``init_sym`` as ``func`` there). See notebook 06."""
+        """The base cell's initial states (``init_sym`` as ``func`` there). See notebook 08."""
         if self._modified:
             raise MXNetError("this cell is wrapped by another modifier cell; call the outer "
                              "cell's begin_state")
@@ -111,7 +111,7 @@ class ZoneoutCell(ModifierCell):
     zoneout_outputs, zoneout_states : float
         Probabilities of keeping the previous output / state.
 
-    See notebook 06.
+    See notebook 08.
     """
 
     def __init__(self, base_cell, zoneout_outputs=0., zoneout_states=0.):
@@ -153,7 +153,7 @@ class ResidualCell(ModifierCell):
     ----------
     base_cell : BaseRNNCell
 
-    See notebook 06.
+    See notebook 08.
     """
 
     def __call__(self, inputs, states):

@@ -3,7 +3,7 @@
 In memory a cell keeps each gate group stacked (``lstm_i2h_weight`` holds i, f, c, o). On disk
 :func:`save_rnn_checkpoint` writes the readable per-gate arrays (``lstm_i2h_f_weight``), which is
 what MXNet 1.9's ``mx.rnn`` writes, and :func:`load_rnn_checkpoint` stacks them again. The
-files are ordinary ``prefix-symbol.json`` / ``prefix-EPOCH.params`` checkpoints. See notebook 06.
+files are ordinary ``prefix-symbol.json`` / ``prefix-EPOCH.params`` checkpoints. See notebook 08.
 """
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def save_rnn_checkpoint(cells, prefix, epoch, symbol, arg_params, aux_params):
     symbol : Symbol
     arg_params, aux_params : dict of str to NDArray
 
-    See notebook 06.
+    See notebook 08.
     """
     for cell in _as_list(cells):
         arg_params = cell.unpack_weights(arg_params)
@@ -51,7 +51,7 @@ def load_rnn_checkpoint(cells, prefix, epoch):
     (Symbol, dict, dict)
         The symbol, ``arg_params`` (packed, ready for ``set_params``) and ``aux_params``.
 
-    See notebook 06.
+    See notebook 08.
     """
     symbol, arg_params, aux_params = load_checkpoint(prefix, epoch)
     for cell in _as_list(cells):
@@ -74,7 +74,7 @@ def do_rnn_checkpoint(cells, prefix, period=1):
     callable
         ``callback(epoch, symbol, arg_params, aux_params)``.
 
-    See notebook 06.
+    See notebook 08.
     """
     period = max(1, int(period))
 

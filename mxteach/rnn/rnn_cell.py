@@ -5,7 +5,7 @@ operators (FullyConnected, Activation, SliceChannel, elementwise arithmetic). ``
 calls the cell ``T`` times, so the unrolled network is just a longer symbol whose weights are
 shared through the cell's :class:`RNNParams`. Names follow MXNet 1.9.1 exactly, so parameter
 files, ``list_arguments()`` and numbers match real MXNet. How ``unroll`` starts from zero
-states is explained in ``sequence.py``. See notebook 06.
+states is explained in ``sequence.py``. See notebook 08.
 """
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ class RNNParams:
     >>> p.get('i2h_weight') is p.get('i2h_weight')
     True
 
-    See notebook 06.
+    See notebook 08.
     """
 
     def __init__(self, prefix=""):
@@ -67,7 +67,7 @@ class BaseRNNCell:
     params : RNNParams, optional
         Share weights with another cell by passing its ``params``.
 
-    See notebook 06.
+    See notebook 08.
     """
 
     def __init__(self, prefix="", params=None):
@@ -124,7 +124,7 @@ class BaseRNNCell:
         Returns
         -------
         list of Symbol
-            See notebook 06.
+            See notebook 08.
         """
         if self._modified:
             raise MXNetError(f"{type(self).__name__} '{self._prefix}' is wrapped by a modifier "
@@ -152,7 +152,7 @@ class BaseRNNCell:
         -------
         dict of str to NDArray
             A copy where ``{prefix}{i2h,h2h}_weight``/``_bias`` are replaced by per-gate arrays.
-            See notebook 06.
+            See notebook 08.
         """
         args = dict(args)
         if not self._gate_names:
@@ -168,7 +168,7 @@ class BaseRNNCell:
     def pack_weights(self, args):
         """Inverse of :meth:`unpack_weights`: stack per-gate arrays in gate order.
 
-        See notebook 06.
+        See notebook 08.
         """
         args = dict(args)
         if not self._gate_names:
@@ -200,7 +200,7 @@ class BaseRNNCell:
         Returns
         -------
         (Symbol or list of Symbol, list of Symbol)
-            Outputs and the states after the last step. See notebook 06.
+            Outputs and the states after the last step. See notebook 08.
         """
         self.reset()
         steps, _ = normalize_sequence(length, inputs, layout, False)
@@ -266,7 +266,7 @@ class RNNCell(_DenseCell):
         Default ``'rnn_'``; weights ``rnn_i2h_weight``, ``rnn_i2h_bias``, ``rnn_h2h_*``.
     params : RNNParams, optional
 
-    See notebook 06.
+    See notebook 08.
     """
 
     def __init__(self, num_hidden, activation="tanh", prefix="rnn_", params=None):
@@ -304,7 +304,7 @@ class LSTMCell(_DenseCell):
     forget_bias : float
         Initial forget-gate bias, 1.0 by default.
 
-    See notebook 06.
+    See notebook 08.
     """
 
     _num_states = 2
@@ -348,7 +348,7 @@ class GRUCell(_DenseCell):
         Default ``'gru_'``.
     params : RNNParams, optional
 
-    See notebook 06.
+    See notebook 08.
     """
 
     def __init__(self, num_hidden, prefix="gru_", params=None):

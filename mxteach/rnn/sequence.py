@@ -8,7 +8,7 @@ MXNet starts an unrolled network from ``mx.sym.zeros`` nodes whose batch size is
 later. While mxteach's symbol layer has no ``zeros`` operator, :class:`ZerosLike` builds those
 zeros from the input's batch axis instead (``zeros_like`` -> ``sum`` -> ``broadcast_axis``,
 named ``{prefix}begin_state_{k}``), so the graph has exactly MXNet's arguments. When
-``mx.sym.zeros`` exists it is used, as in MXNet. See notebook 06.
+``mx.sym.zeros`` exists it is used, as in MXNet. See notebook 08.
 """
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def normalize_sequence(length, inputs, layout, merge):
     Returns
     -------
     (Symbol or list of Symbol, int)
-        The converted inputs and the time axis. See notebook 06.
+        The converted inputs and the time axis. See notebook 08.
     """
     if inputs is None:
         raise MXNetError("unroll needs inputs: create the input symbol (e.g. an Embedding "
@@ -80,7 +80,7 @@ class ZerosLike:
     batch_axis : int
         Where the batch is in ``ref``.
 
-    See notebook 06.
+    See notebook 08.
     """
 
     def __init__(self, ref, batch_axis=0):

@@ -21,7 +21,7 @@ The static form (``to_html()``) draws with SVG images, so it shows in an untrust
 the live widget draws inline SVG in JupyterLab's theme colours (light or dark).
 
 Importing this package loads neither ipywidgets nor matplotlib: a view imports ipywidgets
-when its ``.widget`` is first needed. See notebook 05.
+when its ``.widget`` is first needed. See notebook 10.
 """
 from __future__ import annotations
 

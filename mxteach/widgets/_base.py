@@ -52,7 +52,7 @@ Writing a view (GraphView, BucketView, ChainView …)::
         def applies_to(cls, module):          # shown in ModuleInspector for this module?
             return True
 
-See notebook 05.
+See notebook 10.
 """
 from __future__ import annotations
 
@@ -271,7 +271,7 @@ class View(Displayable):
         Time source and ``schedule(delay, fn) -> handle with cancel()`` for trailing redraws;
         tests replace them with fakes.
 
-    See notebook 05.
+    See notebook 10.
     """
 
     title = "view"

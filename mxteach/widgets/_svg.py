@@ -15,7 +15,7 @@ light fallback (``var(--jp-ui-font-color1, #222222)``) written into ``style`` at
 presentation attributes do not take ``var()``): inline they follow JupyterLab's light or dark
 theme, inside an image the fallbacks give dark ink on a white card. Semantic colours (roles,
 devices, highlights) are mid-tones that read on either background. No ``$`` is ever emitted:
-the ipywidgets HTML widget would typeset it as mathematics. See notebook 05.
+the ipywidgets HTML widget would typeset it as mathematics. See notebook 10.
 """
 from __future__ import annotations
 

@@ -49,7 +49,7 @@ class BucketView(View):
     (dicts: t, from_key, to_key, newly_bound), ``n_switches``, ``largest_key``,
     ``warnings``, ``param_diff`` ({param: [keys having it]}), ``symbol_now``.
 
-    See notebook 06.
+    See notebook 08.
     """
 
     title = "Buckets"

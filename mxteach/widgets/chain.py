@@ -57,7 +57,7 @@ class ChainView(View):
     out_shapes, forwards, backwards, updates), ``junctions`` (dicts: to, shapes, renamed,
     gradient), ``active`` (last forward/backward: {'kind', 'index'}), ``warnings``.
 
-    See notebook 07.
+    See notebook 09.
     """
 
     title = "Chain"

@@ -131,7 +131,7 @@ class TracingMonitor(Monitor):
     offered (the operator running), and the statistic when it collects one.
 
     Create it with ``GraphView.monitor(interval)``; use it like any Monitor
-    (``fit(..., monitor=mon)`` or ``mod.install_monitor(mon)``). See notebook 05.
+    (``fit(..., monitor=mon)`` or ``mod.install_monitor(mon)``). See notebook 06.
     """
 
     def __init__(self, view, interval=1, stat_func=None, pattern=".*", sort=False,
@@ -178,7 +178,7 @@ class GraphView(View):
     ``values`` ({layer: {'name', 'values', 'step'}}), ``monitor`` (diagnosis and
     explanation, or None).
 
-    See notebook 05.
+    See notebook 06.
     """
 
     title = "Graph"

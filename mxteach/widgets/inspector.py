@@ -52,7 +52,7 @@ class ModuleInspector(Displayable):
     Attributes: ``views`` (title → view), ``timeline``, ``metrics``, ``memory``, ``slices``,
     ``params``; ``missing`` lists slot views not installed.
 
-    See notebook 05.
+    See notebook 10.
     """
 
     title = "Module inspector"

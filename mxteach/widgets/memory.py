@@ -103,7 +103,7 @@ class MemoryMap(View):
     >>> MemoryMap.sweep(sym, [("data", (1, 784))], [("softmax_label", (1,))],
     ...                 batch_sizes=(1, 32, 256), grad_reqs=("write", "null"))
 
-    See notebook 05.
+    See notebook 14.
     """
 
     title = "Executor memory"
@@ -376,7 +376,7 @@ class MemoryMap(View):
         -------
         MemoryComparison
 
-        See notebook 05.
+        See notebook 14.
         """
         from mxteach.module import Module
         results = []
@@ -400,7 +400,7 @@ class MemoryMap(View):
         >>> MemoryMap.sweep(sym, [("data", (1, 20))], [("softmax_label", (1,))],
         ...                 batch_sizes=(1, 16, 128), grad_reqs=("write", "null"))
 
-        See notebook 05.
+        See notebook 14.
         """
         def resized(descs, b):
             if not descs:
@@ -447,7 +447,7 @@ class MemoryComparison(View):
     gradients, aux, outputs, planned intermediates) — built by :meth:`MemoryMap.compare` or
     :meth:`MemoryMap.sweep`. ``model['variants']`` holds the numbers.
 
-    See notebook 05.
+    See notebook 14.
     """
 
     title = "Executor memory by variant"

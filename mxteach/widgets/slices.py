@@ -79,7 +79,7 @@ class DeviceSlices(View):
     >>> DeviceSlices(batch_size=3, contexts=[mx.cpu(i) for i in range(4)])   # warns
     >>> ds = DeviceSlices(mod, batch_size=32)     # preview, then the real thing after bind
 
-    See notebook 05.
+    See notebook 04.
     """
 
     title = "Batch slices over devices"

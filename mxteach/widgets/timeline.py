@@ -181,7 +181,7 @@ class StateTimeline(View):
     >>> [t["call"] for t in tl.model["transitions"]][:3]
     ['bind(...)', 'init_params(initializer=Uniform(scale=0.01))', "init_optimizer(...)"]
 
-    See notebook 05.
+    See notebook 02.
     """
 
     title = "Module lifecycle"

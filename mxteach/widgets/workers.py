@@ -24,7 +24,7 @@ class WorkersView(View):
     module : Module or a distributed KVStore
         What to watch (anything with ``events``).
 
-    See notebook 05.
+    See notebook 16.
     """
 
     title = "Workers"
