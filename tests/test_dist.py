@@ -206,3 +206,36 @@ def test_launcher_command_line():
     assert cmd[cmd.index("--hostfile") + 1] == "hosts.txt"
     with pytest.raises(ValueError, match="at least 1 worker"):
         command(0, ["x.py"])
+
+
+def test_start_workers_says_what_to_install_when_mpi_is_missing(monkeypatch):
+    import importlib.util
+    from mxteach import launch
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "ipyparallel" else real(name, *a))
+    with pytest.raises(DistError, match=r"ipyparallel.*pip install 'mxteach\[dist\]'"):
+        launch.start_workers(2)
+
+
+@pytest.mark.slow
+def test_start_workers_runs_two_mpi_ranks_as_engines_and_stops_them():
+    ipp = pytest.importorskip("ipyparallel")
+    from mxteach.launch import start_workers
+
+    @ipp.interactive            # sent by value: the engines cannot import this test file
+    def ranks_and_sum():
+        import mxteach as mx
+        kv = mx.kv.create("dist_sync")
+        kv.init(0, mx.nd.zeros((2,)))
+        kv.push(0, mx.nd.ones((2,)) * (kv.rank + 1))
+        out = mx.nd.zeros((2,))
+        kv.pull(0, out=out)
+        return kv.rank, kv.num_workers, out.asnumpy().tolist()
+
+    cluster, client = start_workers(2)
+    try:
+        got = sorted(client[:].apply_sync(ranks_and_sum))
+    finally:
+        cluster.stop_cluster_sync()
+    assert got == [(0, 2, [3.0, 3.0]), (1, 2, [3.0, 3.0])]

@@ -1,11 +1,18 @@
 """WorkersView: every worker of a distributed kvstore — batches, samples, bytes pushed and
-pulled, time computing against time communicating, and (dist_async) staleness."""
+pulled, time computing against time communicating, and (dist_async) staleness.
+
+In a notebook whose workers are ipyparallel engines (``mxteach.launch.start_workers``), each
+engine calls :func:`publish_kv_steps` on its store and the notebook follows them with
+:class:`RemoteWorkers`, which re-emits the engines' ``kv_step`` events for a WorkersView."""
 from __future__ import annotations
 
+import time
+
+from ..events import EventStream
 from ._base import View
 from ._svg import MUTED, FONT, PALETTE, Raw, esc, fmt_bytes, fmt_seconds, hbar, note, table
 
-__all__ = ["WorkersView"]
+__all__ = ["WorkersView", "RemoteWorkers", "publish_kv_steps"]
 
 COMPUTE, COMM = PALETTE[0], PALETTE[1]
 
@@ -49,6 +56,8 @@ class WorkersView(View):
         kv = getattr(module, "_kvstore", None)
         if kv is not None:
             self._watch_store(kv)
+        if getattr(module, "batch_size", None):          # RemoteWorkers says it
+            self.model["batch_size"] = int(module.batch_size)
         shapes = getattr(module, "_data_shapes", None)
         if shapes:
             self.model["batch_size"] = int(shapes[0].shape[0])
@@ -101,3 +110,63 @@ class WorkersView(View):
     def applies_to(cls, module):
         kv = getattr(module, "_kvstore", None)
         return kv is not None and "dist" in getattr(kv, "type", "")
+
+
+def publish_kv_steps(kv):
+    """On an ipyparallel engine: send each ``kv_step`` event of the store ``kv`` to the
+    notebook (ipyparallel's data publication). Returns the function that unsubscribes.
+    See notebook 16."""
+    from ipyparallel.datapub import publish_data
+    counter = [0]
+
+    def send(event):
+        counter[0] += 1
+        publish_data({"kv_step": dict(event.data), "seq": counter[0]})
+    return kv.events.subscribe(send, kinds=("kv_step",))
+
+
+class RemoteWorkers:
+    """The workers of a distributed store, seen from the notebook that runs them as engines.
+
+    ``follow(async_result)`` polls what the engines published (:func:`publish_kv_steps`) until
+    the result is ready and re-emits each new ``kv_step`` event on ``events``, so a
+    ``WorkersView(RemoteWorkers())`` draws the workers live. Synchronous stores gather every
+    worker's counters at each exchange: one engine's events carry every row, and rank 0's are
+    emitted last (the view then says "this is rank 0").
+
+    Parameters
+    ----------
+    kind : str, default 'dist_sync'
+    batch_size : int, optional
+        Each worker's batch size, for the view's samples column.
+
+    See notebook 16.
+    """
+
+    def __init__(self, kind="dist_sync", batch_size=None):
+        self.type = kind
+        self.batch_size = batch_size
+        self.events = EventStream(self)
+        self.received = 0
+
+    def _relay(self, data, seen):
+        latest = []
+        for i, d in enumerate(data if isinstance(data, list) else [data]):
+            if d and "kv_step" in d and seen.get(i) != d.get("seq"):
+                seen[i] = d.get("seq")
+                latest.append(d["kv_step"])
+        for step in sorted(latest, key=lambda e: -int(e.get("rank", 0))):
+            self.received += 1
+            self.events.emit("kv_step", **step)
+
+    def follow(self, async_result, interval=0.1):
+        """Relay the engines' events until ``async_result`` is ready; returns its result."""
+        seen = {}
+        while not async_result.ready():
+            self._relay(async_result.data, seen)
+            time.sleep(interval)
+        self._relay(async_result.data, seen)
+        return async_result.get()
+
+    def __repr__(self):
+        return f"<RemoteWorkers {self.type}: {self.received} kv_step event(s) relayed>"

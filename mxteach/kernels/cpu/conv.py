@@ -182,6 +182,8 @@ def pool_backward(x, y, dy, dx, kh, kw, sh, sw, ph, pw, mode, count_include_pad,
                             dx[n, c, h, w] += g * (v / yv) ** (p_value - 1)
 
 
+# twin of pool_forward's window walk: kept separate so the general pooling loop carries no
+# argmax store (Numba compiles one specialised loop per kernel; a flag would slow both)
 @njit(cache=True, parallel=True)
 def pool_max_forward_argmax(x, out, argmax, kh, kw, sh, sw, ph, pw, lowest):
     """Max pooling as pool_forward (mode 0), also recording in ``argmax[n, c, oh, ow]`` the flat
