@@ -10,7 +10,7 @@ __all__ = ["registry", "FAMILIES"]
 # registration order is the order of ``registry.all_ops()``
 FAMILIES = ("nn", "nn_norm", "conv", "loss", "shape", "shape_index", "elemwise", "reduce",
             "init_ops", "rnn", "shape_swap", "custom", "math", "sparse_nn",
-            "movement")
+            "movement", "ordering")
 
 for _fam in FAMILIES:
     importlib.import_module(f"{__name__}.{_fam}")
