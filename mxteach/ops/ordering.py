@@ -307,8 +307,8 @@ def _channel_shape(p, s):
 
 
 def _with_axis1(fn):
-    def call(p, *args):
-        return fn({**p, "axis": 1}, *args)
+    def call(p, ins, outs, is_train, state):
+        return fn({**p, "axis": 1}, ins, outs, is_train, state)
     return call
 
 
