@@ -38,7 +38,7 @@ class Monitor:
     """Collect ``stat_func(array)`` for outputs whose name matches ``pattern``.
 
     Parameters: interval, stat_func (default norm/sqrt(size)), pattern (regex, matched at the
-    start of the name), sort (by name), monitor_all (inputs of every op too).
+    start of the name), sort (by name), monitor_all (inputs of every op too). See notebook 06.
     """
 
     def __init__(self, interval, stat_func=None, pattern=".*", sort=False, monitor_all=False):

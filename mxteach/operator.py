@@ -5,7 +5,7 @@ subclass :class:`CustomOp` for the computation (``forward``/``backward`` on NDAr
 stored with ``self.assign``), decorate the property with ``register("name")`` and use it as
 ``mx.sym.Custom(data, op_type="name")`` or ``mx.nd.Custom(x, op_type="name")``. The node runs
 like a built-in operator (``mxteach/ops/custom.py``): it shows in graph views, the memory plan
-and Monitor, and on a GPU it runs on host copies of its arrays.
+and Monitor, and on a GPU it runs on host copies of its arrays. See notebook 11.
 """
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ __all__ = ["CustomOp", "CustomOpProp", "register", "get_all_registered_operators
 
 
 class CustomOp:
-    """The computation of a custom layer; override :meth:`forward` and :meth:`backward`."""
+    """The computation of a custom layer; override :meth:`forward` and :meth:`backward`.
+    See notebook 11."""
 
     def forward(self, is_train, req, in_data, out_data, aux):
         """Fill ``out_data`` (NDArrays) from ``in_data``; use ``self.assign`` with ``req``."""
@@ -48,6 +49,8 @@ class CustomOpProp:
     ----------
     need_top_grad : bool
         False for a loss layer: backward then needs no gradient from above.
+
+    See notebook 11.
     """
 
     def __init__(self, need_top_grad=True):
@@ -95,7 +98,8 @@ class CustomOpProp:
 
 
 def register(reg_name):
-    """Decorator: register a :class:`CustomOpProp` subclass as ``op_type=reg_name``."""
+    """Decorator: register a :class:`CustomOpProp` subclass as ``op_type=reg_name``.
+    See notebook 11."""
     def decorate(prop_cls):
         if not (isinstance(prop_cls, type) and issubclass(prop_cls, CustomOpProp)):
             raise MXNetError(f"mx.operator.register('{reg_name}'): expected a CustomOpProp "

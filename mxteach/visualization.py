@@ -357,7 +357,7 @@ def print_summary(symbol, shape=None, line_length=120, positions=[.44, .64, .74,
     >>> net = mx.sym.FullyConnected(mx.sym.var('data'), num_hidden=10, name='fc')
     >>> mx.viz.print_summary(net, shape={'data': (1, 784)}, line_length=60)  # doctest: +SKIP
 
-    See notebook 01.
+    See notebook 06.
     """
     summary = summarize(symbol, shape=shape)
     print("\n".join(summary_lines(summary, line_length, positions)))

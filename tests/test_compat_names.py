@@ -212,8 +212,9 @@ def test_python_level_functions_match_mxnet(oracle_names):
 
 
 MAKE_LOSS = '''
-x = mx.sym.Variable('x')
-s = mx.sym.make_loss(x * 2)
+with mx.name.NameManager():   # auto names start at 0 whatever ran before
+    x = mx.sym.Variable('x')
+    s = mx.sym.make_loss(x * 2)
 exe = s.simple_bind(mx.cpu(), x=(2, 3))
 exe.forward(is_train=True, x=mx.nd.array(xv))
 exe.backward()

@@ -111,3 +111,35 @@ def close(got, want, what, atol=1e-5, rtol=1e-4):
 def registered_exercises():
     """Every check defined so far, by id (import the ``nbNN`` modules first)."""
     return _EXERCISES.as_dict()
+
+
+def _blank_function(fn):
+    """True for a function (or a Numba-compiled one) whose body is still the template's: a
+    docstring and/or ``...`` or ``pass`` (its code only returns None)."""
+    import types
+    fn = getattr(fn, "py_func", getattr(fn, "__func__", fn))    # Numba @njit: the Python body
+    if not isinstance(fn, types.FunctionType):
+        return False
+
+    import dis
+    ops = [(i.opname, i.argval) for i in dis.get_instructions(fn)
+           if i.opname not in ("RESUME", "NOP")]
+    return ops in ([("LOAD_CONST", None), ("RETURN_VALUE", None)],   # Python <= 3.11
+                   [("RETURN_CONST", None)])                          # Python 3.12+
+
+
+def blank_template(answer, methods=()):
+    """True when ``answer`` is still a template: a function with an empty body, or a class
+    whose ``methods`` (names) all still have empty bodies."""
+    if isinstance(answer, type):
+        return bool(methods) and all(_blank_function(vars(answer).get(m)) for m in methods)
+    return _blank_function(answer)
+
+
+def blank_is_unanswered(check, methods=()):
+    """Wrap a check so that a template left as written (``def f(...): ...``, or a class whose
+    ``methods`` are still ``...``) counts as "not answered yet", like ``None``."""
+    @functools.wraps(check)
+    def run(answer=None, *args, **kwargs):
+        return check(None if blank_template(answer, methods) else answer, *args, **kwargs)
+    return run

@@ -35,20 +35,24 @@ class SequentialModule(BaseModule):
         self._meta_keys = {self.META_TAKE_LABELS, self.META_AUTO_WIRING}
 
     def add(self, module, **kwargs):
-        """Append ``module``; returns self so calls chain. Only allowed before bind."""
-        if self.binded:
-            raise MXNetError("SequentialModule.add: the chain is already bound; add every "
-                             "module before bind() (or build a new chain)")
+        """Append ``module``; returns self so calls chain.
+
+        As in MXNet 1.9.1, adding to a bound chain is allowed: the chain goes back to unbound
+        (and its parameters and optimizer to not initialized), so ``bind`` must run again; the
+        members bound before keep their executors and parameters. See notebook 09.
+        """
         for key in kwargs:
             if key not in self._meta_keys:
                 raise MXNetAssertionError(f"SequentialModule.add: unknown option '{key}'; "
                                           f"expected {sorted(self._meta_keys)}")
+        before = self.stage
         self._modules.append(module)
         self._metas.append(dict(kwargs))
         module.events.forward_to(self.events)
+        self.binded = False                  # the new member is unbound: so is the chain
         self.params_initialized = False
         self.optimizer_initialized = False
-        self._emit("add", self.stage, module=module, index=len(self._modules) - 1,
+        self._emit("add", before, module=module, index=len(self._modules) - 1,
                    meta=dict(kwargs))
         return self
 

@@ -50,6 +50,24 @@ def _install():
 
 
 _install()
+
+
+def _install_later(op):
+    """An operator registered after import (``ops/registry.py``'s FRONTENDS slot)."""
+    for opname in (op.name,) + tuple(op.aliases):
+        globals()[opname] = _make(op)
+
+
+_registry.FRONTENDS.append(_install_later)
+
+
+class contrib:  # noqa: N801 - MXNet's contrib namespace
+    """Operators registered as ``_contrib_<name>``, under ``<name>`` (``contrib.SparseEmbedding``)."""
+
+
+for _opname in [k for k in globals() if k.startswith("_contrib_")]:
+    _short = _opname[len("_contrib_"):]   # the alias, when registered, names nodes as MXNet
+    setattr(contrib, _short, staticmethod(globals().get(_short, globals()[_opname])))
 # the slot of backend/gpu.py: the GPU backend lists the operators with CUDA kernels in its errors
 # but sits below the operator registry, so the registry is handed to it from here
 _GPUBackend.operator_table = staticmethod(_registry.all_ops)
@@ -78,3 +96,10 @@ def moveaxis(tensor, source, destination):
     """Move axes of ``tensor`` to new positions (``transpose`` underneath), as in MXNet."""
     return globals()["transpose"](tensor, axes=_ufuncs.moveaxis_axes(tensor.ndim, source,
                                                                        destination))
+
+
+# the slot of ndarray/gpu.py: gpu NDArray methods (a.exp(), a.sum(), a % 2 ...) run through
+# this namespace's operators, which sit above NDArray
+from .gpu import GPUNDArray as _GPUNDArray  # noqa: E402
+import sys as _sys  # noqa: E402
+_GPUNDArray.nd = _sys.modules[__name__]

@@ -168,7 +168,7 @@ _BASE = register(Op(
     infer_shape=_shape, infer_type=_types, forward=_forward, backward=_backward,
     gpu_forward=_gpu_forward, gpu_backward=_gpu_backward,
     doc="A Python operator registered with mx.operator.register (op_type=its name); "
-        "mxteach/operator.py has CustomOp and CustomOpProp."))
+        "mxteach/operator.py has CustomOp and CustomOpProp. See notebook 11."))
 
 _LOSS_COPIES = {}
 

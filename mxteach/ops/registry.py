@@ -149,11 +149,26 @@ class Op:
 
 _OPS = Registry("operator", case_insensitive=False, on_replace="error")
 
+# The slot of the front-ends: ``mx.sym`` and ``mx.nd`` sit above this layer and append a
+# function ``install(op)`` here when imported, so an operator registered later (from a notebook)
+# gets its ``mx.sym.X`` / ``mx.nd.X`` at once.
+FRONTENDS: list = []
 
-def register(op: Op) -> Op:
-    """Add ``op`` under its name and aliases; a different operator under a taken name fails."""
+
+def register(op: Op, replace=False) -> Op:
+    """Add ``op`` under its name and aliases; a different operator under a taken name fails.
+
+    ``replace=True`` lets a notebook cell that defines an operator run again: the new
+    definition takes the name. Registered after ``import mxteach``, the operator appears as
+    ``mx.sym.<name>`` and ``mx.nd.<name>`` at once. See notebook 12.
+    """
     for n in (op.name,) + tuple(op.aliases):
-        _OPS.register(op, n)
+        if replace:
+            _OPS.live[_OPS.key(n)] = op
+        else:
+            _OPS.register(op, n)
+    for install in FRONTENDS:
+        install(op)
     return op
 
 

@@ -6,6 +6,43 @@ from . import frontend as _frontend
 _frontend.install(globals())
 
 
+def _install_later(op):
+    """An operator registered after import (``ops/registry.py``'s FRONTENDS slot)."""
+    for opname in (op.name,) + tuple(op.aliases):
+        globals()[opname] = _frontend._make(opname)
+
+
+_frontend.registry.FRONTENDS.append(_install_later)
+
+
+class contrib:  # noqa: N801 - MXNet's contrib namespace
+    """Operators registered as ``_contrib_<name>``, under ``<name>`` (``contrib.SparseEmbedding``)."""
+
+
+for _opname in [k for k in globals() if k.startswith("_contrib_")]:
+    _short = _opname[len("_contrib_"):]   # the alias, when registered, names nodes as MXNet
+    setattr(contrib, _short, staticmethod(globals().get(_short, globals()[_opname])))
+
+
+class sparse:  # noqa: N801 - MXNet's mx.sym.sparse
+    """Every operator again, as MXNet's ``mx.sym.sparse`` lists them for graphs that carry
+    sparse storage (``mx.sym.sparse.dot(csr_data, weight)``). See notebook 15."""
+
+
+for _opname in _frontend.registry.all_ops():
+    if _opname in globals():
+        setattr(sparse, _opname, staticmethod(globals()[_opname]))
+
+
+class _internal:  # noqa: N801 - MXNet's mx.sym._internal
+    """The operators whose names start with ``_`` (``_internal._square_sum``)."""
+
+
+for _opname in _frontend.registry.all_ops():
+    if _opname.startswith("_") and _opname in globals():
+        setattr(_internal, _opname, staticmethod(globals()[_opname]))
+
+
 
 
 def _binary_or_scalar(name_sym, name_scalar, name_rscalar):
