@@ -7,7 +7,9 @@ weight with the sum as gradient. ``pull`` copies the stored array to every devic
 Where the merge happens is the difference between the single-machine types, as in MXNet 1.9:
 
 * ``'local'`` (and any other name without ``'device'``): on the CPU (``cpu_pinned(0)``);
-* ``'device'``: on the context of the first value pushed for the key.
+* ``'device'``: on a device of the pushed values. As MXNet's CommDevice, the sum buffers are
+  spread over those devices by size when values from several devices first arrive: largest key
+  first, each on the device holding the fewest elements so far (ties: the earlier device).
 
 The distributed types ``dist_sync``, ``dist_device_sync`` and ``dist_async`` (workers, and
 servers for ``dist_async``, over MPI) are in ``mxteach/kvstore_dist.py``, which registers them
@@ -26,6 +28,7 @@ from .registry import Registry
 from .context import Context
 from .ndarray.ndarray import NDArray
 from . import optimizer as opt
+from .ndarray import sparse_rows as kvs_sparse
 
 __all__ = ["KVStoreBase", "KVStore", "create", "KVStoreError"]
 
@@ -113,7 +116,8 @@ class KVStore(KVStoreBase):
     Parameters
     ----------
     name : str, default 'local'
-        The store type; ``'device'`` in the name merges on the first value's device.
+        The store type; ``'device'`` in the name sums on the values' devices (buffers spread
+        over them by size).
 
     Examples
     --------
@@ -136,6 +140,8 @@ class KVStore(KVStoreBase):
         self._updater = None
         self._compression = None
         self._residuals = {}
+        self._stypes = {}         # key -> storage type of its init value
+        self._merge_ctx = {}      # 'device': key -> the device its pushed values are summed on
 
     # -- properties ---------------------------------------------------------------------------
     @property
@@ -192,10 +198,24 @@ class KVStore(KVStoreBase):
                                + did_you_mean(key, known))
         return self._store[key]
 
-    def _merge_context(self, values):
-        if "device" in self._type:
+    def _merge_context(self, values, key=None):
+        if "device" not in self._type:
+            return Context("cpu_pinned", 0)
+        if key is None or len(values) < 2:     # one value is used where it lives, as in MXNet
             return values[0].context
-        return Context("cpu_pinned", 0)
+        if key not in self._merge_ctx:
+            self._place_merge_buffers([v.context for v in values])
+        return self._merge_ctx[key]
+
+    def _place_merge_buffers(self, devices):
+        """Give each key without one a sum buffer on one of ``devices``. As MXNet, the count
+        restarts over every key, largest first, each going to the device holding the fewest
+        elements so far; keys placed before keep their device but still count."""
+        held = dict.fromkeys(devices, 0)
+        for k in sorted(self._store, key=lambda k: -self._store[k].size):
+            ctx = min(held, key=held.get)       # min keeps the earliest device on ties
+            self._merge_ctx.setdefault(k, ctx)
+            held[ctx] += self._store[k].size
 
     # -- operations ---------------------------------------------------------------------------
     def init(self, key, value):
@@ -213,7 +233,9 @@ class KVStore(KVStoreBase):
             if len(vals) != 1 or k in self._store:
                 raise KVStoreError(f"init: duplicate init of key {k!r}; each key is "
                                    "initialised once, with one value")
-            self._store[k] = vals[0].copyto(self._merge_context(vals))
+            value, self._stypes[k] = kvs_sparse.check_init_value(k, vals[0])
+            # on the host, as MXNet; 'device' moves a weight to its sum's gpu at its first update
+            self._store[k] = value.copyto(Context("cpu_pinned", 0))
 
     def broadcast(self, key, value, out, priority=0):
         """:meth:`init` with ``value`` then :meth:`pull` into ``out``. See notebook 04."""
@@ -248,15 +270,29 @@ class KVStore(KVStoreBase):
                 if v.shape != stored.shape:
                     raise KVStoreError(f"push: value {i} for key {k!r} has shape {v.shape}, the "
                                        f"stored array has shape {stored.shape}")
-            ctx = self._merge_context(vals)
+            ctx = self._merge_context(vals, k)
+            if kvs_sparse.all_row_sparse(vals) and self._compression is None:
+                # row_sparse gradients stay row_sparse: the updater updates those rows lazily
+                merged = kvs_sparse.sum_row_sparse(vals, stored.dtype)
+                if self._updater is None:       # the sum replaces the value, storage type too
+                    stored._data[...] = merged.asnumpy()
+                    self._stypes[k] = "row_sparse"
+                else:
+                    self._updater(k, merged, stored)
+                continue
             if ctx.device_type == "gpu" and self._compression is None:
                 merged = self._sum_on_device(vals, ctx, stored.dtype)
             else:
                 merged = self._sum_on_host(k, vals, ctx, stored)
             if self._updater is None:
-                stored._data[...] = merged._data
+                self._stypes[k] = "default"
+                if stored.context != merged.context:    # MXNet keeps the sum buffer itself
+                    self._store[k] = merged
+                else:
+                    stored._data[...] = merged._data
                 continue
-            if stored.context != ctx:
+            if ctx.device_type == "gpu" and stored.context != ctx:
+                # as MXNet: a host weight moves to its sum's gpu, and is updated there
                 stored = self._store[k] = stored.copyto(ctx)
             self._updater(k, merged, stored)
 
@@ -291,7 +327,7 @@ class KVStore(KVStoreBase):
         priority : int
             Accepted for compatibility.
         ignore_sparse : bool
-            Accepted for compatibility (all arrays are dense).
+            Leave sparse outputs unchanged, with a warning (use :meth:`row_sparse_pull`).
 
         See notebook 04.
         """
@@ -303,7 +339,12 @@ class KVStore(KVStoreBase):
                 if o.shape != stored.shape:
                     raise KVStoreError(f"pull: output {i} for key {k!r} has shape {o.shape}, the "
                                        f"stored array has shape {stored.shape}")
-                o._data[...] = stored._data
+                if ignore_sparse and kvs_sparse.skip_sparse_pull(k, o):
+                    continue
+                if o.stype != "default":
+                    o[:] = stored          # re-stored in the output's own storage type
+                else:
+                    o._data[...] = stored._data
 
     def pushpull(self, key, value, out=None, priority=0):
         """:meth:`push` then :meth:`pull` (into ``value`` when ``out`` is None).
@@ -312,14 +353,13 @@ class KVStore(KVStoreBase):
         self.pull(key, out=value if out is None else out, priority=priority)
 
     def row_sparse_pull(self, key, out=None, priority=0, row_ids=None):
-        """Pull only the rows ``row_ids`` of each key; other rows of ``out`` become 0.
-
-        Arrays are dense in mxteach, so this gives the dense form of MXNet's row-sparse result.
+        """Pull only the rows ``row_ids`` of each key into row_sparse outputs: each ``out``
+        then stores exactly those rows (sorted, repeats removed), as in MXNet.
 
         Parameters
         ----------
         key : int, str, or list of them
-        out : NDArray or list of NDArray
+        out : RowSparseNDArray or list of RowSparseNDArray
         priority : int
         row_ids : NDArray or list of NDArray
             One array of row indices, used for every output, or one per output.
@@ -340,9 +380,8 @@ class KVStore(KVStoreBase):
             if o.shape != stored.shape:
                 raise KVStoreError(f"row_sparse_pull: output for key {k!r} has shape {o.shape}, "
                                    f"the stored array has shape {stored.shape}")
-            rows = np.unique(np.asarray(rid._data, dtype=np.int64))
-            o._data[...] = 0
-            o._data[rows] = stored._data[rows]
+            kvs_sparse.pull_rows(k, stored, self._stypes.get(k, "default"), o, rid,
+                                 KVStoreError)
 
     # -- optimizer ----------------------------------------------------------------------------
     def set_gradient_compression(self, compression_params):
@@ -440,8 +479,8 @@ def create(name="local"):
     name : str, default 'local'
         ``'local'``, ``'device'``, ``'local_allreduce_cpu'``, ``'local_allreduce_device'``,
         ``'local_update_cpu'`` ... (case-insensitive), or a name registered with
-        :meth:`KVStoreBase.register`. Names with ``'device'`` merge on the first pushed value's
-        device, the others on the CPU.
+        :meth:`KVStoreBase.register`. Names with ``'device'`` merge on the pushing devices
+        (sum buffers spread over them by size), the others on the CPU.
 
     Returns
     -------

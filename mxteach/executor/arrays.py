@@ -10,6 +10,7 @@ from .. import backend
 from ..base import MXNetError, MXNetValueError, did_you_mean
 from ..context import Context
 from ..ndarray.ndarray import NDArray
+from .devices import place_nodes
 
 __all__ = ["norm_reqs", "as_dict", "placement", "zeros", "from_pool"]
 
@@ -57,16 +58,11 @@ def as_dict(arrays, names, what, allow_missing=False):
 
 
 def placement(symbol, ctx, group2ctx):
-    """{node name: device} for nodes whose ``ctx_group`` attribute ``group2ctx`` maps (model
-    parallelism: those nodes' arrays live on that device)."""
-    if not group2ctx:
-        return {}
-    place = {}
-    for node in symbol._order():
-        group = node.attr.get("ctx_group")
-        if group is not None and group in group2ctx:
-            place[node.name] = group2ctx[group]
-    return place
+    """{node name: device} for the nodes ``group2ctx`` places (model parallelism: their
+    arrays live and their kernels run on that device), by MXNet's rule (``devices.py``)."""
+    order = symbol._order()
+    dev = place_nodes(order, group2ctx)
+    return {node.name: dev[id(node)] for node in order if id(node) in dev}
 
 
 def zeros(shape, dtype, ctx):

@@ -17,9 +17,10 @@ from ..context import Context
 from ..ndarray.ndarray import NDArray
 from ..symbol.infer import infer_shapes, infer_types
 from .. import backend
-from . import memory
+from . import devices, memory
 from .arrays import as_dict, from_pool, norm_reqs, placement, zeros
 from .plan import GraphPlan
+from . import sparse
 
 __all__ = ["Executor"]
 
@@ -47,16 +48,18 @@ class Executor:
         self._debug = config.flag("MXTEACH_DEBUG")
         given = {n: a.shape for n, a in {**args, **aux}.items()}
         order, shapes = infer_shapes(symbol._outputs, given)
-        _, types = infer_types(symbol._outputs, {n: a._data.dtype.name
+        _, types = infer_types(symbol._outputs, {n: np.dtype(a.dtype).name
                                                  for n, a in {**args, **aux}.items()})
         self._plan = GraphPlan(symbol._outputs, shapes, types, grad_reqs)
+        self._mirrors = sparse.Mirrors()
+        sparse.check_fallbacks(order, {n: a.stype for n, a in args.items()})
         self._build()
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
     def simple_bind(cls, symbol, ctx, grad_req="write", type_dict=None, group2ctx=None,
                     shared_arg_names=None, shared_exec=None, shared_buffer=None, shapes=None,
-                    private_names=()):
+                    private_names=(), stype_dict=None):
         """Allocate every array from the given input shapes, then bind.
 
         ``private_names`` (states) never take memory from ``shared_buffer``: sharing it would
@@ -78,6 +81,8 @@ class Executor:
         shared_names = set(names if shared_arg_names is None else shared_arg_names)
         place = placement(symbol, ctx, group2ctx)
         shared_from, args, grads, aux = {}, {}, {}, {}
+        stypes = sparse.arg_stypes(symbol._order(), names, stype_dict)
+        grad_stypes = sparse.sparse_grad_names(symbol._order(), stypes)
 
         def reuse(pool, name, shape, dtype):
             arr = pool.get(name) if pool is not None else None
@@ -98,6 +103,8 @@ class Executor:
             if from_exec is not None:
                 args[n] = from_exec
                 shared_from[n] = "shared_exec"
+            elif n in stypes:        # a sparse argument (stype_dict or the variable's stype)
+                args[n] = sparse.sparse_zeros(stypes[n], s, place.get(n, ctx), t)
             elif shared_buffer is not None and n not in shared_names and \
                     n not in private_names:
                 args[n], reused = from_pool(shared_buffer, n, s, t, place.get(n, ctx))
@@ -110,6 +117,8 @@ class Executor:
                     if shared_exec is not None and n in shared_names else None
                 if g is not None:
                     shared_from[n + "_grad"] = "shared_exec"
+                if g is None and grad_stypes.get(n) == "row_sparse":
+                    g = sparse.sparse_zeros("row_sparse", s, place.get(n, ctx), t)
                 grads[n] = g if g is not None else zeros(s, t, place.get(n, ctx))
         for n, s, t in zip(aux_names, aux_shapes, aux_types):
             a = reuse(shared_exec.aux_dict, n, s, t) if shared_exec is not None else None
@@ -148,46 +157,68 @@ class Executor:
             for name, arr in d.items():
                 yield kind, name, arr
 
+    def _device(self, node):
+        return self._place.get(node.name, self._ctx)
+
     def _build(self):
-        """Allocate the plan's buffers and fill the step lists, through the device's backend:
-        the same code for the CPU and a gpu."""
-        be = self._backend = backend.for_context(self._ctx)
-        be.check_arrays("bind", self._arrays())
+        """Allocate the plan's buffers and fill the step lists, through each node's device's
+        backend: the same code for the CPU, a gpu, and a graph spread over devices."""
         plan = self._plan
+        self._backend = backend.for_context(self._ctx)
+        nodes = {id(n): n for n in plan.order}
+        be_of = {id(n): backend.for_context(self._device(n)) for n in plan.order}
+        self._be_of = be_of
+        names = {n.name: n for n in plan.arg_nodes + plan.aux_nodes}
+        for kind, name, arr in self._arrays():
+            be_of[id(names[name])].check_arrays("bind", [(kind, name, arr)])
         # every operator's kernels are looked up before anything is allocated, so an operator
         # the device cannot run fails the bind at once, naming the node
-        self._kernels = {id(n): be.kernels(n.op, f"node '{n.name}'") for n in plan.op_nodes}
+        self._kernels = {id(n): be_of[id(n)].kernels(n.op, f"node '{n.name}'")
+                         for n in plan.op_nodes}
         requests = plan.buffer_requests()
+        self._req_dev = {r.key: self._device(nodes[r.key[-2]]) for r in requests}
         for req in requests:
-            be.check_dtype("bind", f"'{req.name}'", req.dtype)
-        self._requests = requests
-        arenas, where = memory.plan(requests)
-        self._arenas = arenas
-        pools = {a.index: be.arena(a.nbytes) for a in arenas}
+            be_of[req.key[-2]].check_dtype("bind", f"'{req.name}'", req.dtype)
         buf = {}
+        self._arenas, pools, where = [], {}, {}
+        for dev in dict.fromkeys(self._req_dev.values()):   # one memory plan per device
+            arenas, placed = memory.plan([r for r in requests if self._req_dev[r.key] == dev])
+            be = backend.for_context(dev)
+            for arena in arenas:
+                arena.index += len(self._arenas)
+                pools[arena.index] = be.arena(arena.nbytes)
+            self._arenas += arenas
+            where.update(placed)
         for req in requests:
-            if req.planned:
-                buf[req.key] = be.view(pools[where[req.key].index], req.shape, req.dtype)
-            else:
-                buf[req.key] = be.zeros(req.shape, req.dtype)
+            be = be_of[req.key[-2]]
+            buf[req.key] = (be.view(pools[where[req.key].index], req.shape, req.dtype)
+                            if req.planned else be.zeros(req.shape, req.dtype))
         for n in plan.arg_nodes:
-            buf[(id(n), 0)] = self._args[n.name]._data
-            if n.name in self._grads:
+            arg = self._args[n.name]
+            buf[(id(n), 0)] = arg._data if not sparse.is_sparse(arg) else \
+                self._mirrors.add(arg, be_of[id(n)].zeros(arg.shape, np.dtype(arg.dtype)))
+            if n.name in self._grads and not sparse.is_sparse(self._grads[n.name]):
                 buf[("grad", id(n), 0)] = self._grads[n.name]._data
         for n in plan.aux_nodes:
             buf[(id(n), 0)] = self._aux[n.name]._data
         self._buf = buf
+        self._requests = requests
+        self._cross = devices.Crossings(buf, requests, self._req_dev)
         self._states = {id(n): {} for n in plan.op_nodes}
-        self._fwd = []
+        self._fwd, self._ins = [], {}
         for n in plan.op_nodes:
-            ins = [be.raw(buf[(id(c), i)]) for c, i in n.inputs]
+            be = be_of[id(n)]
+            ins = [be.raw(self._cross.input(c, i, self._device(c), self._device(n), self._fwd))
+                   for c, i in n.inputs]
             outs = [be.raw(buf[(id(n), j)]) for j in range(n.num_outputs())]
+            self._ins[id(n)] = ins
             fn = be.forward_step(self._kernels[id(n)][0], ins, outs)
             self._fwd.append((fn, n.params, ins, outs, self._states[id(n)], n))
         self._bwd = self._backward_steps()
         self.outputs = []
         self._head_copies = []
         for n, i in plan.heads:
+            be = be_of[id(n)]
             if n.op is None:       # a variable as an output: MXNet returns a copy
                 src = buf[(id(n), 0)]
                 out = be.zeros(src.shape, src.dtype)
@@ -197,9 +228,9 @@ class Executor:
                 self.outputs.append(be.wrap(buf[(id(n), i)]))
 
     def _backward_steps(self):
-        plan, buf, be = self._plan, self._buf, self._backend
+        plan, buf = self._plan, self._buf
 
-        def raw(key):
+        def raw(key, be):
             return be.raw(buf[key])
 
         steps = []
@@ -207,35 +238,49 @@ class Executor:
         written = {("grad", id(n), i) for n, i in plan.heads
                    if n.op is not None and not n.op.loss}
         for n in plan.backward_nodes:
+            be, dev = self._be_of[id(n)], self._device(n)
             k = n.num_args()
-            ograds = None if n.op.loss else [raw(("grad", id(n), j))
+            ograds = None if n.op.loss else [raw(("grad", id(n), j), be)
                                              for j in range(n.num_outputs())]
-            igrads, reqs = [], []
-            for c, i in n.inputs[:k]:
+            sparse_step = sparse.make_step(n, self._grads, self._reqs, plan, self._args)
+            if sparse_step is not None:     # a row_sparse weight gradient (Embedding)
+                steps.append((sparse_step, n.params, ograds, self._ins[id(n)], [], [], [], {},
+                              n))
+                continue
+            igrads, reqs, transfers = [], [], []
+            for slot, (c, i) in enumerate(n.inputs[:k]):
                 key = (id(c), i)
                 gkey = ("grad",) + key
                 if not plan.needs_grad.get(key) or gkey not in buf:
                     igrads.append(None)
                     reqs.append("null")
                     continue
-                igrads.append(raw(gkey))
                 first = gkey not in written
                 written.add(gkey)
                 if c.op is None:
-                    user = self._reqs[c.name]
-                    reqs.append(user if first else "add")
+                    req = self._reqs[c.name] if first else "add"
                 else:
-                    reqs.append("write" if first else "add")
-            ins = [raw((id(c), i)) for c, i in n.inputs]
-            outs = [raw((id(n), j)) for j in range(n.num_outputs())]
+                    req = "write" if first else "add"
+                if devices.crosses(self._device(c), dev):
+                    # computed here, then sent to the producer's device and written/added there
+                    local, send = self._cross.gradient(n, slot, gkey, req, dev, self._device(c))
+                    transfers.append(send)
+                    igrads.append(be.raw(local))
+                    reqs.append("write")
+                    continue
+                igrads.append(raw(gkey, be))
+                reqs.append(req)
+            ins = self._ins[id(n)]
+            outs = [raw((id(n), j), be) for j in range(n.num_outputs())]
             backward = self._kernels[id(n)][1]
             if backward is None:     # a device may have an operator's forward only
                 raise MXNetError(f"operator {n.op.name} ('{n.name}') has no gradient on "
-                                 f"{self._ctx}; set grad_req='null' for the arguments below "
+                                 f"{dev}; set grad_req='null' for the arguments below "
                                  "it, or bind on mx.cpu()")
             fn = be.backward_step(backward, ograds, ins, outs, igrads)
             steps.append((fn, n.params, ograds, ins, outs, igrads, reqs,
                           self._states[id(n)], n))
+            steps += transfers
         return steps
 
     # -- running ------------------------------------------------------------------------------
@@ -246,17 +291,25 @@ class Executor:
                 raise MXNetTypeError(f"forward: '{name}' is not an argument; arguments are "
                                      f"{self.arg_names}.{did_you_mean(name, self.arg_names)}")
             dst = self._args[name]
-            src = value._data if isinstance(value, NDArray) else np.asarray(value)
+            src = value if sparse.is_sparse(value) else \
+                value._data if isinstance(value, NDArray) else np.asarray(value)
             if src.shape != dst.shape:
                 raise ShapeError(f"forward: '{name}' has shape {src.shape}, the executor was "
                                  f"bound with {dst.shape}; use reshape()")
-            dst._data[...] = src
+            if sparse.is_sparse(dst) or sparse.is_sparse(src):
+                dst[:] = src          # re-stored in the argument's own storage type
+            else:
+                dst._data[...] = src
+        self._mirrors.refresh()
         is_train = bool(is_train)
         if self._monitor is None and not self._debug:
             for fn, p, ins, outs, st, _ in self._fwd:
                 fn(p, ins, outs, is_train, st)
         else:
             for fn, p, ins, outs, st, node in self._fwd:
+                if node is None:            # a copy across devices (devices.py)
+                    fn(p, ins, outs, is_train, st)
+                    continue
                 if self._debug:
                     print(f"[mxteach] forward {node.op.name} {node.name} "
                           f"{[x.shape for x in ins]} -> {[o.shape for o in outs]}",
@@ -269,11 +322,12 @@ class Executor:
         return self.outputs
 
     def _emit_monitor(self, node, ins, outs):
+        be = self._be_of[id(node)]
         if self._monitor_all:
             for name, arr in zip(node.input_names(), ins):
-                self._monitor(f"{node.name}_{name}", self._backend.wrap(arr))
+                self._monitor(f"{node.name}_{name}", be.wrap(arr))
         for name, arr in zip(node.output_names(), outs):
-            self._monitor(name, self._backend.wrap(arr))
+            self._monitor(name, be.wrap(arr))
 
     def backward(self, out_grads=None, is_train=True):
         """Propagate gradients into ``grad_arrays`` (loss heads need no ``out_grads``)."""
@@ -366,7 +420,10 @@ class Executor:
                 if value.shape != dst[name].shape:
                     raise ShapeError(f"copy_params_from: '{name}' has shape {value.shape}, "
                                      f"expected {dst[name].shape}")
-                dst[name]._data[...] = value._data
+                if sparse.is_sparse(dst[name]) or sparse.is_sparse(value):
+                    dst[name][:] = value
+                else:
+                    dst[name]._data[...] = value._data
 
     def reshape(self, partial_shaping=False, allow_up_sizing=False, **kwargs):
         """A new executor for new input shapes, sharing parameter arrays with this one."""
@@ -387,12 +444,12 @@ class Executor:
             if int(np.prod(s)) > old.size and not allow_up_sizing:
                 raise MXNetError(f"reshape: '{n}' grows from {old.shape} to {tuple(s)}; pass "
                                  "allow_up_sizing=True to allocate a larger array")
-            args[n] = zeros(s, old._data.dtype, self._ctx)
+            args[n] = zeros(s, old._data.dtype, old.context)
             if n in self._grads:
-                grads[n] = zeros(s, old._data.dtype, self._ctx)
+                grads[n] = zeros(s, old._data.dtype, old.context)
         for n, s in zip(self.aux_names, aux_shapes):
             old = self._aux[n]
-            aux[n] = old if old.shape == tuple(s) else zeros(s, old._data.dtype, self._ctx)
+            aux[n] = old if old.shape == tuple(s) else zeros(s, old._data.dtype, old.context)
         exe = Executor(self._symbol, self._ctx, args, grads, self._reqs, aux,
                        {n: "reshaped_from" for n in args if args[n] is self._args.get(n)},
                        self._group2ctx)
@@ -414,14 +471,14 @@ class Executor:
                                   int(arr.nbytes), str(device), shared))
 
         for n in self.arg_names:
-            row(n, "argument", self._args[n]._data, self._shared_from.get(n, ""),
+            row(n, "argument", sparse.stored(self._args[n]), self._shared_from.get(n, ""),
                 self._args[n].context)
         for n in self.arg_names:
             if n in self._grads:
                 shared = self._shared_from.get(n + "_grad", "")
                 if not shared and self._shared_from.get(n) == "reshaped_from":
                     shared = "reshaped_from"
-                row(n + "_grad", "gradient", self._grads[n]._data, shared,
+                row(n + "_grad", "gradient", sparse.stored(self._grads[n]), shared,
                     self._grads[n].context)
         for n in self.aux_names:
             row(n, "auxiliary", self._aux[n]._data, self._shared_from.get(n, ""),
@@ -433,8 +490,7 @@ class Executor:
                 arena = next(a for a in self._arenas if req in a.users)
                 others = [u.name for u in arena.users if u is not req]
                 shared = f"arena{arena.index}" + (": " + ", ".join(others) if others else "")
-            node_name = req.name.rsplit("_", 2 if req.role.endswith("grad") else 1)[0]
-            row(req.name, req.role, arr, shared, self._place.get(node_name, dev))
+            row(req.name, req.role, arr, shared, self._req_dev[req.key])
         # scratch an operator keeps between calls (im2col columns, masks, batch statistics);
         # it exists only after the first forward
         for node in self._plan.op_nodes:
@@ -451,7 +507,7 @@ class Executor:
         fixed = sum(r.nbytes for r in self._requests if not r.planned)
         workspace = sum(v.nbytes for st in self._states.values() for v in st.values()
                         if isinstance(v, np.ndarray))
-        arrays = sum(a._data.nbytes for d in (self._args, self._grads, self._aux)
+        arrays = sum(sparse.stored(a).nbytes for d in (self._args, self._grads, self._aux)
                      for a in d.values())
         return {"arrays_bytes": arrays, "dedicated_bytes": fixed,
                 "intermediate_naive_bytes": naive, "intermediate_planned_bytes": planned,

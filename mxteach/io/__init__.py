@@ -16,7 +16,8 @@ from .image_record import ImageRecordIter
 from .mx_data_iter import MXDataIter
 from .mnist import MNISTIter
 from .csv_iter import CSVIter
+from .libsvm import LibSVMIter
 
 __all__ = ["DataDesc", "DataBatch", "DataIter", "NDArrayIter", "ResizeIter", "PrefetchingIter",
            "IOError_", "IOTypeError", "check_bind_shapes",
-           "ImageRecordIter", "MXDataIter", "MNISTIter", "CSVIter"]
+           "ImageRecordIter", "MXDataIter", "MNISTIter", "CSVIter", "LibSVMIter"]

@@ -126,7 +126,9 @@ class ImageRecordIter(_CurrentBatchIter):
     """Batches of images ``(batch_size, c, h, w)`` and labels from a ``.rec`` file packed by
     ``im2rec``, decoded and augmented in worker threads.
 
-    Parameters (MXNet 1.9.1's names and defaults)
+    The parameters have MXNet 1.9.1's names and defaults.
+
+    Parameters
     ----------
     path_imgrec : str
         The RecordIO file. With ``path_imgidx`` (its ``.idx``) records are read as needed;
@@ -153,9 +155,14 @@ class ImageRecordIter(_CurrentBatchIter):
     preprocess_threads : int, default 4
         Decoding threads. ``prefetch_buffer`` (default 4): batches prepared ahead.
     data_name, label_name : str
+        The names of the batch's data and label.
     dtype : str, default 'float32'
+        The data's type.
 
-    Bad files raise :class:`MXNetError` naming the file, the record and its byte offset.
+    Raises
+    ------
+    MXNetError
+        On a bad file, naming the file, the record and its byte offset.
     """
 
     def __init__(self, path_imgrec=None, data_shape=None, batch_size=None, path_imgidx="",

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..base import MXNetValueError
 from .idx_file import read_idx
-from .mx_data_iter import MXDataIter, check_kwargs, positive_int
+from .mx_data_iter import MXDataIter, check_kwargs, check_part, positive_int
 
 __all__ = ["MNISTIter", "cxx_shuffle_order"]
 
@@ -116,11 +116,7 @@ class MNISTIter(MXDataIter):
             raise MXNetValueError(f"MNISTIter: dtype {dtype!r} is not supported; the images "
                                   "come out as float32")
         self._batch_size = positive_int("MNISTIter", "batch_size", batch_size)
-        num_parts = positive_int("MNISTIter", "num_parts", num_parts)
-        part_index = positive_int("MNISTIter", "part_index", part_index, low=0)
-        if part_index >= num_parts:
-            raise MXNetValueError(f"MNISTIter: part_index {part_index} must be smaller than "
-                                  f"num_parts {num_parts}")
+        num_parts, part_index = check_part("MNISTIter", num_parts, part_index)
         images = read_idx(image, expect=(0x08, 3))
         labels = read_idx(label, expect=(0x08, 1))
         if len(images) != len(labels):

@@ -25,7 +25,7 @@ from ..base import MXNetError, MXNetValueError
 from ..ndarray.ndarray import NDArray
 from .base import DataBatch, DataDesc, DataIter
 
-__all__ = ["MXDataIter", "check_kwargs", "positive_int"]
+__all__ = ["MXDataIter", "check_kwargs", "positive_int", "check_part"]
 
 
 def check_kwargs(iter_name, kwargs, known):
@@ -43,6 +43,16 @@ def positive_int(iter_name, name, value, low=1):
         raise MXNetValueError(f"{iter_name}: {name} must be an integer >= {low}, got "
                               f"{value!r}")
     return int(value)
+
+
+def check_part(iter_name, num_parts, part_index):
+    """``(num_parts, part_index)`` as ints, the index below the count (one part per worker)."""
+    num_parts = positive_int(iter_name, "num_parts", num_parts)
+    part_index = positive_int(iter_name, "part_index", part_index, low=0)
+    if part_index >= num_parts:
+        raise MXNetValueError(f"{iter_name}: part_index {part_index} must be smaller than "
+                              f"num_parts {num_parts}")
+    return num_parts, part_index
 
 
 class MXDataIter(DataIter):

@@ -5,12 +5,14 @@ See notebook 03.
 """
 from __future__ import annotations
 
+import warnings
 from collections import OrderedDict
 
 import numpy as np
 
-from ..base import MXNetError, mx_real_t
+from ..base import MXNetError, MXNetNotImplementedError, mx_real_t
 from ..ndarray.ndarray import NDArray
+from ..ndarray.sparse_storage import StorageFallbackWarning
 from ..io_checks import IOError_, IOTypeError, _is_int, check_iter_lengths
 from .base import DataDesc, DataBatch, DataIter
 
@@ -118,6 +120,10 @@ class NDArrayIter(DataIter):
         self.data = _named_arrays(data, allow_empty=False, default_name=data_name)
         self.label = _named_arrays(label, allow_empty=True, default_name=label_name)
         self.layout = layout
+        if last_batch_handle != "discard" and any(
+                getattr(a, "stype", "default") == "csr" for _, a in self.data + self.label):
+            raise MXNetNotImplementedError("`NDArrayIter` only supports ``CSRNDArray`` with "
+                                           "`last_batch_handle` set to `discard`.")
         self._check_lengths(last_batch_handle)
         self.idx = np.arange(self.data[0][1].shape[0])
         self.num_data = self.idx.shape[0]
@@ -201,6 +207,13 @@ class NDArrayIter(DataIter):
         axis = self._batch_axis
         out = []
         for _, arr in named:
+            if arr.stype == "csr" and isinstance(rows, slice):
+                # MXNet 1.9.1 slices csr data with a dense fallback: its batches are dense
+                warnings.warn("storage fallback: NDArrayIter slices csr data into dense "
+                              "batches, as MXNet 1.9.1 does (mx.io.LibSVMIter gives csr "
+                              "batches)", StorageFallbackWarning, stacklevel=4)
+                out.append(NDArray(arr[rows].asnumpy(), arr.context))
+                continue
             key = [slice(None)] * arr.ndim
             key[axis] = rows
             out.append(NDArray(np.array(arr._data[tuple(key)], copy=True), arr.context))

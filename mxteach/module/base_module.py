@@ -198,7 +198,7 @@ class BaseModule:
             eval_batch_end_callback=None, initializer=None, arg_params=None, aux_params=None,
             allow_missing=False, force_rebind=False, force_init=False, begin_epoch=0,
             num_epoch=None, validation_metric=None, monitor=None, sparse_row_id_fn=None):
-        """Train on ``train_data`` for epochs ``begin_epoch .. num_epoch-1``. See notebook 05.
+        """Train on ``train_data`` for epochs ``begin_epoch`` to ``num_epoch - 1``. See notebook 05.
 
         Emits ``batch_end`` (with the metric's current values, ``data_wait``: seconds spent
         waiting for that batch, ``data_load``: the iterator's own loading time, if it reports
@@ -422,8 +422,9 @@ class BaseModule:
         return self._abstract("install_monitor()")
 
     def prepare(self, data_batch, sparse_row_id_fn=None):
-        """Prepare for ``data_batch`` (dense storage needs nothing; bucketing switches)."""
+        """Prepare for ``data_batch``: :class:`Module` pulls row_sparse parameter rows with
+        ``sparse_row_id_fn``; here there is nothing to pull (MXNet warns alike)."""
         if sparse_row_id_fn is not None:
-            self.logger.warning("sparse_row_id_fn is ignored: mxteach stores every array "
-                                "densely")
+            warnings.warn("sparse_row_id_fn is not invoked for BaseModule.", UserWarning,
+                          stacklevel=2)
 

@@ -11,6 +11,7 @@ from ..context import cpu
 from ..executor import Executor
 from ..io import DataDesc
 from ..ndarray.ndarray import NDArray
+from .sparse_rows import is_sparse_batch, load_sparse
 
 __all__ = ["DataParallelExecutorGroup", "split_input_slice", "slice_counts"]
 
@@ -289,6 +290,7 @@ class DataParallelExecutorGroup:
         for names, blocks, target in ((self.param_names, self.param_arrays, arg_params),
                                       (self.aux_names, self.aux_arrays, aux_params)):
             for name, block in zip(names, blocks):
+                block = [a.tostype("default") for a in block]   # sparse: rows stored, rest 0
                 mean = sum(a._data.astype(np.float64) for a in block) / len(block) \
                     if len(block) > 1 else block[0]._data
                 value = np.asarray(mean, dtype=block[0]._data.dtype)
@@ -308,6 +310,9 @@ class DataParallelExecutorGroup:
             if isinstance(src, (list, tuple)):   # already sliced per device
                 for s, (_, dst) in zip(src, dst_list):
                     dst._data[...] = s._data
+                continue
+            if is_sparse_batch(src, dst_list):      # csr batches (module/sparse_rows.py)
+                load_sparse(src, dst_list, what)
                 continue
             data = src._data if isinstance(src, NDArray) else np.asarray(src)
             for sl, dst in dst_list:

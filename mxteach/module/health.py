@@ -69,10 +69,11 @@ class _Plan:
     """What to check each batch for one set of executor groups (see the module notes)."""
 
     def __init__(self, groups):
+        # sparse arrays have no live dense buffer to watch (their stored rows change)
         params = [ws[0]._data for g in groups for ws in g.param_arrays
-                  if isinstance(ws[0]._data, np.ndarray)]
+                  if ws[0].stype == "default" and isinstance(ws[0]._data, np.ndarray)]
         grads = [gs[0]._data for g in groups for gs in g.grad_arrays
-                 if gs and isinstance(gs[0]._data, np.ndarray)]
+                 if gs and gs[0].stype == "default" and isinstance(gs[0]._data, np.ndarray)]
         total = sum(a.size for a in params)
         self.budget = max(MIN_BUDGET, int(total * BUDGET_FRACTION))
         self.small_grads, used = [], 0

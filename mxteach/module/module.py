@@ -24,6 +24,7 @@ from .base_module import BaseModule
 from .checks import check_names as _check_names, check_param_dtypes, check_reshape, \
     parse_descs as _parse_descs
 from .executor_group import DataParallelExecutorGroup
+from .sparse_rows import dense_zeros_like, pull_sparse_rows
 
 __all__ = ["Module"]
 
@@ -112,7 +113,7 @@ class Module(BaseModule):
     @staticmethod
     def load(prefix, epoch, load_optimizer_states=False, **kwargs):
         """A Module from ``prefix-symbol.json`` and ``prefix-EPOCH.params`` (MXNet's files);
-        the optimizer states are loaded at init_optimizer() when asked for."""
+        the optimizer states are loaded at init_optimizer() when asked for. See notebook 06."""
         sym, args, auxs = load_checkpoint(prefix, epoch)  # completes an interrupted save
         mod = Module(symbol=sym, **kwargs)
         mod._arg_params, mod._aux_params = args, auxs
@@ -125,7 +126,8 @@ class Module(BaseModule):
         return mod
 
     def save_checkpoint(self, prefix, epoch, save_optimizer_states=False, remove_amp_cast=True):
-        """Write ``prefix-symbol.json``, ``prefix-EPOCH.params`` (and ``.states``), atomically."""
+        """Write ``prefix-symbol.json``, ``prefix-EPOCH.params`` (and ``.states``), atomically.
+        See notebook 06."""
         # every precondition and every byte first, then one atomic set (issue 9): a failing
         # save leaves the previous checkpoint untouched, a killed one the old or the new set
         states = self._optimizer_states_bytes() if save_optimizer_states else None
@@ -227,7 +229,7 @@ class Module(BaseModule):
                 src = given[name]
                 src = src if isinstance(src, NDArray) else NDArray(np.asarray(src))
                 if src is not arr:
-                    arr._data[...] = src._data
+                    arr._data[...] = src.asnumpy() if src.stype != "default" else src._data
                 return
             if given is not None and not allow_missing:
                 raise MXNetError(f"init_params: '{name}' is missing from the given parameters "
@@ -335,7 +337,7 @@ class Module(BaseModule):
             # loaded dicts may hold parameters of other buckets too
             self._exec_group.set_params(self._arg_params, self._aux_params, allow_extra=True)
         else:
-            self._arg_params = {n: NDArray(np.zeros_like(b[0]._data), cpu())
+            self._arg_params = {n: NDArray(dense_zeros_like(b[0]), cpu())
                                 for n, b in zip(self._param_names,
                                                 self._exec_group.param_arrays)}
             self._aux_params = {n: NDArray(np.zeros_like(b[0]._data), cpu())
@@ -423,7 +425,9 @@ class Module(BaseModule):
             if self._compression_params:
                 kv.set_gradient_compression(self._compression_params)
             for idx, name in enumerate(self._exec_group.param_names):
-                kv.init(name, self._arg_params[name])
+                # a row_sparse parameter enters the store row_sparse (row_sparse_pull needs it)
+                kv.init(name, self._arg_params[name].tostype(
+                    self._exec_group.param_arrays[idx][0].stype))
                 if update_on_kvstore:
                     kv.pull(name, self._exec_group.param_arrays[idx], priority=-idx)
             if update_on_kvstore:
@@ -546,8 +550,11 @@ class Module(BaseModule):
         self._emit("install_monitor", self.stage, monitor=mon)
 
     def prepare(self, data_batch, sparse_row_id_fn=None):
+        """Pull the rows of row_sparse parameters that ``data_batch`` needs from the kvstore
+        (``sparse_row_id_fn(data_batch)`` gives ``{param name: row ids}``). See notebook 15."""
         self._require("binded", call="prepare")
-        super().prepare(data_batch, sparse_row_id_fn)
+        if sparse_row_id_fn is not None:
+            pull_sparse_rows(self, data_batch, sparse_row_id_fn)
 
     # -- optimizer states ---------------------------------------------------------------------
     def save_optimizer_states(self, fname):

@@ -1,7 +1,7 @@
 """``mx.nd.sparse``: sparse NDArrays (``row_sparse``, ``csr``) and the operators that keep them
 sparse. The storage classes are in ``sparse_storage.py``, the operators in ``sparse_ops.py``.
 
-See notebook 01.
+See notebook 15.
 """
 from __future__ import annotations
 
@@ -13,17 +13,17 @@ from .sparse_storage import elemwise as _elemwise
 
 
 def elemwise_add(lhs, rhs):
-    """``lhs + rhs`` in their common sparse storage type. See notebook 01."""
+    """``lhs + rhs`` in their common sparse storage type. See notebook 15."""
     return _elemwise("add", lhs, rhs)
 
 
 def elemwise_sub(lhs, rhs):
-    """``lhs - rhs`` in their common sparse storage type. See notebook 01."""
+    """``lhs - rhs`` in their common sparse storage type. See notebook 15."""
     return _elemwise("sub", lhs, rhs)
 
 
 def elemwise_mul(lhs, rhs):
-    """``lhs * rhs`` in their common sparse storage type. See notebook 01."""
+    """``lhs * rhs`` in their common sparse storage type. See notebook 15."""
     return _elemwise("mul", lhs, rhs)
 
 

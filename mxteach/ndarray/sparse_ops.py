@@ -14,7 +14,7 @@ call                                   storage types in → out
 everything else                        dense copies, with a ``StorageFallbackWarning``
 =====================================  ===================================================
 
-See notebook 01.
+See notebook 15.
 """
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def _dense(x):
 
 
 def dot(lhs, rhs, transpose_a=False, transpose_b=False, **kwargs):
-    """Matrix product with MXNet's storage dispatch (see the module table). See notebook 01."""
+    """Matrix product with MXNet's storage dispatch (see the module table). See notebook 15."""
     if isinstance(lhs, CSRNDArray) and not is_sparse(rhs):
         b = _dense(rhs)
         b = np.ascontiguousarray(b.T if transpose_b else b)
@@ -76,13 +76,13 @@ def dot(lhs, rhs, transpose_a=False, transpose_b=False, **kwargs):
 
 
 def cast_storage(data, stype):
-    """``data`` in storage type ``stype``. See notebook 01."""
+    """``data`` in storage type ``stype``. See notebook 15."""
     return tostype(data, stype)
 
 
 def square_sum(data, axis=None, keepdims=False):
     """Sum of squares of a row_sparse array (MXNet's ``_square_sum``): by row with
-    ``axis=1, keepdims=True`` the result stays row_sparse. See notebook 01."""
+    ``axis=1, keepdims=True`` the result stays row_sparse. See notebook 15."""
     if not isinstance(data, RowSparseNDArray):
         raise MXNetError(f"square_sum takes a row_sparse array, got {getattr(data, 'stype', '?')}")
     sq = data._values.astype(data._values.dtype) ** 2

@@ -11,7 +11,7 @@ sees a *dense copy* and, like MXNet's "storage fallback", says so with a
 fails loudly instead of being lost. Sparse arrays live on CPU contexts (mxteach has no CUDA
 sparse kernels yet): a copy to a gpu raises an error that says so.
 
-See notebook 01.
+See notebook 15.
 """
 from __future__ import annotations
 
@@ -27,9 +27,11 @@ from .ndarray import NDArray, _ctx
 
 __all__ = ["BaseSparseNDArray", "CSRNDArray", "RowSparseNDArray", "StorageFallbackWarning",
            "STYPES", "csr_matrix", "row_sparse_array", "zeros", "empty", "array", "tostype",
-           "to_stype", "is_sparse", "elemwise", "retain"]
+           "to_stype", "is_sparse", "elemwise", "retain", "STYPE_CODES", "stype_code"]
 
 STYPES = ("default", "row_sparse", "csr")
+# MXNet's storage-type enum, as a symbol's JSON writes it in a variable's __storage_type__
+STYPE_CODES = {"default": 0, "row_sparse": 1, "csr": 2}
 IDX = np.int64            # MXNet's index type for indices and indptr
 
 
@@ -46,6 +48,11 @@ def fallback(what, stypes):
 
 def is_sparse(x):
     return isinstance(x, BaseSparseNDArray)
+
+
+def stype_code(stype):
+    """The ``__storage_type__`` attribute MXNet writes for ``stype`` ('1' for row_sparse)."""
+    return str(STYPE_CODES[_check_stype(stype)])
 
 
 def _check_stype(stype):
@@ -221,7 +228,7 @@ class BaseSparseNDArray(NDArray):
 
 
 class RowSparseNDArray(BaseSparseNDArray):
-    """Some rows stored: ``data`` (k, ...) and sorted ``indices`` (k,). See notebook 01."""
+    """Some rows stored: ``data`` (k, ...) and sorted ``indices`` (k,). See notebook 15."""
 
     stype_name = "row_sparse"
     _aux_names = ("indices",)
@@ -244,7 +251,7 @@ class RowSparseNDArray(BaseSparseNDArray):
 class CSRNDArray(BaseSparseNDArray):
     """Compressed sparse rows (2-d): ``data``, column ``indices`` and row offsets ``indptr``.
 
-    See notebook 01.
+    See notebook 15.
     """
 
     stype_name = "csr"
@@ -371,7 +378,7 @@ def csr_matrix(arg1, shape=None, ctx=None, dtype=None):
     """A CSRNDArray from ``(data, indices, indptr)``, ``(data, (row, col))``, a dense array,
     a scipy sparse matrix, another CSRNDArray, or a shape (all zeros), as MXNet's.
 
-    See notebook 01.
+    See notebook 15.
     """
     if _shape_only(arg1):
         return zeros("csr", arg1, ctx, dtype)
@@ -403,7 +410,7 @@ def row_sparse_array(arg1, shape=None, ctx=None, dtype=None):
     """A RowSparseNDArray from ``(data, indices)``, a dense array, another RowSparseNDArray, or
     a shape (all zeros), as MXNet's.
 
-    See notebook 01.
+    See notebook 15.
     """
     if _shape_only(arg1):
         return zeros("row_sparse", arg1, ctx, dtype)
@@ -424,7 +431,7 @@ def row_sparse_array(arg1, shape=None, ctx=None, dtype=None):
 
 
 def zeros(stype, shape, ctx=None, dtype=None, **kwargs):
-    """An all-zero array of storage type ``stype`` (nothing stored). See notebook 01."""
+    """An all-zero array of storage type ``stype`` (nothing stored). See notebook 15."""
     _check_stype(stype)
     shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
     dtype = np.dtype(dtype or mx_real_t)
@@ -440,13 +447,13 @@ def zeros(stype, shape, ctx=None, dtype=None, **kwargs):
 
 
 def empty(stype, shape, ctx=None, dtype=None):
-    """As :func:`zeros` (a sparse array with nothing stored is empty). See notebook 01."""
+    """As :func:`zeros` (a sparse array with nothing stored is empty). See notebook 15."""
     return zeros(stype, shape, ctx, dtype)
 
 
 def array(source_array, ctx=None, dtype=None):
     """A sparse array from a sparse NDArray or a scipy sparse matrix (CSR), as MXNet's
-    ``mx.nd.sparse.array``; dense sources belong to ``mx.nd.array``. See notebook 01."""
+    ``mx.nd.sparse.array``; dense sources belong to ``mx.nd.array``. See notebook 15."""
     if isinstance(source_array, BaseSparseNDArray):
         out = source_array.astype(_dtype_of(source_array, dtype))
         return out.copyto(_ctx(ctx)) if ctx is not None else out.copy()
@@ -460,7 +467,7 @@ def array(source_array, ctx=None, dtype=None):
 
 
 def tostype(arr, stype):
-    """``arr`` converted to storage type ``stype`` (``cast_storage``). See notebook 01."""
+    """``arr`` converted to storage type ``stype`` (``cast_storage``). See notebook 15."""
     _check_stype(stype)
     if getattr(arr, "stype", "default") == stype:
         return arr
@@ -510,7 +517,7 @@ def _combine(kind, keys, ka, va, kb, vb, dtype, intersect_product):
 
 def elemwise(kind, a, b):
     """``a + b``, ``a - b`` or ``a * b`` of two arrays of one sparse storage type and shape,
-    in that storage type (MXNet's elemwise_add/sub/mul keep it). See notebook 01."""
+    in that storage type (MXNet's elemwise_add/sub/mul keep it). See notebook 15."""
     if type(a) is not type(b) or a.shape != b.shape:
         raise MXNetError(f"elemwise {kind}: both inputs must have one sparse storage type and "
                          f"shape, got {a.stype} {a.shape} and {b.stype} {b.shape}")
@@ -535,7 +542,7 @@ def elemwise(kind, a, b):
 
 def retain(data, indices):
     """The rows of row_sparse ``data`` whose numbers are in ``indices`` (others dropped), as
-    MXNet's ``sparse.retain``. See notebook 01."""
+    MXNet's ``sparse.retain``. See notebook 15."""
     if not isinstance(data, RowSparseNDArray):
         raise MXNetError(f"retain takes a row_sparse array, got storage type "
                          f"{getattr(data, 'stype', 'default')}")

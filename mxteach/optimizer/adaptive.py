@@ -19,6 +19,7 @@ import numpy as np
 from ..ndarray.ndarray import zeros
 from .base import Optimizer, register, _apply, _check_same_shape, _store
 from . import steps
+from .sparse import dense_grad, is_row_sparse, lazy_apply, refuse_sparse
 
 __all__ = ["Adam", "AdaGrad", "RMSProp", "AdaDelta", "Adamax", "Nadam", "Ftrl", "FTML", "LAMB"]
 
@@ -61,7 +62,8 @@ class Adam(Optimizer):
     beta2 : float, default 0.999
     epsilon : float, default 1e-8
     lazy_update : bool, default True
-        Accepted for compatibility (all arrays are dense here).
+        With a row_sparse gradient, update only the rows it stores (their moments too);
+        False updates every row (``optimizer/sparse.py``).
     **kwargs
         Passed to :class:`~mxteach.optimizer.Optimizer`.
 
@@ -83,8 +85,13 @@ class Adam(Optimizer):
     def update(self, index, weight, grad, state):
         lr, wd, step = _begin(self, index, weight, grad)
         lr *= math.sqrt(1.0 - self.beta2 ** step) / (1.0 - self.beta1 ** step)
-        _run(steps.adam_step, weight, grad, state[0], state[1], lr, wd, self.rescale_grad,
-             self.clip_gradient, self.beta1, self.beta2, self.epsilon)
+        if self.lazy_update and is_row_sparse(grad):
+            lazy_apply(steps.adam_step, weight, grad, state[0], state[1], lr, wd,
+                       self.rescale_grad, self.clip_gradient, self.beta1, self.beta2,
+                       self.epsilon)
+            return
+        _run(steps.adam_step, weight, dense_grad(grad), state[0], state[1], lr, wd,
+             self.rescale_grad, self.clip_gradient, self.beta1, self.beta2, self.epsilon)
 
 
 @register
@@ -118,6 +125,7 @@ class AdaGrad(Optimizer):
         return _zeros_like(weight, same_dtype=False)
 
     def update(self, index, weight, grad, state):
+        refuse_sparse("AdaGrad", grad, "MXNet: Operator not implemented: _sparse_adagrad_update")
         lr, wd, _ = _begin(self, index, weight, grad)
         _run(steps.adagrad_step, weight, grad, state, lr, wd, self.rescale_grad,
              self.clip_gradient, self.float_stable_eps)

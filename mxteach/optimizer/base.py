@@ -18,6 +18,7 @@ import numpy as np
 from ..backend import for_context
 from ..base import MXNetAttributeError, MXNetError, MXNetNotImplementedError
 from ..ndarray.ndarray import NDArray
+from ..ndarray.sparse_storage import fallback
 from .registry import OPTIMIZERS, OptimizerError
 
 __all__ = ["Optimizer", "register", "create", "OptimizerError", "LearningRateLockedError",
@@ -36,6 +37,9 @@ def _buf(x):
     """The numpy buffer behind an NDArray (updates write into it in place)."""
     if not isinstance(x, NDArray):
         raise MXNetError(f"optimizer update expects NDArrays, got {type(x).__name__}")
+    if x.stype != "default":      # no lazy rule here: MXNet's storage fallback, said aloud
+        fallback("optimizer update", [x.stype])
+        return x.asnumpy()
     return x._data
 
 
@@ -51,6 +55,9 @@ def _apply(rule, family, *args):
     twin in ``kernels/cuda/<family>.py`` on a gpu. ``args`` are the rule's arguments with
     NDArrays (or None) for arrays; every NDArray must share the weight's device."""
     weight = args[0]
+    if weight.stype != "default":
+        raise MXNetError(f"{rule.__name__} update: the weight is {weight.stype}; mxteach "
+                         f"updates dense weights only (row_sparse *gradients* are fine)")
     dev = for_context(weight.context)
     names = _operand_names(rule)
     dev.check_operands(f"{rule.__name__} update", (names[0], weight),

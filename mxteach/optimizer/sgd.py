@@ -18,6 +18,7 @@ from .. import config
 from .. import random_state as _random
 from ..ndarray.ndarray import NDArray, zeros
 from .base import Optimizer, register, _apply, _check_same_shape, _store
+from .sparse import dense_grad, is_row_sparse, lazy_apply
 from .steps import (sgd_step, nag_step, signum_step, sgld_step, dcasgd_step, test_step)
 
 __all__ = ["SGD", "ccSGD", "NAG", "Signum", "SGLD", "DCASGD", "Test", "sgd_step", "nag_step"]
@@ -56,7 +57,8 @@ class SGD(_MasterCopyMixin, Optimizer):
     momentum : float, default 0.0
         Momentum factor.
     lazy_update : bool, default True
-        Accepted for compatibility; all arrays here are dense, so updates are always full.
+        With a row_sparse gradient, update only the rows it stores (no weight decay or
+        momentum decay elsewhere); False updates every row (``optimizer/sparse.py``).
     **kwargs
         Passed to :class:`Optimizer` (learning_rate default 0.01).
 
@@ -91,8 +93,12 @@ class SGD(_MasterCopyMixin, Optimizer):
             mom, target = s if multi_precision else (s, w)
             if multi_precision:
                 g = g.astype(np.float32)
-            _apply(sgd_step, "optim", target, g, mom, lr, wd, self.rescale_grad,
-                   self.clip_gradient, momentum)
+            if self.lazy_update and is_row_sparse(g):     # only the rows the batch touched
+                lazy_apply(sgd_step, target, g, mom, lr, wd, self.rescale_grad,
+                           self.clip_gradient, momentum)
+            else:       # MXNet's "standard update": every row, the gradient densified
+                _apply(sgd_step, "optim", target, dense_grad(g), mom, lr, wd,
+                       self.rescale_grad, self.clip_gradient, momentum)
             if multi_precision:
                 _store(w, target)
 

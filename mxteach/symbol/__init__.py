@@ -61,6 +61,7 @@ maximum = _binary_or_scalar("_Maximum", "_MaximumScalar", "_MaximumScalar")
 minimum = _binary_or_scalar("_Minimum", "_MinimumScalar", "_MinimumScalar")
 pow = _binary_or_scalar("_Power", "_PowerScalar", "_RPowerScalar")  # noqa: A001 - MXNet's name
 power = pow
+hypot = _binary_or_scalar("_Hypot", "_HypotScalar", "_HypotScalar")
 
 
 def zeros(shape, dtype=None, **kwargs):

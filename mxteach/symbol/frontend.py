@@ -10,6 +10,7 @@ from ..base import MXNetError, MXNetTypeError, MXNetValueError, NameManager
 from ..ops import registry
 from ..ops.frontend import split_call
 from ..ops.registry import format_param
+from ..ndarray.sparse_storage import stype_code
 from .graph import Node, from_json
 from .infer import DTYPE_TO_CODE
 from .symbol import Symbol
@@ -60,7 +61,7 @@ def Variable(name, attr=None, shape=None, lr_mult=None, wd_mult=None, dtype=None
     if init is not None:
         a["__init__"] = init if isinstance(init, str) else init.dumps()
     if stype is not None:
-        a["__storage_type__"] = str(stype)
+        a["__storage_type__"] = stype_code(stype)      # MXNet's enum: '1' is row_sparse
     for k, v in kwargs.items():
         if not (k.startswith("__") and k.endswith("__")):
             raise MXNetValueError(f"Variable: unknown argument '{k}'; extra attributes must look "

@@ -241,7 +241,7 @@ class Symbol:
         return self._executor().simple_bind(self, ctx, grad_req=grad_req, type_dict=type_dict,
                                     group2ctx=group2ctx, shared_arg_names=shared_arg_names,
                                     shared_exec=shared_exec, shared_buffer=shared_buffer,
-                                    shapes=kwargs)
+                                    shapes=kwargs, stype_dict=stype_dict)
 
     def bind(self, ctx, args, args_grad=None, grad_req="write", aux_states=None, group2ctx=None,
              shared_exec=None):

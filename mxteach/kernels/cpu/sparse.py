@@ -1,5 +1,6 @@
 """Numba CPU kernels for sparse storage (``ndarray/sparse_ops.py``): products of a CSR matrix
-with a dense one, and the row merge of two row_sparse arrays.
+with a dense one, the row merge of two row_sparse arrays, and the row_sparse gradient of an
+embedding (only the rows a batch looked up).
 
 Every kernel has a numpy twin with the same name and signature in
 ``kernels/reference/sparse.py``. Set ``NUMBA_DISABLE_JIT=1`` to step through them as plain
@@ -7,9 +8,10 @@ Python.
 """
 from __future__ import annotations
 
+import numpy as np
 from numba import njit, prange
 
-__all__ = ["csr_dot_dense", "csr_t_dot_dense", "merge_rows"]
+__all__ = ["csr_dot_dense", "csr_t_dot_dense", "merge_rows", "embedding_rows_grad"]
 
 
 @njit(cache=True, parallel=True)
@@ -63,3 +65,26 @@ def merge_rows(rows_a, rows_b, out_rows, pos_a, pos_b):
             j += 1
         n += 1
     return n
+
+
+@njit(cache=True)
+def embedding_rows_grad(idx, dy2, n, rows, values):
+    """The row_sparse gradient of an embedding of ``n`` rows: ``rows`` (sorted, distinct) are
+    the rows that ``idx`` looks up (truncated toward zero, clipped into ``[0, n)``) and
+    ``values[k]`` sums the output gradients ``dy2[i]`` of every ``i`` that looked up
+    ``rows[k]``. ``rows``/``values`` are allocated for ``idx.size`` entries; returns how many
+    are used. Serial: lookups of one row collide."""
+    hit = np.empty(idx.shape[0], np.int64)
+    for i in range(idx.shape[0]):
+        k = int(idx[i])
+        hit[i] = 0 if k < 0 else (n - 1 if k >= n else k)
+    order = np.argsort(hit, kind="mergesort")
+    used = -1
+    for t in range(order.shape[0]):
+        i = order[t]
+        if used < 0 or rows[used] != hit[i]:
+            used += 1
+            rows[used] = hit[i]
+            values[used, :] = 0
+        values[used, :] += dy2[i, :]
+    return used + 1

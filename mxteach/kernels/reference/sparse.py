@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["csr_dot_dense", "csr_t_dot_dense", "merge_rows"]
+__all__ = ["csr_dot_dense", "csr_t_dot_dense", "merge_rows", "embedding_rows_grad"]
 
 
 def _rows(indptr):
@@ -29,3 +29,12 @@ def merge_rows(rows_a, rows_b, out_rows, pos_a, pos_b):
     pos_a[:] = np.searchsorted(union, rows_a)
     pos_b[:] = np.searchsorted(union, rows_b)
     return union.size
+
+
+def embedding_rows_grad(idx, dy2, n, rows, values):
+    hit = np.clip(np.trunc(idx), 0, n - 1).astype(np.int64)
+    unique, where = np.unique(hit, return_inverse=True)
+    rows[:unique.size] = unique
+    values[:unique.size] = 0
+    np.add.at(values, where.reshape(-1), dy2)
+    return unique.size

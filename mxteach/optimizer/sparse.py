@@ -1,0 +1,58 @@
+"""Lazy updates: an optimizer step on only the rows a row_sparse gradient stores.
+
+With a row_sparse gradient (``Embedding(sparse_grad=True)``) and ``lazy_update=True`` (the
+default of SGD and Adam, as in MXNet 1.9), rows the batch did not touch are left alone: no
+weight decay, no momentum decay, no moment update for them. The rule itself is the dense one
+of :mod:`~mxteach.optimizer.steps`, run on the gathered rows of the weight and its states,
+which are then written back: the touched rows get exactly the numbers of a dense update.
+
+``lazy_update=False`` densifies the gradient and updates every row (MXNet's "standard
+update"); optimizers without a lazy rule do the same, with a storage-fallback warning.
+
+See notebook 15.
+"""
+from __future__ import annotations
+
+from ..base import MXNetError
+from ..ndarray.ndarray import NDArray
+from ..ndarray.sparse_storage import RowSparseNDArray, is_sparse
+
+__all__ = ["is_row_sparse", "lazy_apply", "dense_grad", "refuse_sparse"]
+
+
+def is_row_sparse(grad):
+    return isinstance(grad, RowSparseNDArray)
+
+
+def lazy_apply(rule, weight, grad, *rest):
+    """Run ``rule(weight, grad, *rest)`` (a function of ``steps.py``) on the rows of the
+    row_sparse ``grad`` only. ``rest`` holds the states (NDArrays, gathered and written back
+    like the weight) and the scalars."""
+    if weight.context.device_type == "gpu" or is_sparse(weight):
+        raise MXNetError(f"lazy {rule.__name__} update: the weight must be a dense host array, "
+                         f"got a {weight.stype} array on {weight.context}")
+    rows = grad._aux[0]
+    if rows.size == 0:          # the batch touched no row: nothing changes
+        return
+    dense_w = weight._data
+    w_rows = dense_w[rows]
+    states = [(a._data, a._data[rows]) if isinstance(a, NDArray) else (None, a) for a in rest]
+    rule(w_rows, grad._values, *[part for _, part in states])
+    dense_w[rows] = w_rows
+    for full, part in states:
+        if full is not None:
+            full[rows] = part
+
+
+def dense_grad(grad):
+    """``grad`` densified for a standard (non-lazy) update of every row: MXNet has a kernel for
+    this case, so it is no storage fallback and says nothing."""
+    return grad.tostype("default") if is_row_sparse(grad) else grad
+
+
+def refuse_sparse(name, grad, why):
+    """MXNet has no update for this optimizer with a row_sparse gradient on a dense weight."""
+    if is_row_sparse(grad):
+        raise MXNetError(f"{name} cannot update a dense weight with a row_sparse gradient "
+                         f"({why}); use SGD or Adam, or bind the gradient dense "
+                         f"(Embedding sparse_grad=False)")
