@@ -236,6 +236,8 @@ class KVStore(KVStoreBase):
             value, self._stypes[k] = kvs_sparse.check_init_value(k, vals[0])
             # on the host, as MXNet; 'device' moves a weight to its sum's gpu at its first update
             self._store[k] = value.copyto(Context("cpu_pinned", 0))
+            # kept dense, but MXNet's optimizers see a row_sparse weight (FTRL goes lazy)
+            self._store[k]._kv_stype = self._stypes[k]
 
     def broadcast(self, key, value, out, priority=0):
         """:meth:`init` with ``value`` then :meth:`pull` into ``out``. See notebook 04."""

@@ -1,6 +1,7 @@
 """Several devices: simulated gpus (``MXTEACH_SIM_GPUS``), kvstore 'device' aggregation on a
-gpu (the sum is made by CUDA kernels on the first value's device) against 'local' (the sum is
-made on the CPU, as MXNet), and optimizer states living on the gpu of their weight.
+gpu (the sums are made by CUDA kernels, their buffers spread over the gpus by size, as MXNet's
+CommDevice) against 'local' (the sum is made on the CPU, as MXNet), and optimizer states living
+on the gpu of their weight.
 
 Run under the simulator: ``NUMBA_ENABLE_CUDASIM=1 pytest -m cudasim tests/test_gpu_devices.py``.
 """
@@ -45,13 +46,40 @@ def test_kvstore_sums_values_from_several_devices(two_gpus, kind):
     kv.init(3, mx.nd.zeros((3, 4), ctx=ctxs[0]))
     kv.push(3, [mx.nd.array(v, ctx=c) for v, c in zip(vals, ctxs)])
     stored = kv._store[3]
-    # 'device' merges where the first value lives (gpu(0)); 'local' on the CPU, as MXNet
+    # 'device' merges on a pushing device (one key: the first, gpu(0)); 'local' on the CPU
     assert stored.context == (mx.gpu(0) if kind == "device" else mx.cpu_pinned(0))
     outs = [mx.nd.zeros((3, 4), ctx=c) for c in ctxs]
     kv.pull(3, out=outs)
     want = vals[0] + vals[1] + vals[2]
     for o in outs:
         np.testing.assert_allclose(o.asnumpy(), want, rtol=1e-6)
+
+
+def test_device_kvstore_spreads_its_sum_buffers_over_the_gpus_by_size(two_gpus):
+    sizes = {"a": (2, 3), "b": (8,), "c": (5,), "d": (1,)}
+    rs = np.random.RandomState(3)
+    w0 = {k: rs.randn(*s).astype("f") for k, s in sizes.items()}
+    grads = {k: [rs.randn(*s).astype("f") for _ in two_gpus] for k, s in sizes.items()}
+    results = {}
+    for kind in ("local", "device"):
+        kv = mx.kv.create(kind)
+        kv.set_optimizer(mx.optimizer.SGD(learning_rate=0.1, momentum=0.9))
+        for k in sizes:
+            kv.init(k, mx.nd.array(w0[k], ctx=mx.gpu(0)))
+        keys = list(sizes)
+        kv.push(keys, [[mx.nd.array(g, ctx=c) for g, c in zip(grads[k], two_gpus)]
+                       for k in keys])
+        outs = [[mx.nd.zeros(sizes[k], ctx=c) for c in two_gpus] for k in keys]
+        kv.pull(keys, out=outs)
+        results[kind] = {k: o[1].asnumpy() for k, o in zip(keys, outs)}
+    # largest first, each on the gpu holding fewer elements: b(8) gpu0, a(6) gpu1,
+    # c(5) gpu1 (6 < 8), d(1) gpu0 (8 < 11); the weights are updated where their sum is
+    where = {k: kv._store[k].context for k in sizes}
+    assert where == {"b": mx.gpu(0), "a": mx.gpu(1), "c": mx.gpu(1), "d": mx.gpu(0)}
+    assert kv._updater.states["a"].context == mx.gpu(1)
+    for k in sizes:
+        np.testing.assert_allclose(results["device"][k], results["local"][k], rtol=1e-6,
+                                   err_msg=k)
 
 
 def test_device_kvstore_updates_on_the_gpu_like_local_on_the_cpu(two_gpus):

@@ -12,7 +12,8 @@ arrays                            ``wrap`` (a buffer as the device's NDArray cla
                                   ``raw`` (a buffer as the kernels take it)
 kernels                           ``kernels`` (an operator's forward/backward pair),
                                   ``forward_step``/``backward_step`` (a planned call),
-                                  ``twin`` (the device version of a host update rule)
+                                  ``twin`` (the device version of a host update rule),
+                                  ``accumulate`` (``dst += src``)
 device                            ``device`` (scope around launches), ``synchronize``
 checks                            ``dtypes``, ``check_arrays``, ``check_dtype``,
                                   ``check_operands``
@@ -105,6 +106,11 @@ class Backend(abc.ABC):
     def backward_step(self, fn, ograds, ins, outs, igrads):
         """``fn`` (a backward kernel) as the executor's plan calls it on these raw buffers."""
         return fn
+
+    def accumulate(self, dst, src):
+        """``dst += src`` for two buffers of this device (a gradient sent from another device
+        under ``grad_req='add'``)."""
+        dst += src
 
     def twin(self, host_fn, family):
         """The version of ``host_fn`` (an in-place update rule on host arrays, such as

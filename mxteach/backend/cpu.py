@@ -44,3 +44,23 @@ class CPUBackend(Backend):
         if half.needs_widening(ins, outs, igrads, ograds or []):
             return half.widen_backward(fn)
         return fn
+
+    def twin(self, host_fn, family):
+        """``host_fn`` itself, or where ``kernels/cpu/optim.py`` has a one-pass Numba twin of
+        it (``RULE_TWINS``, same arguments and bit-identical results), that twin, which runs
+        the numpy ``host_fn`` for operands it does not take (float16, mixed dtypes)."""
+        fast = _rule_twins().get(host_fn.__name__) if family == "optim" else None
+        if fast is None:
+            return host_fn
+
+        def on_buffers(*args):
+            if not fast(*args):
+                host_fn(*args)
+        on_buffers.__name__ = host_fn.__name__
+        return on_buffers
+
+
+def _rule_twins():
+    # imported on first use: the Numba kernels load (or compile) only when an optimizer runs
+    from ..kernels.cpu.optim import RULE_TWINS
+    return RULE_TWINS

@@ -89,8 +89,8 @@ class _HostOnlyError(MXNetError, AttributeError):
 
 def _host_only(what, device_id):
     return (f"{what} on memory of gpu({device_id}) would run on the host; copy the data to the "
-            "CPU first (asnumpy() or as_in_context(mx.cpu())). On gpu, only the operators with "
-            "CUDA kernels, the optimizers and NDArray copies, views and + - * / run")
+            "CPU first (asnumpy() or as_in_context(mx.cpu())). On gpu, the NDArray's own methods "
+            "and operators, mx.nd operators and the optimizers run (as CUDA kernels)")
 
 
 class DeviceBuffer:

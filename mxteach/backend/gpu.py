@@ -40,8 +40,8 @@ def _parameter_names(fn):
 class GPUBackend(Backend):
     """Device memory and CUDA kernels of ``gpu(i)`` (see :class:`~mxteach.backend.base.Backend`).
 
-    The executor keeps every array of a gpu binding on its own device (``group2ctx`` placement
-    across devices runs on the CPU only), and the kernels take float32 or float64.
+    An executor runs each node on its device (``group2ctx`` places nodes on several gpus;
+    ``executor/devices.py`` copies values across), and the kernels take float32 or float64.
     """
 
     kind = "CUDA"
@@ -124,6 +124,11 @@ class GPUBackend(Backend):
         on_buffers.__name__ = host_fn.__name__
         return on_buffers
 
+    def accumulate(self, dst, src):
+        from ..kernels.cuda import elemwise
+        with device(self.device_id):
+            elemwise.binary_forward(dst.dev, src.dev, dst.dev, 0)     # code 0: add
+
     # -- device -------------------------------------------------------------------------------
     def device(self):
         return device(self.device_id)
@@ -139,9 +144,9 @@ class GPUBackend(Backend):
         for kind, name, arr in arrays:
             if arr.context != self.ctx:
                 raise MXNetError(f"{where} on {self.ctx}: {kind} '{name}' lives on "
-                                 f"{arr.context}; a gpu executor keeps every array on its own "
-                                 "device (group2ctx placement across devices runs on the CPU "
-                                 "only)")
+                                 f"{arr.context}; each array must live on the device of the "
+                                 "node that uses it (to spread a graph over devices, give its "
+                                 "nodes ctx_group attributes and bind with group2ctx)")
         super().check_arrays(where, arrays)
 
     def check_operands(self, where, ref, others):

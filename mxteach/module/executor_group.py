@@ -290,6 +290,14 @@ class DataParallelExecutorGroup:
         for names, blocks, target in ((self.param_names, self.param_arrays, arg_params),
                                       (self.aux_names, self.aux_arrays, aux_params)):
             for name, block in zip(names, blocks):
+                if name in target and target[name].stype == "row_sparse":
+                    # MXNet: the devices' row_sparse copies summed (union of their rows),
+                    # averaged, copied into the row_sparse target with those rows
+                    mean = block[0].tostype("row_sparse")
+                    for a in block[1:]:
+                        mean = mean + a.tostype("row_sparse")
+                    (mean / len(block) if len(block) > 1 else mean).copyto(target[name])
+                    continue
                 block = [a.tostype("default") for a in block]   # sparse: rows stored, rest 0
                 mean = sum(a._data.astype(np.float64) for a in block) / len(block) \
                     if len(block) > 1 else block[0]._data

@@ -269,28 +269,30 @@ def _dot_backward(p, ograds, ins, outs, igrads, reqs, state):
         assign(igrads[1], reqs[1], (db.T if p["transpose_b"] else db).reshape(ins[1].shape))
 
 
-def _gpu_products(p, pairs, ograd_parts, igrads, reqs):
-    """The GPU side of dot and batch_dot: for each (L, R) 2-D pair (one per batch entry) the
-    tiled GEMM of ``kernels/cuda/nn.py`` computes ``op(L) @ op(R)`` or, with ``ograd_parts``,
-    the two gradients ``dA = g @ op(R)^T``, ``dB = op(L)^T @ g`` written straight into the
-    stored layout (transposed when the operand was) by the GEMM's transpose flags."""
+def _gpu_products(p, pairs, ograd_parts, igrads, reqs, batched=False):
+    """The GPU side of dot and batch_dot: for each (L, R) pair the tiled GEMM of
+    ``kernels/cuda/nn.py`` computes ``op(L) @ op(R)`` or, with ``ograd_parts``, the two
+    gradients ``dA = g @ op(R)^T``, ``dB = op(L)^T @ g`` written straight into the stored
+    layout (transposed when the operand was) by the GEMM's transpose flags. ``batched``: the
+    pair is (batch, rows, cols) stacks, each product one launch of the batched kernel."""
     from ..kernels.cuda import nn
+    mm = nn.batch_matmul if batched else nn.matmul
     ta, tb = p["transpose_a"], p["transpose_b"]
     for (L, R, out), g, in zip(pairs, ograd_parts):
         if g is None:
-            nn.matmul(L, R, out, ta, tb)
+            mm(L, R, out, ta, tb)
             continue
         dL, dR = out
         if dL is not None:
             if ta:
-                nn.matmul(R, g, dL, tb, True, reqs[0] == "add")
+                mm(R, g, dL, tb, True, reqs[0] == "add")
             else:
-                nn.matmul(g, R, dL, False, not tb, reqs[0] == "add")
+                mm(g, R, dL, False, not tb, reqs[0] == "add")
         if dR is not None:
             if tb:
-                nn.matmul(g, L, dR, True, ta, reqs[1] == "add")
+                mm(g, L, dR, True, ta, reqs[1] == "add")
             else:
-                nn.matmul(L, g, dR, not ta, False, reqs[1] == "add")
+                mm(L, g, dR, not ta, False, reqs[1] == "add")
 
 
 def _gpu_grads(igrads, reqs):
@@ -372,26 +374,23 @@ def _batch_dot_backward(p, ograds, ins, outs, igrads, reqs, state):
         assign(igrads[1], reqs[1], _swap(db) if p["transpose_b"] else db)
 
 
-def _batches(a):
-    """A device array (B.., r, c) as a list of its 2-D (r, c) matrices (views)."""
+def _stack(a):
+    """A device array (B.., r, c) as one (B, r, c) stack (a view)."""
     r, c = a.shape[-2:]
-    flat = a.reshape(a.size // (r * c), r, c)
-    return [flat[i] for i in range(flat.shape[0])]
+    return a.reshape(a.size // (r * c), r, c)
 
 
 def _batch_dot_gpu_forward(p, ins, outs, is_train, state):
-    # one GEMM launch per batch entry: the batch is small in the lessons, the matrices not
-    pairs = list(zip(_batches(ins[0]), _batches(ins[1]), _batches(outs[0])))
-    _gpu_products(p, pairs, [None] * len(pairs), None, None)
+    # one launch of the batched tiled GEMM for the whole batch (grid z = batch entry)
+    _gpu_products(p, [(_stack(ins[0]), _stack(ins[1]), _stack(outs[0]))], [None], None, None,
+                  batched=True)
 
 
 def _batch_dot_gpu_backward(p, ograds, ins, outs, igrads, reqs, state):
     dL, dR = _gpu_grads(igrads, reqs)
-    ls, rs, gs = _batches(ins[0]), _batches(ins[1]), _batches(ograds[0])
-    dls = _batches(dL) if dL is not None else [None] * len(ls)
-    drs = _batches(dR) if dR is not None else [None] * len(ls)
-    _gpu_products(p, [(a, b, (da, db)) for a, b, da, db in zip(ls, rs, dls, drs)], gs, igrads,
-                  reqs)
+    grads = (None if dL is None else _stack(dL), None if dR is None else _stack(dR))
+    _gpu_products(p, [(_stack(ins[0]), _stack(ins[1]), grads)], [_stack(ograds[0])], igrads,
+                  reqs, batched=True)
 
 
 register(Op(

@@ -15,7 +15,7 @@ FullyConnected needs three products: ``x @ W.T`` forward, ``g @ W`` and ``g.T @ 
 The transpose flags read the stored arrays in the other order, so no transposed copy is made.
 On the CPU the operator calls numpy's BLAS (``np.matmul``), which is also the tests' reference.
 
-Two kernels, chosen by :func:`matmul`:
+Two kernels, chosen by :func:`matmul` (and a third, :func:`batch_matmul`, for batch_dot):
 
 * ``naive``: one thread per output element reads a row of ``op(a)`` and a column of ``op(b)``
   from global memory. Simple, and right for outputs smaller than a tile.
@@ -24,6 +24,8 @@ Two kernels, chosen by :func:`matmul`:
   transposed operands (neighbouring threads read neighbouring addresses; the tile is written
   transposed into shared memory instead), and the tiles have one padding column so those
   transposed writes do not collide on a shared-memory bank.
+* ``batched``: ``tiled`` over a stack of matrices, the batch entry on the grid's z axis, so
+  batch_dot is one launch however many entries it has (not one launch per entry).
 
 Both accumulate in the operands' dtype (float32 or float64), as a BLAS does; the order of the
 sums differs from numpy's, so results agree to rounding.
@@ -53,8 +55,8 @@ from ..cpu.nn import ACT_CODES
 from .launch import TILE, grid_1d, grid_2d, check_device_arrays
 
 __all__ = ["ACT_CODES", "unary_forward", "unary_backward", "matmul", "matmul_naive",
-           "matmul_tiled", "prelu_forward", "prelu_backward", "slope_forward", "slope_backward",
-           "random_fill", "embedding_forward", "embedding_backward"]
+           "matmul_tiled", "batch_matmul", "prelu_forward", "prelu_backward", "slope_forward",
+           "slope_backward", "random_fill", "embedding_forward", "embedding_backward"]
 
 _M2 = "{t}[:, ::1], {t}[:, ::1], {t}[:, ::1], boolean, boolean, boolean"
 _A3 = "{t}[:, :, ::1]"
@@ -65,6 +67,7 @@ PTX_SIGNATURES = {
                                "boolean"],
     "naive": [_M2],
     "tiled": [_M2],
+    "batched": [f"{_A3}, {_A3}, {_A3}, boolean, boolean, boolean"],
     "_prelu_forward_kernel": [f"{_A3}, {{t}}[::1], {_A3}"],
     "_prelu_dx_kernel": [f"{_A3}, {{t}}[::1], {_A3}, boolean, {_A3}"],
     "_slope_kernel": ["{t}[::1], {t}[::1], {t}[::1], {t}[::1], boolean"],
@@ -181,10 +184,10 @@ def _make_kernels(dtype):
                 else:
                     out[i, j] = acc
 
-    @cuda.jit
-    def tiled(a, b, out, trans_a, trans_b, accumulate):
-        sa = cuda.shared.array((TILE, _PADDED), t)    # sa[i_local, k_local]
-        sb = cuda.shared.array((TILE, _PADDED), t)    # sb[k_local, j_local]
+    @cuda.jit(device=True)
+    def tile_product(a, b, out, trans_a, trans_b, accumulate, sa, sb):
+        """This block's ``TILE x TILE`` tile of ``out (+)= op(a) @ op(b)`` (2-D arrays), staged
+        through the shared tiles ``sa``/``sb``; every thread of the block must call it."""
         tx, ty = cuda.threadIdx.x, cuda.threadIdx.y
         row0, col0 = cuda.blockIdx.y * TILE, cuda.blockIdx.x * TILE
         m, n = out.shape
@@ -218,7 +221,22 @@ def _make_kernels(dtype):
             else:
                 out[i, j] = acc
 
-    return naive, tiled
+    @cuda.jit
+    def tiled(a, b, out, trans_a, trans_b, accumulate):
+        sa = cuda.shared.array((TILE, _PADDED), t)    # sa[i_local, k_local]
+        sb = cuda.shared.array((TILE, _PADDED), t)    # sb[k_local, j_local]
+        tile_product(a, b, out, trans_a, trans_b, accumulate, sa, sb)
+
+    @cuda.jit
+    def batched(a, b, out, trans_a, trans_b, accumulate):
+        # the same tile, with the batch entry on the grid's z axis (blocks stride over the
+        # batch when it is larger than the grid): one launch covers every entry
+        sa = cuda.shared.array((TILE, _PADDED), t)
+        sb = cuda.shared.array((TILE, _PADDED), t)
+        for z in range(cuda.blockIdx.z, out.shape[0], cuda.gridDim.z):
+            tile_product(a[z], b[z], out[z], trans_a, trans_b, accumulate, sa, sb)
+
+    return naive, tiled, batched
 
 
 _KERNELS = {np.dtype(d): _make_kernels(d) for d in (np.float32, np.float64)}
@@ -263,6 +281,29 @@ def matmul(a, b, out, trans_a=False, trans_b=False, accumulate=False):
     m, n = _check(a, b, out, trans_a, trans_b)
     (matmul_tiled if m >= TILE and n >= TILE else matmul_naive)(a, b, out, trans_a, trans_b,
                                                                 accumulate)
+
+
+_MAX_GRID_Z = 65535     # CUDA's limit on gridDim.z; larger batches loop inside the kernel
+
+
+def batch_matmul(a, b, out, trans_a=False, trans_b=False, accumulate=False):
+    """``out[z] (+)= op(a[z]) @ op(b[z])`` for every ``z`` of the leading (batch) axis, in ONE
+    launch of the batched tiled kernel: grid ``(n / TILE, m / TILE, batch)``, a ``TILE x TILE``
+    block per output tile of one batch entry (batch_dot)."""
+    check_device_arrays("batch_matmul", a=a, b=b, out=out)
+    if a.ndim != 3 or b.ndim != 3 or out.ndim != 3:
+        raise MXNetError(f"batch_matmul: needs 3-D arrays (batch, rows, cols), got "
+                         f"a{tuple(a.shape)}, b{tuple(b.shape)}, out{tuple(out.shape)}")
+    if not a.shape[0] == b.shape[0] == out.shape[0]:
+        raise MXNetError(f"batch_matmul: batch sizes differ: a {a.shape[0]}, b {b.shape[0]}, "
+                         f"out {out.shape[0]}")
+    _check(a[0], b[0], out[0], trans_a, trans_b)      # dtypes and the matrix shapes
+    n_batch, m, n = (int(v) for v in out.shape)
+    if n_batch == 0:
+        return
+    blocks = (-(-n // TILE), -(-m // TILE), min(n_batch, _MAX_GRID_Z))
+    _KERNELS[np.dtype(a.dtype)][2][blocks, (TILE, TILE)](a, b, out, bool(trans_a),
+                                                         bool(trans_b), bool(accumulate))
 
 
 # -- PReLU and rrelu ------------------------------------------------------------------------------

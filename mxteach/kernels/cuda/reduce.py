@@ -1,5 +1,6 @@
-"""CUDA kernels for the reductions (sum, mean, max, min, norm, argmax) and their gradients, and
-for summing a broadcast gradient back to its input's shape (broadcast_to's backward).
+"""CUDA kernels for the reductions (sum, mean, max, min, norm, argmax, argmin; prod for the
+NDArray method) and their gradients, and for summing a broadcast gradient back to its input's
+shape (broadcast_to's backward).
 
 On the CPU, ``ops/reduce.py`` calls numpy (``np.sum(x, axis=axes, keepdims=True)``); numpy is
 the reference these kernels are held to.
@@ -37,7 +38,8 @@ from .launch import grid_1d, check_device_arrays
 
 __all__ = ["REDUCE_CODES", "reduce", "reduce_grad", "sum_to", "block_size"]
 
-REDUCE_CODES = {"sum": 0, "max": 1, "min": 2, "asum": 3, "sumsq": 4, "argmax": 5, "argmin": 6}
+REDUCE_CODES = {"sum": 0, "max": 1, "min": 2, "asum": 3, "sumsq": 4, "argmax": 5, "argmin": 6,
+                "prod": 7}
 _MAX_BLOCK = 256                       # the shared arrays' size: the largest block
 
 # Argument types for the PTX compilation test (tests/test_cuda_ptx.py); {t}: float32/float64.
@@ -80,6 +82,8 @@ def _reduce_kernel(x, shape, t_str, code, scale, root, accumulate, out):
             acc = -math.inf
         elif code == 2 or code == 6:
             acc = math.inf
+        elif code == 7:
+            acc = 1.0
         else:
             acc = 0.0
         best = float(k_total)
@@ -103,6 +107,8 @@ def _reduce_kernel(x, shape, t_str, code, scale, root, accumulate, out):
                 acc += abs(v)
             elif code == 4:
                 acc += v * v
+            elif code == 7:
+                acc *= v
             elif code >= 5:
                 if _better(acc, best, v, float(r), code):
                     acc = v
@@ -120,6 +126,8 @@ def _reduce_kernel(x, shape, t_str, code, scale, root, accumulate, out):
                     vals[tid] = max(vals[tid], w)
                 elif code == 2:
                     vals[tid] = min(vals[tid], w)
+                elif code == 7:
+                    vals[tid] *= w
                 elif code >= 5:
                     if _better(vals[tid], idxs[tid], w, idxs[tid + s], code):
                         vals[tid] = w
@@ -129,7 +137,7 @@ def _reduce_kernel(x, shape, t_str, code, scale, root, accumulate, out):
             cuda.syncthreads()
             s //= 2
         if tid == 0:
-            res = idxs[0] if code >= 5 else vals[0] * scale
+            res = idxs[0] if (code == 5 or code == 6) else vals[0] * scale
             if root:
                 res = math.sqrt(res)
             store(out, j, res, accumulate)
