@@ -695,3 +695,13 @@ def test_recorded_reshape_table_is_what_mxnet_says(mxnet_results):
             assert got[0] == "err", (src, codes, rev, got)
         else:
             assert got == _local["_desc"](want), (src, codes, rev, got)
+
+
+def test_norm_method_honours_ord_as_the_operator():
+    a = mx.nd.array([[1.0, -2.0], [3.0, -4.0]])
+    np.testing.assert_allclose(a.norm(ord=1).asnumpy(), [10.0])
+    np.testing.assert_allclose(a.norm(ord=1, axis=1).asnumpy(),
+                               mx.nd.norm(a, ord=1, axis=1).asnumpy())
+    np.testing.assert_allclose(a.norm().asnumpy(), [np.sqrt(30.0)], rtol=1e-6)
+    with pytest.raises(mx.base.MXNetError, match="ord must be 1 or 2"):
+        a.norm(ord=3)

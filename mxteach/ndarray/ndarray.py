@@ -321,11 +321,14 @@ class NDArray:
     def prod(self, axis=None, keepdims=False, **kw): return self._reduce(np.prod, axis, keepdims)
 
     def norm(self, ord=2, axis=None, keepdims=False, **kw):
-        return NDArray(np.asarray(np.sqrt(np.sum(np.square(self._data), axis=axis,
-                                                 keepdims=keepdims)),
-                                  dtype=self._data.dtype).reshape(-1) if axis is None else
-                       np.sqrt(np.sum(np.square(self._data), axis=axis, keepdims=keepdims)),
-                       self._ctx)
+        """The L2 (``ord=2``) or L1 (``ord=1``) norm, as MXNet's ``norm`` (no other ord)."""
+        if ord not in (1, 2):
+            raise MXNetError(f"norm: ord must be 1 or 2 (as MXNet), got {ord!r}")
+        x = self._data
+        value = np.sum(np.abs(x), axis=axis, keepdims=keepdims) if ord == 1 else \
+            np.sqrt(np.sum(np.square(x), axis=axis, keepdims=keepdims))
+        value = np.asarray(value, dtype=x.dtype)
+        return NDArray(value.reshape(-1) if axis is None else value, self._ctx)
 
     def argmax(self, axis=None, keepdims=False):
         out = np.argmax(self._data, axis=axis, keepdims=keepdims) if axis is not None else \
