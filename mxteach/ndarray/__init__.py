@@ -16,14 +16,12 @@ from .sparse_ops import cast_storage
 
 
 class random:  # noqa: N801 - mirrors the mx.nd.random namespace
-    uniform = staticmethod(_random_mod.uniform)
-    normal = staticmethod(_random_mod.normal)
-    randint = staticmethod(_random_mod.randint)
-    shuffle = staticmethod(_random_mod.shuffle)
+    """MXNet's ``mx.nd.random``: the samplers of :mod:`mxteach.random`."""
 
 
-random_uniform = _random_mod.uniform
-random_normal = _random_mod.normal
+for _sampler in _random_mod.SAMPLERS:
+    setattr(random, _sampler, staticmethod(getattr(_random_mod, _sampler)))
+
 
 
 def _make(op):
@@ -68,6 +66,15 @@ class contrib:  # noqa: N801 - MXNet's contrib namespace
 for _opname in [k for k in globals() if k.startswith("_contrib_")]:
     _short = _opname[len("_contrib_"):]   # the alias, when registered, names nodes as MXNet
     setattr(contrib, _short, staticmethod(globals().get(_short, globals()[_opname])))
+
+
+class linalg:  # noqa: N801 - MXNet's mx.nd.linalg
+    """The ``_linalg_<name>`` operators under ``<name>`` (``mx.nd.linalg.gemm2``). See notebook
+    01."""
+
+
+for _opname in [k for k in globals() if k.startswith("_linalg_")]:
+    setattr(linalg, _opname[len("_linalg_"):], staticmethod(globals()[_opname]))
 # the slot of backend/gpu.py: the GPU backend lists the operators with CUDA kernels in its errors
 # but sits below the operator registry, so the registry is handed to it from here
 _GPUBackend.operator_table = staticmethod(_registry.all_ops)

@@ -2,6 +2,7 @@
 from .symbol import Symbol
 from .frontend import Variable, var, Group, load, load_json, AttrScope
 from . import frontend as _frontend
+from . import random
 
 _frontend.install(globals())
 
@@ -22,6 +23,23 @@ class contrib:  # noqa: N801 - MXNet's contrib namespace
 for _opname in [k for k in globals() if k.startswith("_contrib_")]:
     _short = _opname[len("_contrib_"):]   # the alias, when registered, names nodes as MXNet
     setattr(contrib, _short, staticmethod(globals().get(_short, globals()[_opname])))
+
+
+class linalg:  # noqa: N801 - MXNet's mx.sym.linalg
+    """The ``_linalg_<name>`` operators under ``<name>`` (``linalg.gemm2``); unnamed nodes are
+    named by the short name (``gemm20``), as MXNet names them. See notebook 01."""
+
+
+def _linalg_function(opname, short):
+    def fn(*args, **kwargs):
+        return _frontend.call(opname, args, kwargs, hint=short)
+    fn.__name__, fn.__doc__ = short, globals()[opname].__doc__
+    return fn
+
+
+for _opname in [k for k in globals() if k.startswith("_linalg_")]:
+    _short = _opname[len("_linalg_"):]
+    setattr(linalg, _short, staticmethod(_linalg_function(_opname, _short)))
 
 
 class sparse:  # noqa: N801 - MXNet's mx.sym.sparse

@@ -96,12 +96,13 @@ def load(fname):
     return Symbol(from_json(data, fname))
 
 
-def call(opname, args, kwargs):
-    """Apply operator ``opname`` to symbols; missing inputs become variables ``{name}_{input}``."""
+def call(opname, args, kwargs, hint=None):
+    """Apply operator ``opname`` to symbols; missing inputs become variables ``{name}_{input}``.
+    ``hint`` names unnamed nodes (default: the operator name in lower case)."""
     op = registry.get(opname)
     inputs, params, name, node_attr = split_call(op, args, kwargs,
                                                  lambda v: isinstance(v, Symbol))
-    name = NameManager.current().get(name, opname.lower())
+    name = NameManager.current().get(name, hint or opname.lower())
     p = registry.parse_params(op, params, name)
     op = op.extra["specialise"](p) if "specialise" in op.extra else op   # Custom's loss heads
     raw = dict(params)       # as given: MXNet writes str(value) of what the user passed

@@ -1,12 +1,15 @@
 """CUDA twins of ``kernels/cpu/linalg.py`` (same names, signatures and layouts).
 
-Two grains of parallelism, chosen by what depends on what:
+The algorithms are not written again: each kernel here runs the CPU module's ``*_job``
+functions (``JOBS``), compiled as CUDA device functions, one thread per job. Two grains of
+parallelism follow from what the jobs are:
 
 * one thread per **output element** where the elements are independent: ``gemm`` (a dot
-  product each), ``triangle``, ``lower_to_upper``, ``diag_grad``, ``scaled_transpose``;
+  product each), ``triangle``, ``lower_to_upper``, ``diag_grad``, ``scaled_transpose``,
+  ``syevd_mid``, ``axpy``;
 * one thread per **independent sequence** where each step needs the previous ones: one
-  right-hand side of ``trsm`` (its substitution), one whole matrix of ``potrf``, ``lu``,
-  ``lu_inverse``, ``lu_det``, ``sumlogdiag`` and ``gelqf``.
+  right-hand side of ``trsm``, one whole matrix of ``potrf``, ``lu``, ``lu_inverse``,
+  ``lu_det``, ``sumlogdiag``, ``gelqf`` and ``syevd``.
 
 The factorisations are sequential per matrix, so a batch of many small matrices (the shape of
 ``linalg_*`` in Module models: per-sample covariances, small Gaussian-process kernels) is what
@@ -14,20 +17,44 @@ runs in parallel; one big matrix runs on one thread. All loops are grid-stride.
 """
 from __future__ import annotations
 
-import math
+import types
 
 from numba import cuda
 
 from .elemwise import store
 from .launch import grid_1d, check_device_arrays
+from ..cpu.linalg import JOBS
 
 __all__ = ["gemm", "triangle", "lower_to_upper", "trsm", "potrf", "lu", "lu_inverse", "lu_det",
            "sumlogdiag", "diag_grad", "scaled_transpose", "gelqf", "axpy", "syevd",
            "syevd_mid"]
 
+
+def _device_functions():
+    """The CPU jobs as CUDA device functions. A job calls small helpers (``_swap_rows`` ...)
+    by global name; on the GPU those names must mean the helpers' device versions, so each
+    job is rebuilt over a copy of its globals where they do."""
+    helpers = {n: cuda.jit(device=True)(f) for n, f in JOBS.items() if n.startswith("_")}
+    out = {}
+    for name, f in JOBS.items():
+        if name.startswith("_"):
+            continue
+        scope = dict(f.__globals__, **helpers)
+        out[name] = cuda.jit(device=True)(types.FunctionType(f.__code__, scope, name))
+    return out
+
+
+_D = _device_functions()
+_gemm, _trsm, _potrf, _lu = _D["gemm_job"], _D["trsm_job"], _D["potrf_job"], _D["lu_job"]
+_lu_inverse, _lu_det, _sumlogdiag = _D["lu_inverse_job"], _D["lu_det_job"], _D["sumlogdiag_job"]
+_gelqf, _syevd, _syevd_mid = _D["gelqf_job"], _D["syevd_job"], _D["syevd_mid_job"]
+_triangle, _diag_grad, _scaled_t = _D["triangle_job"], _D["diag_grad_job"], \
+    _D["scaled_transpose_job"]
+
 _M3 = "{t}[:, :, ::1]"
 _M4 = "{t}[:, :, :, ::1]"
 _I1, _I2 = "int64[::1]", "int64[:, ::1]"
+_F3 = "float64[:, :, ::1]"
 # Argument types for the PTX compilation test (tests/test_cuda_ptx.py); {t}: float32/float64.
 PTX_SIGNATURES = {
     "_gemm_kernel": [f"{_M4}, {_M4}, {_M4}, boolean, boolean, float64, float64, {_M4}"],
@@ -42,39 +69,26 @@ PTX_SIGNATURES = {
     "_diag_grad_kernel": [f"{_M3}, {{t}}[::1], boolean, {_M3}"],
     "_scaled_transpose_kernel": [f"{_M3}, {{t}}[::1], {{t}}[::1], {{t}}[::1], boolean, {_M3}"],
     "_gelqf_kernel": [f"{_M3}, {_M3}, {{t}}[:, ::1], {_M3}, {_M3}"],
-    "_axpy_kernel": ["{t}[::1], float64, boolean, {t}[::1]"],
-    "_syevd_kernel": [f"{_M3}, float64[:, :, ::1], float64[:, :, ::1], {_M3}, {{t}}[:, ::1]"],
+    "_syevd_kernel": [f"{_M3}, {_F3}, {_F3}, {_M3}, {{t}}[:, ::1]"],
     "_syevd_mid_kernel": [f"{_M3}, {{t}}[:, ::1], {{t}}[:, ::1], float64, {_M3}"],
+    "_axpy_kernel": ["{t}[::1], float64, boolean, {t}[::1]"],
 }
 
 
+# -- one thread per output element -----------------------------------------------------------
 @cuda.jit
 def _gemm_kernel(a, b, c, ta, tb, alpha, beta, out):
     pre, rows, mid, cols = out.shape
-    inner = a.shape[1] if ta else a.shape[3]
     for e in range(cuda.grid(1), out.size, cuda.gridsize(1)):
-        j = e % cols
-        q = (e // cols) % mid
-        i = (e // (cols * mid)) % rows
-        p = e // (cols * mid * rows)
-        acc = 0.0
-        for k in range(inner):
-            x = a[p, k, q, i] if ta else a[p, i, q, k]
-            y = b[p, j, q, k] if tb else b[p, k, q, j]
-            acc += x * y
-        v = alpha * acc
-        if beta != 0:
-            v += beta * c[p, i, q, j]
-        out[p, i, q, j] = v
+        _gemm(a, b, c, ta, tb, alpha, beta, out, e // (cols * mid * rows),
+              (e // (cols * mid)) % rows, (e // cols) % mid, e % cols)
 
 
 @cuda.jit
 def _triangle_kernel(a, lower, alpha, accumulate, out):
     bsz, n, m = a.shape
     for e in range(cuda.grid(1), a.size, cuda.gridsize(1)):
-        k, i, j = e // (n * m), (e // m) % n, e % m
-        inside = j <= i if lower else j >= i
-        store(out, (k, i, j), alpha * a[k, i, j] if inside else 0.0, accumulate)
+        _triangle(a, lower, alpha, accumulate, out, e // (n * m), (e // m) % n, e % m)
 
 
 @cuda.jit
@@ -87,198 +101,24 @@ def _lower_to_upper_kernel(a):
 
 
 @cuda.jit
-def _trsm_kernel(a, b, transpose, rightside, lower, alpha, out):
-    bsz, rows, cols = b.shape
-    n = a.shape[1]
-    flip = transpose != rightside
-    n_lower = lower != flip
-    nvec = rows if rightside else cols
-    for job in range(cuda.grid(1), bsz * nvec, cuda.gridsize(1)):
-        k, v = job // nvec, job % nvec
-        for s in range(n):
-            i = s if n_lower else n - 1 - s
-            acc = alpha * (b[k, v, i] if rightside else b[k, i, v])
-            for t in range(s):
-                j = t if n_lower else n - 1 - t
-                nij = a[k, j, i] if flip else a[k, i, j]
-                acc -= nij * (out[k, v, j] if rightside else out[k, j, v])
-            acc /= a[k, i, i]
-            if rightside:
-                out[k, v, i] = acc
-            else:
-                out[k, i, v] = acc
-
-
-@cuda.jit
-def _potrf_kernel(a, out, info):
-    bsz, n, _ = a.shape
-    for k in range(cuda.grid(1), bsz, cuda.gridsize(1)):
-        info[k] = 0
-        for j in range(n):
-            for i in range(j):
-                out[k, i, j] = 0.0
-            d = a[k, j, j] * 1.0
-            for t in range(j):
-                d -= out[k, j, t] * out[k, j, t]
-            if not d > 0.0:
-                if info[k] == 0:
-                    info[k] = j + 1
-                d = 1.0
-            ljj = math.sqrt(d)
-            out[k, j, j] = ljj
-            for i in range(j + 1, n):
-                acc = a[k, i, j] * 1.0
-                for t in range(j):
-                    acc -= out[k, i, t] * out[k, j, t]
-                out[k, i, j] = acc / ljj
-
-
-@cuda.jit
-def _lu_kernel(a, out, piv):
-    bsz, n, _ = a.shape
-    for k in range(cuda.grid(1), bsz, cuda.gridsize(1)):
-        for i in range(n):
-            for j in range(n):
-                out[k, i, j] = a[k, i, j]
-        for i in range(n):
-            p = i
-            for r in range(i + 1, n):
-                if abs(out[k, r, i]) > abs(out[k, p, i]):
-                    p = r
-            piv[k, i] = p
-            if p != i:
-                for j in range(n):
-                    tmp = out[k, i, j]
-                    out[k, i, j] = out[k, p, j]
-                    out[k, p, j] = tmp
-            d = out[k, i, i]
-            if d != 0:
-                for r in range(i + 1, n):
-                    f = out[k, r, i] / d
-                    out[k, r, i] = f
-                    for j in range(i + 1, n):
-                        out[k, r, j] -= f * out[k, i, j]
-
-
-@cuda.jit
-def _lu_inverse_kernel(lu_, piv, out):
-    bsz, n, _ = lu_.shape
-    for k in range(cuda.grid(1), bsz, cuda.gridsize(1)):
-        for i in range(n):
-            for j in range(n):
-                out[k, i, j] = 1.0 if i == j else 0.0
-        for i in range(n):
-            p = piv[k, i]
-            if p != i:
-                for j in range(n):
-                    tmp = out[k, i, j]
-                    out[k, i, j] = out[k, p, j]
-                    out[k, p, j] = tmp
-        for c in range(n):
-            for i in range(n):
-                acc = out[k, i, c]
-                for j in range(i):
-                    acc -= lu_[k, i, j] * out[k, j, c]
-                out[k, i, c] = acc
-            for i in range(n - 1, -1, -1):
-                acc = out[k, i, c]
-                for j in range(i + 1, n):
-                    acc -= lu_[k, i, j] * out[k, j, c]
-                out[k, i, c] = acc / lu_[k, i, i]
-
-
-@cuda.jit
-def _lu_det_kernel(lu_, piv, det, sign, logabs):
-    bsz, n, _ = lu_.shape
-    for k in range(cuda.grid(1), bsz, cuda.gridsize(1)):
-        s = 1.0
-        for i in range(n):
-            if piv[k, i] != i:
-                s = -s
-        d0 = s
-        prod = 1.0
-        la = 0.0
-        for i in range(n):
-            d = lu_[k, i, i] * 1.0
-            prod *= d
-            s *= 1.0 if d > 0 else (-1.0 if d < 0 else 0.0)
-            la += math.log(abs(d)) if d != 0 else -math.inf
-        det[k] = d0 * prod
-        sign[k] = s
-        logabs[k] = la
-
-
-@cuda.jit
-def _sumlogdiag_kernel(a, out):
-    bsz, n, _ = a.shape
-    for k in range(cuda.grid(1), bsz, cuda.gridsize(1)):
-        acc = 0.0
-        for i in range(n):
-            d = a[k, i, i] * 1.0
-            acc += math.log(d) if d > 0 else (-math.inf if d == 0 else math.nan)
-        out[k] = acc
-
-
-@cuda.jit
 def _diag_grad_kernel(a, g, accumulate, out):
     bsz, n, _ = a.shape
     for e in range(cuda.grid(1), a.size, cuda.gridsize(1)):
-        k, i, j = e // (n * n), (e // n) % n, e % n
-        store(out, (k, i, j), g[k] / a[k, i, i] if i == j else 0.0, accumulate)
+        _diag_grad(a, g, accumulate, out, e // (n * n), (e // n) % n, e % n)
 
 
 @cuda.jit
 def _scaled_transpose_kernel(a, s1, s2, gate, accumulate, out):
     bsz, n, m = out.shape
     for e in range(cuda.grid(1), out.size, cuda.gridsize(1)):
-        k, i, j = e // (n * m), (e // m) % n, e % m
-        store(out, (k, i, j), s1[k] * s2[k] * a[k, j, i] if gate[k] != 0 else 0.0, accumulate)
+        _scaled_t(a, s1, s2, gate, accumulate, out, e // (n * m), (e // m) % n, e % m)
 
 
 @cuda.jit
-def _gelqf_kernel(a, work, tau, q, l):
-    bsz, m, n = a.shape
-    for k in range(cuda.grid(1), bsz, cuda.gridsize(1)):
-        for i in range(m):
-            for j in range(n):
-                work[k, i, j] = a[k, i, j]
-        for i in range(m):
-            alpha = work[k, i, i] * 1.0
-            xn = 0.0
-            for j in range(i + 1, n):
-                xn += work[k, i, j] * work[k, i, j]
-            xn = math.sqrt(xn)
-            t, beta, scl = 0.0, alpha, 0.0
-            if xn != 0.0:
-                beta = -math.copysign(math.hypot(alpha, xn), alpha)
-                t = (beta - alpha) / beta
-                scl = 1.0 / (alpha - beta)
-            tau[k, i] = t
-            for j in range(i + 1, n):
-                work[k, i, j] *= scl
-            work[k, i, i] = beta
-            for r in range(i + 1, m):
-                dot = work[k, r, i] * 1.0
-                for j in range(i + 1, n):
-                    dot += work[k, r, j] * work[k, i, j]
-                dot *= t
-                work[k, r, i] -= dot
-                for j in range(i + 1, n):
-                    work[k, r, j] -= dot * work[k, i, j]
-        for i in range(m):
-            for j in range(m):
-                l[k, i, j] = work[k, i, j] if j <= i else 0.0
-            for j in range(n):
-                q[k, i, j] = 1.0 if i == j else 0.0
-        for i in range(m - 1, -1, -1):
-            for r in range(m):
-                dot = q[k, r, i] * 1.0
-                for j in range(i + 1, n):
-                    dot += q[k, r, j] * work[k, i, j]
-                dot *= tau[k, i]
-                q[k, r, i] -= dot
-                for j in range(i + 1, n):
-                    q[k, r, j] -= dot * work[k, i, j]
+def _syevd_mid_kernel(x, lam, glam, eps, out):
+    bsz, n, _ = x.shape
+    for e in range(cuda.grid(1), x.size, cuda.gridsize(1)):
+        _syevd_mid(x, lam, glam, eps, out, e // (n * n), (e // n) % n, e % n)
 
 
 @cuda.jit
@@ -287,80 +127,55 @@ def _axpy_kernel(x, alpha, accumulate, out):
         store(out, i, alpha * x[i], accumulate)
 
 
+# -- one thread per right-hand side or per matrix --------------------------------------------
+@cuda.jit
+def _trsm_kernel(a, b, transpose, rightside, lower, alpha, out):
+    bsz, rows, cols = b.shape
+    nvec = rows if rightside else cols
+    for job in range(cuda.grid(1), bsz * nvec, cuda.gridsize(1)):
+        _trsm(a, b, transpose, rightside, lower, alpha, out, job // nvec, job % nvec)
+
+
+@cuda.jit
+def _potrf_kernel(a, out, info):
+    for k in range(cuda.grid(1), a.shape[0], cuda.gridsize(1)):
+        _potrf(a, out, info, k)
+
+
+@cuda.jit
+def _lu_kernel(a, out, piv):
+    for k in range(cuda.grid(1), a.shape[0], cuda.gridsize(1)):
+        _lu(a, out, piv, k)
+
+
+@cuda.jit
+def _lu_inverse_kernel(lu_, piv, out):
+    for k in range(cuda.grid(1), lu_.shape[0], cuda.gridsize(1)):
+        _lu_inverse(lu_, piv, out, k)
+
+
+@cuda.jit
+def _lu_det_kernel(lu_, piv, det, sign, logabs):
+    for k in range(cuda.grid(1), lu_.shape[0], cuda.gridsize(1)):
+        _lu_det(lu_, piv, det, sign, logabs, k)
+
+
+@cuda.jit
+def _sumlogdiag_kernel(a, out):
+    for k in range(cuda.grid(1), a.shape[0], cuda.gridsize(1)):
+        _sumlogdiag(a, out, k)
+
+
+@cuda.jit
+def _gelqf_kernel(a, work, tau, q, l):
+    for k in range(cuda.grid(1), a.shape[0], cuda.gridsize(1)):
+        _gelqf(a, work, tau, q, l, k)
+
+
 @cuda.jit
 def _syevd_kernel(a, w, v, u, lam):
-    bsz, n, _ = a.shape
-    for k in range(cuda.grid(1), bsz, cuda.gridsize(1)):
-        total = 0.0
-        for i in range(n):
-            for j in range(n):
-                w[k, i, j] = a[k, i, j] if j <= i else a[k, j, i]
-                v[k, i, j] = 1.0 if i == j else 0.0
-                total += w[k, i, j] * w[k, i, j]
-        for sweep in range(100):
-            off = 0.0
-            for p in range(n):
-                for q in range(p + 1, n):
-                    off += w[k, p, q] * w[k, p, q]
-            if off <= 1e-30 * total:
-                break
-            for p in range(n - 1):
-                for q in range(p + 1, n):
-                    apq = w[k, p, q]
-                    if apq == 0.0:
-                        continue
-                    theta = (w[k, q, q] - w[k, p, p]) / (2.0 * apq)
-                    t = 1.0 / (abs(theta) + math.sqrt(theta * theta + 1.0))
-                    if theta < 0:
-                        t = -t
-                    c = 1.0 / math.sqrt(t * t + 1.0)
-                    s = t * c
-                    for r in range(n):
-                        x, y = w[k, r, p], w[k, r, q]
-                        w[k, r, p] = c * x - s * y
-                        w[k, r, q] = s * x + c * y
-                    for r in range(n):
-                        x, y = w[k, p, r], w[k, q, r]
-                        w[k, p, r] = c * x - s * y
-                        w[k, q, r] = s * x + c * y
-                    for r in range(n):
-                        x, y = v[k, r, p], v[k, r, q]
-                        v[k, r, p] = c * x - s * y
-                        v[k, r, q] = s * x + c * y
-        for i in range(n):
-            best = i
-            for j in range(i + 1, n):
-                if w[k, j, j] < w[k, best, best]:
-                    best = j
-            if best != i:
-                tmp = w[k, i, i]
-                w[k, i, i] = w[k, best, best]
-                w[k, best, best] = tmp
-                for r in range(n):
-                    tmp = v[k, r, i]
-                    v[k, r, i] = v[k, r, best]
-                    v[k, r, best] = tmp
-            big = 0
-            for r in range(1, n):
-                if abs(v[k, r, i]) > abs(v[k, big, i]):
-                    big = r
-            sgn = -1.0 if v[k, big, i] < 0 else 1.0
-            for r in range(n):
-                u[k, i, r] = sgn * v[k, r, i]
-            lam[k, i] = w[k, i, i]
-
-
-@cuda.jit
-def _syevd_mid_kernel(x, lam, glam, eps, out):
-    bsz, n, _ = x.shape
-    for e in range(cuda.grid(1), x.size, cuda.gridsize(1)):
-        k, i, j = e // (n * n), (e // n) % n, e % n
-        if i == j:
-            out[k, i, j] = glam[k, i]
-        else:
-            lo, hi = (i, j) if i > j else (j, i)
-            d = max(lam[k, lo] - lam[k, hi], eps)
-            out[k, i, j] = (x[k, lo, hi] - x[k, hi, lo]) / (2.0 * d)
+    for k in range(cuda.grid(1), a.shape[0], cuda.gridsize(1)):
+        _syevd(a, w, v, u, lam, k)
 
 
 # -- host launchers --------------------------------------------------------------------------
@@ -435,14 +250,9 @@ def gelqf(a, work, tau, q, l):
     _launch(_gelqf_kernel, a.shape[0], a, work, tau, q, l, a=a, work=work, tau=tau, q=q, l=l)
 
 
-def axpy(x, alpha, accumulate, out):
-    """``out (+)= alpha * x`` (1-d device arrays)."""
-    _launch(_axpy_kernel, out.size, x, float(alpha), accumulate, out, x=x, out=out)
-
-
 def syevd(a, w, v, u, lam):
-    """Symmetric eigendecomposition by Jacobi rotations, one thread per matrix (see the CPU
-    twin; ``w``, ``v`` float64 scratch)."""
+    """Symmetric eigendecomposition by Jacobi rotations, one thread per matrix (``w``, ``v``
+    float64 scratch)."""
     _launch(_syevd_kernel, a.shape[0], a, w, v, u, lam, a=a, w=w, v=v, u=u, lam=lam)
 
 
@@ -450,3 +260,8 @@ def syevd_mid(x, lam, glam, eps, out):
     """The middle factor of syevd's gradient, one thread per element."""
     _launch(_syevd_mid_kernel, x.size, x, lam, glam, float(eps), out, x=x, lam=lam, glam=glam,
             out=out)
+
+
+def axpy(x, alpha, accumulate, out):
+    """``out (+)= alpha * x`` (1-d device arrays)."""
+    _launch(_axpy_kernel, out.size, x, float(alpha), accumulate, out, x=x, out=out)
