@@ -5,12 +5,12 @@ PY := $(VENV)/bin/python
 ORACLE := .oracle
 PYTEST_ARGS ?=
 
-.PHONY: install sysdeps sysdeps-lab sysdeps-test oracle lab demo test test-fast screenshots \
+.PHONY: install sysdeps sysdeps-lab sysdeps-test oracle lab demo docs test test-fast screenshots \
 	bench clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q -e '.[dev,lab,dist]'
+	$(PY) -m pip install -q -e '.[dev,lab,dist,docs]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -59,6 +59,12 @@ lab: install sysdeps-lab
 # Headless twin of `make lab`: executes every notebook and writes HTML to build/demo/.
 demo: install sysdeps-lab
 	$(PY) scripts/run_notebooks.py --html build/demo notebooks
+
+# The documentation site (Sphinx: API reference, the course with its stored outputs, the
+# teacher's guide, benchmarks, design notes) into build/docs/; any warning is an error.
+docs: install
+	$(PY) -m sphinx -W --keep-going -q -b html docs build/docs
+	@echo "open build/docs/index.html"
 
 test: install sysdeps-test oracle
 	MXTEACH_ORACLE=$(ORACLE)/bin/python MXTEACH_REQUIRE_ORACLE=1 MXTEACH_REQUIRE_BROWSER=1 \

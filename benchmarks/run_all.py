@@ -324,9 +324,10 @@ def main(argv=None):
         lines += ["## mxteach, 2 threads, with the previous thread policy", "",
                   "The 2-thread pass above with " + " and ".join(f"`{kv}`" for kv in POLICY_ENV) +
                   " for mxteach only: Numba's kernels on 2 threads and numpy's GEMMs capped at "
-                  "1 (the default before issue 13; now GEMMs get every BLAS thread and the "
-                  "Numba kernels run serially). Compare with the mxteach column of the "
-                  "2-thread tables.", "",
+                  "1 (the default before issue 13; now GEMMs of at least "
+                  "kernels/cpu GEMM_SPLIT_FLOPS get every BLAS thread while the 1-minute load "
+                  "stays below cores + 1, the others and the Numba kernels keep theirs). "
+                  "Compare with the mxteach column of the 2-thread tables.", "",
                   policy_runs[0]["markdown"], "", policy_runs[1]["markdown"], ""]
     if live is not None:
         lines += ["## bench_livemetrics.py", "",

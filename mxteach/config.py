@@ -14,7 +14,8 @@ switch                               default    effect
 ``MXTEACH_THREADS``                  auto       ``off``: leave numpy's and Numba's thread pools
                                                 alone; N: run Numba kernels on N threads
                                                 (N > 1 caps numpy's BLAS at 1 thread; 1
-                                                leaves BLAS all its threads)
+                                                leaves BLAS all its threads); auto: large
+                                                GEMMs on every BLAS thread, others on 1
 ``MXTEACH_DEBUG``                    0          1: executors print each operator they run,
                                                 with its input and output shapes, to stderr
 ``MXTEACH_DIST_TIMEOUT``             120        seconds a distributed-kvstore rank may be late

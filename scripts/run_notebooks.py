@@ -3,13 +3,14 @@
 ``--inplace`` stores each executed notebook back (restart-and-run-all: the reference outputs
 nbval compares with), e.g. after a change to how the views render::
 
-    .venv/bin/python scripts/run_notebooks.py --inplace notebooks/05_widgets_and_monitor.ipynb
+    .venv/bin/python scripts/run_notebooks.py --inplace notebooks/08_bucketing_and_rnn.ipynb
 """
 from __future__ import annotations
 
 import argparse
 import pathlib
 import sys
+import time
 
 import nbformat
 from nbclient import NotebookClient
@@ -42,12 +43,16 @@ def main(argv=None):
     failed = []
     for path in notebooks(args.paths):
         nb = nbformat.read(path, as_version=4)
+        t0 = time.perf_counter()
         try:
             NotebookClient(nb, timeout=args.timeout, kernel_name="python3",
                            resources={"metadata": {"path": str(path.parent)}}).execute()
         except Exception as err:  # report every notebook, then fail
             failed.append((path.name, err))
             print(f"FAILED {path.name}: {err}", file=sys.stderr)
+        else:
+            # kernel start included: what a student's restart-and-run-all costs
+            print(f"{path.name} ran in {time.perf_counter() - t0:.1f} s")
         if args.inplace and not any(p == path.name for p, _ in failed):
             nbformat.write(nb, path)
             print(f"{path.name} executed and stored")

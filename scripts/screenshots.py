@@ -67,7 +67,7 @@ v = BucketView(mod); display(v)
 mod.bind(batch(8).provide_data, batch(8).provide_label); mod.init_params(); mod.init_optimizer()
 for n in [3, 5, 8, 5, 3, 8, 3] * 3:
     mod.forward(batch(n), is_train=True); mod.backward(); mod.update()
-v.finish()''',
+_ = v.finish()       # not the cell's value: that would display the view twice''',
     "chainview": '''seq = mx.mod.SequentialModule()
 seq.add(mx.mod.Module(mx.sym.Activation(mx.sym.FullyConnected(mx.sym.var("data"), num_hidden=8,
         name="fc1"), act_type="relu", name="relu1"), label_names=None))

@@ -131,6 +131,25 @@ def test_reading_through_the_index_gives_the_same_batches(recfile):
                 np.testing.assert_array_equal(d1, d2)
 
 
+@pytest.mark.oracle
+def test_provide_data_prints_as_mxnet_for_every_dtype(recfile):
+    # MXNet's descriptors carry numpy scalar types (<class 'numpy.uint8'>), as the other
+    # iterators do, whatever dtype the data comes out in; a printed string differs
+    rec_path, _, _ = recfile
+    dtypes = ["float32", "uint8", "int8"]
+    mxnet = run_oracle("""
+for dt in dtypes:
+    it = mx.io.ImageRecordIter(path_imgrec=rec, data_shape=(3, 16, 16), batch_size=4, dtype=dt)
+    b = it.next()
+    out[dt] = [str(it.provide_data), str(it.provide_label), str(b.data[0].dtype)]
+""", rec=rec_path, dtypes=dtypes)
+    for dt in dtypes:
+        it = ImageRecordIter(path_imgrec=rec_path, data_shape=(3, 16, 16), batch_size=4, dtype=dt)
+        b = it.next()
+        assert [str(it.provide_data), str(it.provide_label), str(b.data[0].dtype)] == mxnet[dt]
+        assert it.provide_data[0].dtype is np.dtype(dt).type
+
+
 def test_round_batch_rule_and_part_ranges():
     # 11 rows in batches of 4: 4, 4, 3 + 1 from the start; the next epoch starts after it
     batches, skip = plan_epoch(11, 4, 0, True, list(range(11)))

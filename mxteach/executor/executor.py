@@ -53,6 +53,7 @@ class Executor:
         self._plan = GraphPlan(symbol._outputs, shapes, types, grad_reqs)
         self._mirrors = sparse.Mirrors()
         sparse.check_fallbacks(order, {n: a.stype for n, a in args.items()})
+        sparse.check_grad_stypes(order, {n: a.stype for n, a in args.items()}, grads, grad_reqs)
         self._build()
 
     # -- construction -------------------------------------------------------------------------

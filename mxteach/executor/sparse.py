@@ -15,6 +15,12 @@
   inputs gets a RowSparseNDArray gradient holding the rows of the last batch (the parts of
   several consumers add up row-wise); one that also feeds another operator keeps a dense
   gradient, with a warning.
+* **Gradients you bind.** MXNet has no ``grad_stype`` on Variables (``Variable(...,
+  grad_stype=...)`` is refused as any unknown attribute): the storage of a gradient is what
+  the operators infer, or the storage of the array given in ``bind(args_grad=...)``. A given
+  array must agree with the operators: ``Embedding(sparse_grad=True)`` needs a row_sparse one,
+  ``sparse_grad=False`` a dense one, ``dot(csr, w)`` takes either; MXNet fails at the first
+  backward, mxteach at bind (:func:`check_grad_stypes`).
 
 See notebook 15.
 """
@@ -30,7 +36,7 @@ from ..ndarray.sparse_storage import (STYPE_CODES, STYPES, RowSparseNDArray,
 from ..ndarray.sparse_storage import zeros as sparse_zeros
 
 __all__ = ["arg_stypes", "sparse_grad_names", "sparse_zeros", "is_sparse", "make_step",
-           "Mirrors", "check_fallbacks", "stored", "StoredView"]
+           "Mirrors", "check_fallbacks", "check_grad_stypes", "stored", "StoredView"]
 
 
 def arg_stypes(order, names, stype_dict):
@@ -117,6 +123,36 @@ def check_fallbacks(order, stypes):
         warnings.warn(f"storage fallback: {node.op.name} '{node.name}' has no implementation "
                       f"for input storage types {ins}; it reads dense copies",
                       StorageFallbackWarning, stacklevel=4)
+
+
+def check_grad_stypes(order, stypes, grads, reqs):
+    """Refuse host gradient arrays (``bind(args_grad=...)``) whose storage type the operators
+    consuming the argument do not write (MXNet: "Operator not implemented" or Embedding's
+    "Cannot use sparse_grad = ..." at backward)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StorageFallbackWarning)   # said once, at inference
+        inferred = sparse_grad_names(order, stypes)
+    uses = _consumers(order)
+    for node in order:
+        grad = grads.get(node.name) if node.op is None else None
+        if grad is None or reqs.get(node.name, "null") == "null" or \
+                grad.context.device_type != "cpu":      # device gradients are dense
+            continue
+        given, want = grad.stype, inferred.get(node.name, "default")
+        if given == want:
+            continue
+        for consumer, pos in uses.get(id(node), []):
+            wants = _grad_stypes(consumer, stypes).get(pos, "default")
+            if given == wants or (given == "default" and consumer.op.extra.get("dense_grad_ok")):
+                continue
+            if consumer.op.name == "Embedding" and given != "csr":
+                why = (f"Cannot use sparse_grad = {int(wants != 'default')}, while stype of "
+                       f"gradients w.r.t embedding weight is {given}")
+            else:
+                why = f"Operator not implemented: _backward_{consumer.op.name}"
+            raise MXNetError(f"{consumer.op.name} '{consumer.name}' writes a {wants} gradient "
+                             f"for '{node.name}', but args_grad['{node.name}'] is {given} "
+                             f"(MXNet: \"{why}\"); bind a {wants} gradient array")
 
 
 class Mirrors:

@@ -318,7 +318,7 @@ def CreateAugmenter(data_shape, resize=0, rand_crop=False, rand_resize=False,
     """The augmenter list MXNet builds for ``data_shape`` = (3, h, w): optional shorter-side
     resize, a crop (random-sized, random or centre), optional mirror, cast to float32, colour
     jitter, hue, PCA noise, random grey, then mean/std normalisation (``True`` takes the
-    ImageNet statistics).
+    ImageNet statistics). See notebook 03.
     """
     auglist = []
     if resize > 0:

@@ -76,6 +76,7 @@ def imdecode(buf, flag=1, to_rgb=1, out=None):
     ``(h, w, 3)`` NDArray in RGB (``to_rgb=0``: BGR; ``flag=0``: ``(h, w, 1)`` grey).
 
     Raises :class:`MXNetError` for an empty buffer or bytes that are not an image.
+    See notebook 03.
     """
     return _wrap(decode_pixels(buf, flag, to_rgb), out)
 
@@ -187,7 +188,7 @@ def random_crop(src, size, interp=2):
 
 def center_crop(src, size, interp=2):
     """The central crop of ``size`` = (w, h) (shrunk to fit); returns
-    ``(image, (x0, y0, w, h))``."""
+    ``(image, (x0, y0, w, h))``. See notebook 03."""
     h, w = as_numpy(src).shape[:2]
     new_w, new_h = scale_down((w, h), size)
     x0 = int((w - new_w) / 2)

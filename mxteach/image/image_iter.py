@@ -65,6 +65,7 @@ class ImageIter(DataIter):
     path_imglist, path_root, path_imgidx, shuffle, part_index, num_parts, aug_list, imglist,
     data_name, label_name, dtype, last_batch_handle`` and CreateAugmenter's keywords.
     For the fast threaded reader of ``.rec`` files see ``mx.io.ImageRecordIter``.
+    See notebook 03.
     """
 
     def __init__(self, batch_size, data_shape, label_width=1, path_imgrec=None,

@@ -163,6 +163,8 @@ class ImageRecordIter(_CurrentBatchIter):
     ------
     MXNetError
         On a bad file, naming the file, the record and its byte offset.
+
+    See notebook 03.
     """
 
     def __init__(self, path_imgrec=None, data_shape=None, batch_size=None, path_imgidx="",
@@ -205,7 +207,9 @@ class ImageRecordIter(_CurrentBatchIter):
         self._rng = np.random.RandomState(seed)
         label_shape = (self.batch_size,) if self.label_width == 1 else \
             (self.batch_size, self.label_width)
-        self.provide_data = [DataDesc(data_name, (self.batch_size,) + data_shape, dtype)]
+        # numpy's scalar type, not the string: MXNet's descriptors print <class 'numpy.uint8'>
+        self.provide_data = [DataDesc(data_name, (self.batch_size,) + data_shape,
+                                      np.dtype(dtype).type)]
         self.provide_label = [DataDesc(label_name, label_shape)]
         self._source = RecordSource(path_imgrec, path_imgidx)
         begin, end = part_range(self._source.total_bytes, num_parts, part_index)

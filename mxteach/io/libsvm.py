@@ -1,7 +1,7 @@
 """``mx.io.LibSVMIter``: csr batches from a LibSVM text file, as MXNet 1.9.1 hands them out.
 
-A LibSVM line is ``label index:value index:value ...`` with 0-based, increasing feature
-indices; features not listed are zero. Each batch's data is a :class:`CSRNDArray` of shape
+A LibSVM line is ``label index:value index:value ...`` with 0-based feature indices (in any
+order, each once); features not listed are zero. Each batch's data is a :class:`CSRNDArray` of shape
 ``(batch_size,) + data_shape`` -- the natural input of ``mx.sym.sparse.dot(data, weight)``
 with a row_sparse ``weight``. Labels are the first number of each line (a dense
 ``(batch_size,)`` array), or rows of a second LibSVM file ``label_libsvm`` (then a csr
@@ -51,7 +51,8 @@ def _lines_of_part(path, num_parts, part_index):
 
 def read_libsvm(path, width, num_parts=1, part_index=0, what="data_libsvm"):
     """Parse a LibSVM file: (labels float32 (n,), indptr int64, indices int64, values float32).
-    Every index must lie in ``[0, width)`` and increase along a line."""
+    Every index must lie in ``[0, width)`` and appear once per line (a line's pairs are
+    sorted by index)."""
     labels, indptr, indices, values = [], [0], [], []
     for number, line in _lines_of_part(path, num_parts, part_index):
         fields = line.split()
@@ -69,8 +70,13 @@ def read_libsvm(path, width, num_parts=1, part_index=0, what="data_libsvm"):
                              f"{max(cols) if max(cols) >= width else min(cols)}, outside "
                              f"[0, {width}) given by its shape")
         if any(b <= a for a, b in zip(cols, cols[1:])):
-            raise MXNetError(f"LibSVMIter: line {number} of {what} {path!r}: feature indices "
-                             f"must increase along a line, got {cols}")
+            # MXNet keeps a line's pairs in file order (a csr row with unsorted indices, the
+            # same numbers); mxteach sorts them, so every csr array it makes is canonical
+            order = sorted(range(len(cols)), key=cols.__getitem__)
+            cols, vals = [cols[i] for i in order], [vals[i] for i in order]
+            if any(b == a for a, b in zip(cols, cols[1:])):
+                raise MXNetError(f"LibSVMIter: line {number} of {what} {path!r} lists a "
+                                 f"feature index twice: {sorted(cols)}")
         indices += cols
         values += vals
         indptr.append(len(indices))

@@ -24,7 +24,8 @@ from .base_module import BaseModule
 from .checks import check_names as _check_names, check_param_dtypes, check_reshape, \
     parse_descs as _parse_descs
 from .executor_group import DataParallelExecutorGroup
-from .sparse_rows import dense_zeros_like, pull_sparse_rows
+from .sparse_rows import assign_param, pull_all_rows, pull_sparse_rows, sparse_grad_rows, \
+    zeros_like_param
 
 __all__ = ["Module"]
 
@@ -226,10 +227,7 @@ class Module(BaseModule):
 
         def fill(name, arr, given):
             if given is not None and name in given:
-                src = given[name]
-                src = src if isinstance(src, NDArray) else NDArray(np.asarray(src))
-                if src is not arr:
-                    arr._data[...] = src.asnumpy() if src.stype != "default" else src._data
+                assign_param(arr, given[name])      # keeps arr's storage type, as MXNet
                 return
             if given is not None and not allow_missing:
                 raise MXNetError(f"init_params: '{name}' is missing from the given parameters "
@@ -287,7 +285,9 @@ class Module(BaseModule):
         self._exec_group.get_params(self._arg_params, self._aux_params)
         if self._kvstore is not None and self._update_on_kvstore:
             for name in self._param_names:
-                if name in self._exec_group.execs[0].grad_dict:
+                if self._arg_params[name].stype == "row_sparse":
+                    pull_all_rows(self._kvstore, name, self._arg_params[name])
+                elif name in self._exec_group.execs[0].grad_dict:
                     self._kvstore.pull(name, self._arg_params[name])
         self._params_dirty = False
 
@@ -337,9 +337,9 @@ class Module(BaseModule):
             # loaded dicts may hold parameters of other buckets too
             self._exec_group.set_params(self._arg_params, self._aux_params, allow_extra=True)
         else:
-            self._arg_params = {n: NDArray(dense_zeros_like(b[0]), cpu())
-                                for n, b in zip(self._param_names,
-                                                self._exec_group.param_arrays)}
+            group = self._exec_group
+            self._arg_params = {n: zeros_like_param(b[0])
+                                for n, b in zip(self._param_names, group.param_arrays)}
             self._aux_params = {n: NDArray(np.zeros_like(b[0]._data), cpu())
                                 for n, b in zip(self._aux_names, self._exec_group.aux_arrays)}
         if shared_module is not None and shared_module.optimizer_initialized:
@@ -425,10 +425,10 @@ class Module(BaseModule):
             if self._compression_params:
                 kv.set_gradient_compression(self._compression_params)
             for idx, name in enumerate(self._exec_group.param_names):
-                # a row_sparse parameter enters the store row_sparse (row_sparse_pull needs it)
-                kv.init(name, self._arg_params[name].tostype(
-                    self._exec_group.param_arrays[idx][0].stype))
-                if update_on_kvstore:
+                # row_sparse: stored so, not pulled whole (prepare() pulls a batch's rows)
+                stype = self._exec_group.param_arrays[idx][0].stype
+                kv.init(name, self._arg_params[name].tostype(stype))
+                if update_on_kvstore and stype == "default":
                     kv.pull(name, self._exec_group.param_arrays[idx], priority=-idx)
             if update_on_kvstore:
                 kv.set_optimizer(self._optimizer)
@@ -496,8 +496,8 @@ class Module(BaseModule):
     def backward(self, out_grads=None):
         self._require("binded", "params_initialized", call="backward")
         self._exec_group.backward(out_grads=out_grads)
-        if self.events.wants("backward"):
-            self._emit("backward", self.stage)
+        if self.events.wants("backward"):     # row_sparse gradients: the rows this batch hit
+            self._emit("backward", self.stage, sparse_grads=sparse_grad_rows(self._exec_group))
 
     def update(self):
         """Apply the optimizer to every parameter, with gradients summed over devices."""

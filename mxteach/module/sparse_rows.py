@@ -15,10 +15,12 @@ import warnings
 import numpy as np
 
 from ..base import MXNetAssertionError, MXNetValueError, ShapeError, did_you_mean
+from ..context import cpu
 from ..ndarray.ndarray import NDArray
-from ..ndarray.sparse_storage import is_sparse
+from ..ndarray.sparse_storage import is_sparse, zeros as sparse_zeros
 
-__all__ = ["pull_sparse_rows", "is_sparse_batch", "load_sparse", "dense_zeros_like"]
+__all__ = ["pull_sparse_rows", "is_sparse_batch", "load_sparse", "zeros_like_param",
+           "assign_param", "pull_all_rows", "sparse_grad_rows"]
 
 
 def pull_sparse_rows(module, data_batch, sparse_row_id_fn):
@@ -69,9 +71,48 @@ def load_sparse(src, dst_list, what):
         dst[:] = part
 
 
-def dense_zeros_like(arr):
-    """Host zeros shaped like a device's parameter array, dense even for a row_sparse one
-    (the module's own parameter copy; MXNet's would be row_sparse with the same values)."""
-    if is_sparse(arr):
-        return np.zeros(arr.shape, np.dtype(arr.dtype))
-    return np.zeros_like(arr._data)
+def zeros_like_param(arr):
+    """The module's own CPU copy of a device's parameter array, zero: row_sparse with no row
+    stored for a row_sparse parameter (as MXNet's ``zeros(stype=...)`` in bind), so that
+    checkpoints write row_sparse records as MXNet does."""
+    if arr.stype == "row_sparse":
+        return sparse_zeros("row_sparse", arr.shape, dtype=arr.dtype)
+    return NDArray(np.zeros(arr.shape, np.dtype(arr.dtype)), cpu())
+
+
+def assign_param(dst, src):
+    """Copy ``src`` into the module's parameter ``dst`` keeping ``dst``'s storage type: into a
+    row_sparse ``dst`` a row_sparse ``src`` keeps its rows, a dense one keeps its non-zero
+    rows (MXNet's copyto, a cast_storage)."""
+    src = src if isinstance(src, NDArray) else NDArray(np.asarray(src))
+    if is_sparse(dst):
+        src.copyto(dst)
+    elif src is not dst:
+        dst._data[...] = src.asnumpy() if is_sparse(src) else src._data
+
+
+def pull_all_rows(kv, name, arr):
+    """Every row of the row_sparse parameter ``name`` from the kvstore that updates it into
+    the module's copy ``arr`` (what MXNet does before get_params and checkpoints)."""
+    rows = NDArray(np.arange(arr.shape[0], dtype=np.int64), cpu())
+    kv.row_sparse_pull(name, arr, row_ids=rows)
+
+
+def sparse_grad_rows(group):
+    """``{parameter: {"rows": [...], "num_rows": N, "stored_bytes": b, "dense_bytes": d}}``
+    for the row_sparse gradients of ``group``'s executors after a backward: the rows the batch
+    touched (union over devices, sorted) and what storing them costs against a dense
+    gradient. Plain data, carried by the module's ``backward`` event for views (ParamTable's
+    row heat strip). See notebook 15."""
+    out = {}
+    for name in group.param_names:
+        grads = [exe.grad_dict.get(name) for exe in group.execs]
+        if not grads or any(g is None or g.stype != "row_sparse" for g in grads):
+            continue
+        rows = np.unique(np.concatenate([g._aux[0] for g in grads]))
+        out[name] = {"rows": rows.tolist(), "num_rows": int(grads[0].shape[0]),
+                     "stored_bytes": int(sum(g._values.nbytes + g._aux[0].nbytes
+                                             for g in grads)),
+                     "dense_bytes": int(len(grads) * np.prod(grads[0].shape) *
+                                        np.dtype(grads[0].dtype).itemsize)}
+    return out

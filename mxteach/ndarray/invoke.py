@@ -11,7 +11,7 @@ import numpy as np
 
 from ..backend import for_context
 from ..base import MXNetError, mx_real_t
-from ..context import current_context
+from ..context import Context, current_context
 from ..ops.registry import parse_params
 from .ndarray import NDArray
 from .sparse_ops import dispatch
@@ -43,7 +43,7 @@ def invoke(op, inputs, params, out=None, name=None):
         fallback(f"mx.nd.{op.name}", [getattr(x, "stype", "default") for x in inputs])
         inputs = [NDArray(x.asnumpy(), x.context) if is_sparse(x) else x for x in inputs]
     p = parse_params(op, params, name or op.name)
-    ctx = inputs[0].context if inputs else current_context()
+    ctx = inputs[0].context if inputs else _context_param(p.get("ctx")) or current_context()
     in_shapes = [x.shape for x in inputs]
     n_args = len(op.list_arguments(p)) + len(op.list_aux(p))
     if len(inputs) != n_args:
@@ -61,6 +61,15 @@ def invoke(op, inputs, params, out=None, name=None):
         forward(p, [be.raw(x._data) for x in inputs], [be.raw(o) for o in outs], False, {})
     results = [be.wrap(o) for o in outs]
     return _store(results[0] if len(results) == 1 else results, out)
+
+
+def _context_param(value):
+    """The ``ctx`` parameter of an operator without inputs (``mx.nd.eye(3, ctx=mx.gpu(0))``
+    passes 'gpu(0)', as MXNet writes it) as a Context; None when unset."""
+    if not value:
+        return None
+    kind, _, rest = str(value).partition("(")
+    return Context(kind.strip(), int(rest.rstrip(")") or 0))
 
 
 def _store(result, out):

@@ -20,7 +20,7 @@ import warnings
 
 import numpy as np
 
-from ..base import DTypeError, MXNetError, ShapeError, mx_real_t
+from ..base import DTypeError, MXNetError, MXNetValueError, ShapeError, mx_real_t
 from ..context import Context
 from ..kernels.cpu import sparse as K
 from .ndarray import NDArray, _ctx
@@ -181,10 +181,14 @@ class BaseSparseNDArray(NDArray):
             raise MXNetError(f"{type(self).__name__} supports assignment only to [:] "
                              f"(got index {key!r}); convert with tostype('default') first")
         if np.isscalar(value):
-            if value != 0:
-                raise MXNetError(f"{type(self).__name__}[:] = {value}: a non-zero scalar would "
-                                 f"make every element stored; use tostype('default')")
-            new = zeros(self.stype_name, self._shape, dtype=self._values.dtype)
+            if self.stype_name == "csr":
+                raise MXNetValueError(f"CSRNDArray[:] = {value}: assigning a scalar to a csr "
+                                      f"array is not supported (as in MXNet); assign an array")
+            # MXNet's _set_value stores every row, even for 0: initializers such as Zero()
+            # write `arr[:] = 0`, and a zero-initialised row_sparse parameter holds all rows
+            values = np.full(self._shape, value, dtype=self._values.dtype)
+            new = RowSparseNDArray(values, [np.arange(self._shape[0], dtype=IDX)],
+                                   self._shape, self._ctx)
         else:
             src = value if isinstance(value, NDArray) else NDArray(np.asarray(value))
             if src.shape != self._shape:

@@ -10,7 +10,10 @@ __all__ = ["registry", "FAMILIES"]
 # registration order is the order of ``registry.all_ops()``
 FAMILIES = ("nn", "nn_norm", "conv", "loss", "shape", "shape_index", "elemwise", "reduce",
             "init_ops", "rnn", "shape_swap", "custom", "math", "sparse_nn",
-            "movement", "ordering")
+            "movement", "ordering", "optimizer_ops", "nn_extra", "nn_extra_conv", "nn_extra_act",
+            "nn_extra_ctc",
+            "reduce_extra", "logic", "linalg", "linalg_factor",
+            "creation", "random_ops")
 
 for _fam in FAMILIES:
     importlib.import_module(f"{__name__}.{_fam}")

@@ -130,7 +130,7 @@ def _conv_forward(p, ins, outs, is_train, state):
     tmp = _buffer(state, "gemm", (f, n * oh * ow), x.dtype)
     cols = col.reshape(col.shape[0], -1)
     for i in range(g):     # BLAS GEMM per group: (F/g, K/g) @ (K/g, N*L)
-        np.matmul(w2[i * fg:(i + 1) * fg], cols[i * kg:(i + 1) * kg], out=tmp[i * fg:(i + 1) * fg])
+        K.gemm(w2[i * fg:(i + 1) * fg], cols[i * kg:(i + 1) * kg], tmp[i * fg:(i + 1) * fg])
     bias = ins[2] if not p["no_bias"] else tmp[:, 0]
     K.conv_output(tmp.reshape(f, n, oh * ow), np.ascontiguousarray(bias),
                   inplace_view(outs[0], (n, f, oh * ow), "Convolution"), not p["no_bias"])
@@ -146,21 +146,23 @@ def _conv_backward(p, ograds, ins, outs, igrads, reqs, state):
     f, g = p["num_filter"], p["num_group"]
     fg, kg = f // g, col.shape[0] // g
     dyt = _buffer(state, "gemm", (f, n * oh * ow), x.dtype)      # dY as (F, N*L)
-    dyt.reshape(f, n, oh * ow)[...] = ograds[0].reshape(n, f, oh * ow).transpose(1, 0, 2)
+    K.conv_output(np.ascontiguousarray(ograds[0]).reshape(n, f, oh * ow), dyt[0],
+                  dyt.reshape(f, n, oh * ow), False)          # (N, F, L) -> (F, N, L)
     cols = col.reshape(col.shape[0], -1)
     if not p["no_bias"]:
         assign(igrads[2], reqs[2], dyt.sum(axis=1))
     if grad_mode(reqs[1], igrads[1]):
-        dw = np.empty((f, kg), x.dtype)
+        # dW^T = col @ dY^T per group: OpenBLAS runs this orientation of the long N*L reduction
+        # faster than dY @ col^T (1.1 vs 1.5 ms for 64x16x14x14 -> 32, 1 thread), and turning
+        # the small (K, F) result around costs nothing
+        dwt = _buffer(state, "dwt", (g, kg, fg), x.dtype)
         for i in range(g):
-            np.matmul(dyt[i * fg:(i + 1) * fg], cols[i * kg:(i + 1) * kg].T,
-                      out=dw[i * fg:(i + 1) * fg])
-        assign(igrads[1], reqs[1], dw.reshape(wgt.shape))
+            K.gemm(cols[i * kg:(i + 1) * kg], dyt[i * fg:(i + 1) * fg].T, dwt[i])
+        assign(igrads[1], reqs[1], dwt.transpose(0, 2, 1).reshape(wgt.shape))
     if grad_mode(reqs[0], igrads[0]):
         w2 = wgt.reshape(f, -1)
         for i in range(g):     # the column gradient overwrites the columns (no longer needed)
-            np.matmul(w2[i * fg:(i + 1) * fg].T, dyt[i * fg:(i + 1) * fg],
-                      out=cols[i * kg:(i + 1) * kg])
+            K.gemm(w2[i * fg:(i + 1) * fg].T, dyt[i * fg:(i + 1) * fg], cols[i * kg:(i + 1) * kg])
         state["col_of"] = None
         K.col2im(col, inplace_view(igrads[0], (n, c, h, w), "Convolution"), *geo,
                  reqs[0] == "add")

@@ -96,6 +96,12 @@ UFUNCS = {
                lambda x, y: 1 if x < y else 0),
     "lesser_equal": ("broadcast_lesser_equal", "_lesser_equal_scalar", "_greater_equal_scalar",
                      lambda x, y: 1 if x <= y else 0),
+    "logical_and": ("broadcast_logical_and", "_logical_and_scalar", "_logical_and_scalar",
+                    lambda x, y: 1 if x and y else 0),
+    "logical_or": ("broadcast_logical_or", "_logical_or_scalar", "_logical_or_scalar",
+                   lambda x, y: 1 if x or y else 0),
+    "logical_xor": ("broadcast_logical_xor", "_logical_xor_scalar", "_logical_xor_scalar",
+                    lambda x, y: 1 if bool(x) != bool(y) else 0),
 }
 UFUNC_ALIASES = {"true_divide": "divide"}
 

@@ -58,7 +58,7 @@ def _fc_2d(p, x):
 def _fc_forward(p, ins, outs, is_train, state):
     x = _fc_2d(p, ins[0])
     out = outs[0].reshape(x.shape[0], -1)
-    np.matmul(x, ins[1].T, out=out)   # BLAS GEMM: the fastest GEMM on this machine
+    K.matmul(x, ins[1], out, False, True)   # numpy's BLAS GEMM, on the policy's threads
     if not p["no_bias"]:
         out += ins[2]
 
@@ -445,7 +445,8 @@ register(Op(
     params={"input_dim": Param("int", doc="vocabulary size (rows of weight)"),
             "output_dim": Param("int", doc="embedding size (columns of weight)"),
             "dtype": Param("dtype", "float32", choices=_EMB_DTYPES),
-            "sparse_grad": Param("bool", False, doc="accepted; the gradient is dense here")},
+            "sparse_grad": Param("bool", False, doc="the weight gradient is row_sparse "
+                                                     "(ops/sparse_nn.py)")},
     arguments=["data", "weight"], infer_shape=_emb_shape, infer_type=_emb_type,
     forward=_emb_forward, backward=_emb_backward, gpu_forward=_emb_gpu_forward,
     gpu_backward=_emb_gpu_backward, backward_uses=("ins",),

@@ -99,8 +99,9 @@ def _dot_sparse_inputs(p, in_stypes):
     return lhs == "default" and rhs == "csr" and not p["transpose_b"]
 
 
+# a dense gradient of w is fine too: MXNet then writes csr.T @ ograd densely
 get("dot").extra.update(grad_stypes=dot_grad_stypes, sparse_backward=dot_sparse_backward,
-                        sparse_inputs=_dot_sparse_inputs)
+                        sparse_inputs=_dot_sparse_inputs, dense_grad_ok=True)
 
 
 # -- contrib.SparseEmbedding ----------------------------------------------------------------------

@@ -16,10 +16,11 @@ import math
 
 import numpy as np
 
+from ..base import MXNetError
 from ..ndarray.ndarray import zeros
 from .base import Optimizer, register, _apply, _check_same_shape, _store
 from . import steps
-from .sparse import dense_grad, is_row_sparse, lazy_apply, refuse_sparse
+from .sparse import dense_grad, is_row_sparse, lazy_apply, sparse_clip, weight_is_row_sparse
 
 __all__ = ["Adam", "AdaGrad", "RMSProp", "AdaDelta", "Adamax", "Nadam", "Ftrl", "FTML", "LAMB"]
 
@@ -114,7 +115,12 @@ class AdaGrad(Optimizer):
     Notes
     -----
     The history is float32 whatever the weight's dtype. ``clip_gradient=0`` clips every
-    gradient to 0 here (only ``None`` turns clipping off). See notebook 05.
+    gradient to 0 here (only ``None`` turns clipping off).
+
+    A row_sparse gradient updates only its rows and their history (MXNet's
+    ``_sparse_adagrad_update``; with ``wd=0`` the other rows would not move anyway). As in
+    MXNet it needs ``wd=0``, and ``clip_gradient=0`` clips nothing there (notebook 15).
+    See notebook 05.
     """
 
     def __init__(self, eps=1e-7, **kwargs):
@@ -125,8 +131,15 @@ class AdaGrad(Optimizer):
         return _zeros_like(weight, same_dtype=False)
 
     def update(self, index, weight, grad, state):
-        refuse_sparse("AdaGrad", grad, "MXNet: Operator not implemented: _sparse_adagrad_update")
         lr, wd, _ = _begin(self, index, weight, grad)
+        if is_row_sparse(grad):
+            if wd != 0:
+                raise MXNetError(f"AdaGrad with a row_sparse gradient needs wd=0, got wd={wd} "
+                                 f"for parameter {index!r} (MXNet: Operator not implemented: "
+                                 f"_sparse_adagrad_update); set wd=0 or bind the gradient dense")
+            lazy_apply(steps.adagrad_step, weight, grad, state, lr, 0.0, self.rescale_grad,
+                       sparse_clip(self.clip_gradient), self.float_stable_eps)
+            return
         _run(steps.adagrad_step, weight, grad, state, lr, wd, self.rescale_grad,
              self.clip_gradient, self.float_stable_eps)
 
@@ -340,6 +353,11 @@ class Ftrl(Optimizer):
     **kwargs
         Passed to :class:`~mxteach.optimizer.Optimizer`.
 
+    Notes
+    -----
+    With a row_sparse gradient, a row_sparse weight (a row_sparse parameter in the kvstore)
+    is updated lazily, only the gradient's rows and their ``z``, ``n``; a dense weight takes
+    the dense update of every row, as MXNet (a storage fallback; notebook 15).
     See notebook 05.
     """
 
@@ -354,6 +372,11 @@ class Ftrl(Optimizer):
 
     def update(self, index, weight, grad, state):
         lr, wd, _ = _begin(self, index, weight, grad)
+        if is_row_sparse(grad) and weight_is_row_sparse(weight):
+            lazy_apply(steps.ftrl_step, weight, grad, state[0], state[1], lr, wd,
+                       self.rescale_grad, sparse_clip(self.clip_gradient), self.lamda1,
+                       self.beta)
+            return
         _run(steps.ftrl_step, weight, grad, state[0], state[1], lr, wd, self.rescale_grad,
              self.clip_gradient, self.lamda1, self.beta)
 

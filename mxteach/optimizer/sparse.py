@@ -17,11 +17,24 @@ from ..base import MXNetError
 from ..ndarray.ndarray import NDArray
 from ..ndarray.sparse_storage import RowSparseNDArray, is_sparse
 
-__all__ = ["is_row_sparse", "lazy_apply", "dense_grad", "refuse_sparse"]
+__all__ = ["is_row_sparse", "weight_is_row_sparse", "sparse_clip", "lazy_apply", "dense_grad"]
 
 
 def is_row_sparse(grad):
     return isinstance(grad, RowSparseNDArray)
+
+
+def weight_is_row_sparse(weight):
+    """Whether MXNet would see ``weight`` as row_sparse: a row_sparse array, or the kvstore's
+    dense copy of a row_sparse value (the store marks it with ``_kv_stype``). FTRL updates a
+    row_sparse weight lazily but densifies the gradient of a dense one."""
+    return weight.stype == "row_sparse" or getattr(weight, "_kv_stype", None) == "row_sparse"
+
+
+def sparse_clip(clip_gradient):
+    """MXNet's Python optimizers pass ``clip_gradient`` to the sparse kernels only when it is
+    truthy: ``clip_gradient=0`` clips nothing on this path (the dense AdaGrad clips to 0)."""
+    return clip_gradient if clip_gradient else None
 
 
 def lazy_apply(rule, weight, grad, *rest):
@@ -48,11 +61,3 @@ def dense_grad(grad):
     """``grad`` densified for a standard (non-lazy) update of every row: MXNet has a kernel for
     this case, so it is no storage fallback and says nothing."""
     return grad.tostype("default") if is_row_sparse(grad) else grad
-
-
-def refuse_sparse(name, grad, why):
-    """MXNet has no update for this optimizer with a row_sparse gradient on a dense weight."""
-    if is_row_sparse(grad):
-        raise MXNetError(f"{name} cannot update a dense weight with a row_sparse gradient "
-                         f"({why}); use SGD or Adam, or bind the gradient dense "
-                         f"(Embedding sparse_grad=False)")

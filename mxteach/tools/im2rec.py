@@ -17,6 +17,7 @@ Example::
     python -m mxteach.tools.im2rec data/digits data/digits_png --list --recursive
     python -m mxteach.tools.im2rec data/digits data/digits_png --resize 32
 
+See notebook 03.
 """
 from __future__ import annotations
 
@@ -189,7 +190,7 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
-    """Run im2rec; returns the process exit code."""
+    """Run im2rec; returns the process exit code. See notebook 03."""
     args = parse_args(argv)
     if args.list:
         make_list(args)

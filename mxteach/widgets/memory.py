@@ -32,8 +32,24 @@ def _arena(shared_with):
     return None
 
 
+def _sparse_rows(exe, rows):
+    """Storage type of each argument / gradient row; stored vs all rows of sparse ones (their
+    bytes are already what they store)."""
+    for r in rows:
+        arrays = exe.grad_dict if r["role"] == "gradient" else exe.arg_dict
+        name = r["name"][:-5] if r["role"] == "gradient" and r["name"].endswith("_grad") \
+            else r["name"]
+        arr = arrays.get(name) if r["role"] in ("argument", "gradient") else None
+        if arr is None or arr.stype == "default":
+            continue            # dense rows stay exactly memory_report()'s
+        r["stype"] = arr.stype
+        if r["stype"] == "row_sparse":
+            r["stored_rows"], r["num_rows"] = int(arr.indices.shape[0]), int(arr.shape[0])
+
+
 def _group_model(label, exe, group=None):
     rows = executor_rows(exe)
+    _sparse_rows(exe, rows)
     summary = {k: int(v) for k, v in exe.memory_summary().items()}
     reqs = dict(exe.grad_req)
     why = {}
@@ -91,6 +107,10 @@ class MemoryMap(View):
         A module (watched through its events; attach before bind if you like) or an executor
         (drawn once).
 
+    Sparse arrays (notebook 15) count the bytes they store; their rows say their storage
+    type and, for row_sparse ones, how many rows they store of how many (re-read after each
+    backward that wrote a row_sparse gradient).
+
     Model: ``groups`` (one per executor: ``label``, ``device``, ``rows``, ``summary``,
     ``grad_req``, ``no_grad``, ``arenas``, ``borrowed``) and ``history``.
 
@@ -107,7 +127,7 @@ class MemoryMap(View):
     """
 
     title = "Executor memory"
-    kinds = ("bind", "reshape", "switch_bucket", "forward")
+    kinds = ("bind", "reshape", "switch_bucket", "forward", "backward")
 
     def __init__(self, target=None, **kwargs):
         self._executor = None
@@ -137,6 +157,12 @@ class MemoryMap(View):
         self.model["current"] = current[0][0] if current else ""
 
     def update(self, event):
+        if event.kind == "backward":
+            # row_sparse gradients (and weights pulled by prepare) store other rows each batch
+            if not event.data.get("sparse_grads"):
+                return False
+            self.read(self.module)
+            return True
         if event.kind == "forward":
             # operators allocate their workspace on the first forward after a (re)bind
             if not self._after_bind:
@@ -256,6 +282,10 @@ class MemoryMap(View):
                 else:
                     svg.rect(name_w, y + 2, w, rh - 4, color, class_="mxt-bar")
                 info = f"{shape_str(r['shape'])} {r['dtype']} · {fmt_bytes(r['bytes'])}"
+                if r.get("stype", "default") != "default":
+                    info += f" · {r['stype']}" + (
+                        f": {r['stored_rows']:,} of {r['num_rows']:,} rows stored"
+                        if "stored_rows" in r else "")
                 if r["device"] != g["device"]:
                     info += f" · on {r['device']}"
                 if shared in FROM_ELSEWHERE:

@@ -8,6 +8,7 @@ from mxteach import optimizer as _opt
 
 from ._base import View, exec_groups, module_kind
 from ._svg import MUTED, esc, fmt_value, note, shape_str, table
+from .row_heat import RowHeat, heat_strip
 
 __all__ = ["ParamTable"]
 
@@ -46,6 +47,10 @@ def _units(module):
     return [("", module)] if getattr(module, "symbol", None) is not None else []
 
 
+def _storage(p):
+    return f"{p['stype'] or '?'} / {p['grad_stype'] or 'none'}"
+
+
 class ParamTable(View):
     """Every parameter with its shape, ``grad_req``, fixed or trained, and its learning-rate
     and weight-decay multipliers; auxiliary states; and every input with its gradient buffer
@@ -57,6 +62,10 @@ class ParamTable(View):
     inputs get gradient buffers; labels never do), Embedding's data input (indices: its
     gradient is all zeros).
 
+    Sparse storage (notebook 15): each parameter's storage type and its gradient's, the rows
+    a row_sparse weight stores on the device against its full row count, and for row_sparse
+    gradients a heat strip of the rows each batch touched (from the ``backward`` events).
+
     Parameters
     ----------
     module : BaseModule
@@ -66,26 +75,37 @@ class ParamTable(View):
         are those a fresh optimizer of the installed kind reads from the symbol (the core does
         not expose the installed optimizer object).
 
-    Model: ``params`` (name, module, shape, size, grad_req, fixed, lr_mult, wd_mult, lr, wd),
-    ``aux``, ``inputs`` (name, kind, shape, grad_req, buffer, position, note), ``optimizer``.
+    Model: ``params`` (name, module, shape, size, grad_req, fixed, lr_mult, wd_mult, lr, wd,
+    stype, grad_stype, stored_rows, num_rows), ``aux``, ``inputs`` (name, kind, shape,
+    grad_req, buffer, position, note), ``optimizer``, ``row_heat`` (see
+    ``mxteach/widgets/row_heat.py``).
 
     See notebook 05.
     """
 
     title = "Parameters and inputs"
     kinds = ("bind", "reshape", "init_params", "init_optimizer", "borrow_optimizer",
-             "switch_bucket", "add")
+             "switch_bucket", "add", "backward")
 
     def __init__(self, module=None, *, optimizer=None, **kwargs):
         self._optimizer = optimizer
         self._opt_name = None
+        self._heat = RowHeat()
         super().__init__(module, **kwargs)
 
     def empty_model(self):
         return {"params": [], "aux": [], "inputs": [], "optimizer": None, "bound": False,
-                "inputs_need_grad": False, "for_training": None}
+                "inputs_need_grad": False, "for_training": None, "row_heat": {}}
 
     def update(self, event):
+        if event.kind == "backward":
+            if not self._heat.observe(event.data.get("sparse_grads")):
+                return False
+            self.model["row_heat"] = self._heat.model
+            self._refresh_stored_rows()        # prepare() pulled this batch's rows
+            return True
+        if event.kind == "bind":
+            self._heat.reset()
         if event.kind == "init_optimizer" and "optimizer" in event.data:
             self._opt_name = event.data["optimizer"]
         if event.kind == "switch_bucket" and not event.data.get("newly_bound") and \
@@ -107,6 +127,16 @@ class ParamTable(View):
             aux += a
             inputs += i
         m.update(params=params, aux=aux, inputs=inputs, optimizer=opt_info)
+
+    def _refresh_stored_rows(self):
+        arrays = {}
+        for _, unit in _units(self.module):
+            for _, group in (exec_groups(unit, current_only=True) if unit.binded else []):
+                arrays.update(group.execs[0].arg_dict)
+        for p in self.model["params"]:
+            arr = arrays.get(p["name"])
+            if arr is not None and arr.stype == "row_sparse":
+                p["stored_rows"] = int(arr.indices.shape[0])
 
     def _optimizer_for(self, unit, param_names):
         if self._optimizer is not None:
@@ -143,7 +173,14 @@ class ParamTable(View):
             size = 1
             for d in shape or []:
                 size *= int(d)
+            arr = exe.arg_dict[name] if exe is not None else None
+            grad = exe.grad_dict.get(name) if exe is not None else None
             params.append({"name": name, "module": label, "shape": shape,
+                           "stype": arr.stype if arr is not None else None,
+                           "grad_stype": grad.stype if grad is not None else None,
+                           "stored_rows": (int(arr.indices.shape[0]) if arr is not None and
+                                           arr.stype == "row_sparse" else None),
+                           "num_rows": int(shape[0]) if shape else None,
                            "size": size if shape is not None else None, "grad_req": req,
                            "fixed": fixed, "lr_mult": lr_mult, "wd_mult": wd_mult,
                            "lr": (opt_info["lr"] * lr_mult if opt_info["lr"] is not None
@@ -189,6 +226,8 @@ class ParamTable(View):
             parts.append(note("Not bound yet: names come from the symbol; shapes, grad_req and "
                               "fixed parameters are decided by bind()."))
         multi = len({p["module"] for p in m["params"]}) > 1
+        sparse = any(p.get("stype") not in (None, "default") or
+                     p.get("grad_stype") not in (None, "default") for p in m["params"])
         rows = []
         for p in m["params"]:
             trained = "—" if p["grad_req"] is None else (
@@ -199,11 +238,16 @@ class ParamTable(View):
                    fmt_value(p["wd_mult"])]
             if m["optimizer"] and m["optimizer"]["lr"] is not None:
                 row += [fmt_value(p["lr"]), fmt_value(p["wd"])]
+            if sparse:
+                row += [_storage(p), "—" if p["stored_rows"] is None else
+                        f"{p['stored_rows']:,} of {p['num_rows']:,}"]
             rows.append(([p["module"]] if multi else []) + row)
         head = (["module"] if multi else []) + ["parameter", "shape", "size", "grad_req",
                                                 "trained", "lr_mult", "wd_mult"]
         if m["optimizer"] and m["optimizer"]["lr"] is not None:
             head += ["lr", "wd"]
+        if sparse:
+            head += ["storage (weight / gradient)", "rows stored"]
         total = sum(p["size"] or 0 for p in m["params"])
         trained_total = sum(p["size"] or 0 for p in m["params"]
                             if p["grad_req"] not in (None, "null"))
@@ -236,6 +280,10 @@ class ParamTable(View):
                                    "the operator while training (BatchNorm: in backward), "
                                    "not the optimizer"]
                                   for a in m["aux"]]))
+        if m["row_heat"]:
+            parts.append("<div style='font-weight:600;margin:6px 0 2px'>Rows touched by "
+                         "row_sparse gradients</div>")
+            parts.extend(heat_strip(name, entry) for name, entry in m["row_heat"].items())
         parts.append(self._inputs_html(multi))
         return "".join(parts)
 

@@ -8,15 +8,21 @@ before any kernel runs, this package sets ``OMP_WAIT_POLICY=PASSIVE`` unless it 
 OpenMP workers sleep instead of spinning; effective only before Numba's OpenMP runtime loads)
 and gives the cores to one pool:
 
-* default (``MXTEACH_THREADS`` unset): Numba kernels on all of Numba's threads, numpy's OpenBLAS
-  capped at 1 (through ctypes; nothing happens if numpy's BLAS is not an OpenBLAS this finds).
-  This is robust when other processes load the cores;
+* default (``MXTEACH_THREADS`` unset): a policy per GEMM. Numba kernels on all of Numba's
+  threads; numpy's OpenBLAS at 1 thread (through ctypes; nothing happens if numpy's BLAS is not
+  an OpenBLAS this finds), except that a GEMM of at least ``GEMM_SPLIT_FLOPS`` gets every BLAS
+  thread (:func:`gemm_threads`, called by FullyConnected and Convolution before each GEMM)
+  while other processes leave the cores free: a multi-threaded GEMM waits for its slowest
+  thread, so while other processes keep about one core busy or more (:func:`_busy`, looked
+  at once a second) every GEMM stays on 1 thread, and so do the Numba kernels. Small GEMMs
+  gain nothing from a second BLAS thread that has to be woken;
+* ``MXTEACH_THREADS=N`` (N > 1): Numba kernels on N threads, BLAS always capped at 1 (the
+  previous default; robust when other processes load the cores);
 * ``MXTEACH_THREADS=1``: the other way round, Numba kernels serial and the GEMMs on every BLAS
   thread. On a quiet 2-core machine it is faster for GEMM-bound models (MLP fit 31.8k -> 38.8k
   samples/s, predict 96k -> 141k, conv net 57 -> 55 steps/s), but a multi-threaded GEMM waits
   for its slowest thread: with 10 other busy processes on the 2 cores an MLP fit took 75 s
   instead of 3.5 s. So it is not the default;
-* ``MXTEACH_THREADS=N`` (N > 1): Numba kernels on N threads, BLAS capped at 1;
 * ``MXTEACH_THREADS=off``: both pools as numpy and Numba set them up.
 
 ``THREAD_POLICY`` records what was done.
@@ -26,6 +32,7 @@ from __future__ import annotations
 import ctypes
 import glob
 import os
+import time
 
 from ... import config
 
@@ -102,6 +109,77 @@ def cblas_gemm(dtype):
 
 _CBLAS = {}
 
+#: a GEMM of at least this many flops (2*m*n*k) gets every BLAS thread under the default policy
+GEMM_SPLIT_FLOPS = 8_000_000
+# the per-GEMM policy's state: the OpenBLAS setter, its thread count now, the count a large GEMM
+# gets (0: the policy is off), when the machine was last looked at, the smoothed number of
+# other processes' runnable threads, and the verdict
+_GEMM = {"setter": None, "now": 0, "many": 0, "checked": -1.0, "others": 0.0, "busy": False}
+
+
+def _others_running():
+    """How many threads of *other* processes are runnable at this instant (Linux: the running
+    count of /proc/loadavg minus this process's threads in state R), or None elsewhere."""
+    try:
+        with open("/proc/loadavg") as f:
+            running = int(f.read().split()[3].split("/")[0])
+        ours = 0
+        for task in os.listdir("/proc/self/task"):
+            try:
+                with open(f"/proc/self/task/{task}/stat") as f:
+                    stat = f.read()
+            except OSError:          # the thread ended meanwhile
+                continue
+            ours += stat[stat.rindex(")") + 2] == "R"
+        return max(running - ours, 0)
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _busy():
+    """Whether other processes keep the cores busy: then a GEMM split over every core would
+    wait for the thread that lost its core (measured here: 10x slower under load 30). Looked at
+    most once a second; the instant counts are smoothed over the last few looks, so a passing
+    burst does not flip the policy. The 1-minute load average is not used where the instant
+    count exists: it lags by a minute and counts this process's own threads."""
+    now = time.monotonic()
+    if now - _GEMM["checked"] > 1.0:
+        _GEMM["checked"] = now
+        cores = os.cpu_count() or 1
+        others = _others_running()
+        if others is None:
+            try:
+                busy = os.getloadavg()[0] > cores + 1
+            except OSError:        # no load figures at all: assume a quiet machine
+                busy = False
+        else:
+            _GEMM["others"] = 0.5 * _GEMM["others"] + 0.5 * others
+            busy = _GEMM["others"] > (cores - 1) / 2     # any steady competitor on 2 cores
+        if busy != _GEMM["busy"]:
+            # Numba's parallel kernels wait for their slowest thread just the same: serial
+            # while the cores are taken, every thread again once they are free
+            _GEMM["busy"] = busy
+            _numba_threads(1 if busy else _GEMM["many"])
+    return _GEMM["busy"]
+
+
+def _numba_threads(n):
+    import numba
+    numba.set_num_threads(n)
+
+
+def gemm_threads(flops):
+    """Set numpy's BLAS threads for the next GEMM of ``flops`` floating-point operations, as
+    the default thread policy says (module docstring); nothing under the other settings.
+    Costs one ctypes call only when the count changes."""
+    many = _GEMM["many"]
+    if not many:
+        return
+    want = many if flops >= GEMM_SPLIT_FLOPS and not _busy() else 1
+    if want != _GEMM["now"]:
+        _GEMM["setter"](want)
+        _GEMM["now"] = want
+
 
 def _apply():
     if _SETTING in ("off", "none", "false", "no"):
@@ -123,6 +201,10 @@ def _apply():
         if setter is not None:
             setter(1)
             THREAD_POLICY["blas_threads"], THREAD_POLICY["blas_library"] = 1, path
+            if not _SETTING:       # default: large GEMMs take every core while it is free
+                _GEMM.update(setter=setter, now=1, many=threads)
+                THREAD_POLICY["blas_threads"] = f"1, or {threads} for GEMMs of >= " \
+                                                f"{GEMM_SPLIT_FLOPS:,} flops on a quiet machine"
 
 
 _apply()

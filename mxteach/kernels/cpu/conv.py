@@ -14,12 +14,22 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from numba import njit, prange
 
-__all__ = ["POOL_CODES", "im2col", "col2im", "conv_output", "pool_forward", "pool_backward",
-           "pool_max_forward_argmax", "pool_max_backward_argmax"]
+from . import gemm_threads
+
+__all__ = ["POOL_CODES", "gemm", "im2col", "col2im", "conv_output", "pool_forward",
+           "pool_backward", "pool_max_forward_argmax", "pool_max_backward_argmax"]
 
 POOL_CODES = {"max": 0, "avg": 1, "sum": 2, "lp": 3}
+
+
+def gemm(a, b, out):
+    """``out = a @ b`` through numpy's BLAS, on the threads ``gemm_threads`` gives its size
+    (``kernels/cpu/__init__.py``: the thread policy per GEMM)."""
+    gemm_threads(2 * a.shape[0] * a.shape[1] * b.shape[1])
+    np.matmul(a, b, out=out)
 
 
 @njit(cache=True, parallel=True)
@@ -74,11 +84,13 @@ def col2im(col, dx, kh, kw, sh, sw, ph, pw, dh, dw, ow_n, accumulate):
                             dx[n, c, h, w] += col[r, n, base + ow]
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def conv_output(tmp, bias, out, has_bias):
-    """out[n, f, :] = tmp[f, n, :] (+ bias[f]): the GEMM result (F, N, L) back to (N, F, L)."""
+    """out[n, f, :] = tmp[f, n, :] (+ bias[f]): the GEMM result (F, N, L) back to (N, F, L).
+    Without a bias it swaps the first two axes of any (I, J, L) array, so the backward also
+    uses it to lay dY (N, F, L) out as (F, N, L)."""
     F, N, L = tmp.shape
-    for nf in range(N * F):
+    for nf in prange(N * F):
         n = nf // F
         f = nf % F
         b = bias[f] if has_bias else 0.0
@@ -102,6 +114,9 @@ def pool_forward(x, out, kh, kw, sh, sw, ph, pw, mode, count_include_pad, p_valu
     ``lowest`` (so a window entirely in the padding gives it, as MXNet's does)."""
     N, C, H, W = x.shape
     OH, OW = out.shape[2], out.shape[3]
+    if mode == 0 and kh == 2 and kw == 2 and sh == 2 and sw == 2 and ph == 0 and pw == 0:
+        _pool_max2(x, out, lowest)      # the common case, unrolled
+        return
     for nc in prange(N * C):
         n = nc // C
         c = nc % C
@@ -137,6 +152,30 @@ def pool_forward(x, out, kh, kw, sh, sw, ph, pw, mode, count_include_pad, p_valu
                         out[n, c, oh, ow] = math.sqrt(s)
                     else:
                         out[n, c, oh, ow] = math.copysign(abs(s) ** (1.0 / p_value), s)
+
+
+# twin of _pool_max2_argmax below without the positions (inference forwards): kept separate,
+# as pool_max_forward_argmax is from pool_forward, so neither loop carries the other's stores
+@njit(cache=True, parallel=True)
+def _pool_max2(x, out, lowest):
+    """pool_forward's max for 2x2 windows, stride 2, no padding (all inside the data): the same
+    running maximum from ``lowest`` in row-major order, without the bounds arithmetic."""
+    N, C, H, W = x.shape
+    OH, OW = out.shape[2], out.shape[3]
+    for nc in prange(N * C):
+        n = nc // C
+        c = nc % C
+        for oh in range(OH):
+            r0 = x[n, c, 2 * oh]
+            r1 = x[n, c, 2 * oh + 1]
+            o = out[n, c, oh]
+            for ow in range(OW):
+                j = 2 * ow
+                m = lowest
+                for v in (r0[j], r0[j + 1], r1[j], r1[j + 1]):
+                    if v > m:
+                        m = v
+                o[ow] = m
 
 
 @njit(cache=True, parallel=True)
@@ -193,6 +232,9 @@ def pool_max_forward_argmax(x, out, argmax, kh, kw, sh, sw, ph, pw, lowest):
     scatter with pool_max_backward_argmax instead of searching every window again."""
     N, C, H, W = x.shape
     OH, OW = out.shape[2], out.shape[3]
+    if kh == 2 and kw == 2 and sh == 2 and sw == 2 and ph == 0 and pw == 0:
+        _pool_max2_argmax(x, out, argmax, lowest)      # the common case, unrolled
+        return
     for nc in prange(N * C):
         n = nc // C
         c = nc % C
@@ -218,6 +260,50 @@ def pool_max_forward_argmax(x, out, argmax, kh, kw, sh, sw, ph, pw, lowest):
                 argmax[n, c, oh, ow] = best
 
 
+@njit(cache=True, inline="always")
+def _take(v, pos, m, best):
+    """One step of the window walk: (max, position) after value ``v`` at ``pos`` (strict >)."""
+    if v > m:
+        return v, pos
+    return m, best
+
+
+@njit(cache=True, parallel=True)
+def _pool_max2_argmax(x, out, argmax, lowest):
+    """pool_max_forward_argmax for 2x2 windows, stride 2, no padding: every window lies inside
+    the data, so the bounds arithmetic and the inner loops go, and the four values are walked
+    in the same row-major order with the same strict ``>`` (identical outputs and positions).
+    Twice as many rows as output rows are read as two contiguous lines, which vectorises."""
+    N, C, H, W = x.shape
+    OH, OW = out.shape[2], out.shape[3]
+    for nc in prange(N * C):
+        n = nc // C
+        c = nc % C
+        for oh in range(OH):
+            r0 = x[n, c, 2 * oh]
+            r1 = x[n, c, 2 * oh + 1]
+            o = out[n, c, oh]
+            a = argmax[n, c, oh]
+            top = 2 * oh * W
+            for ow in range(OW):
+                j = 2 * ow
+                m, best = _take(r0[j], top + j, lowest, -1)
+                m, best = _take(r0[j + 1], top + j + 1, m, best)
+                m, best = _take(r1[j], top + W + j, m, best)
+                m, best = _take(r1[j + 1], top + W + j + 1, m, best)
+                if best < 0:        # nothing above lowest: the first value equal to it, if any
+                    if r0[j] == lowest:
+                        best = top + j
+                    elif r0[j + 1] == lowest:
+                        best = top + j + 1
+                    elif r1[j] == lowest:
+                        best = top + W + j
+                    elif r1[j + 1] == lowest:
+                        best = top + W + j + 1
+                o[ow] = m
+                a[ow] = best
+
+
 @njit(cache=True, parallel=True)
 def pool_max_backward_argmax(argmax, dy, dx, accumulate):
     """Max-pooling gradient from the positions pool_max_forward_argmax recorded:
@@ -227,10 +313,11 @@ def pool_max_backward_argmax(argmax, dy, dx, accumulate):
     for nc in prange(N * C):
         n = nc // C
         c = nc % C
+        plane = dx[n, c].reshape(H * W)      # flat positions index it without a division
         if not accumulate:
-            dx[n, c, :, :] = 0
+            plane[:] = 0
         for oh in range(OH):
             for ow in range(OW):
                 k = argmax[n, c, oh, ow]
                 if k >= 0:
-                    dx[n, c, k // W, k % W] += dy[n, c, oh, ow]
+                    plane[k] += dy[n, c, oh, ow]

@@ -20,6 +20,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from . import gemm_threads
+
 __all__ = ["ACT_CODES", "SOFTRELU_THRESHOLD", "SELU_ALPHA", "SELU_LAMBDA",
            "unary_forward", "unary_backward", "prelu_forward", "prelu_backward",
            "bn_batch_stats", "bn_forward", "bn_backward", "embedding_forward",
@@ -345,13 +347,15 @@ def matmul(a, b, out, trans_a=False, trans_b=False, accumulate=False):
     """``out (+)= op(a) @ op(b)``, op = transpose where asked (the CPU twin of
     ``kernels/cuda/nn.py`` ``matmul``).
 
-    Writing goes through numpy (its GEMM straight into ``out``); accumulating calls OpenBLAS's
+    The BLAS threads it runs on follow ``kernels/cpu/__init__.py`` ``gemm_threads``. Writing
+    goes through numpy (its GEMM straight into ``out``); accumulating calls OpenBLAS's
     GEMM with beta = 1, so ``grad_req='add'`` (a weight shared by every step of an unrolled
     LSTM) costs no temporary and no extra pass over ``out``. Without a callable BLAS, or for
     operands whose rows are not contiguous, it is ``out += op(a) @ op(b)``.
     """
     A = a.T if trans_a else a
     B = b.T if trans_b else b
+    gemm_threads(2 * A.shape[0] * A.shape[1] * B.shape[-1])     # the thread policy per GEMM
     if not accumulate:
         np.matmul(A, B, out=out)
         return

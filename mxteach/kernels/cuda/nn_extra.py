@@ -171,6 +171,7 @@ def _l2_backward_kernel(out3, dy3, norm, accumulate, dx3):
             _put(dx3, a, r, b, (dy3[a, r, b] - out3[a, r, b] * s) / norm[row], accumulate)
 
 
+# twins of kernels/cpu/nn_extra.py:lrn_forward / lrn_backward (one thread per element)
 @cuda.jit
 def _lrn_forward_kernel(x3, nsize, alpha, beta, knorm, scale3, out3):
     N, C, S = x3.shape

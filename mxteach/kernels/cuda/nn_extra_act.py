@@ -23,6 +23,7 @@ PTX_SIGNATURES = {
 }
 
 
+# twin of kernels/cpu/nn_extra_act.py:svm_grad (one thread per element)
 @cuda.jit
 def _svm_grad_kernel(x2, label, margin, coef, linear, accumulate, dx2):
     M, Kc = x2.shape

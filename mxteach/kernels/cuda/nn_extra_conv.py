@@ -16,6 +16,7 @@ PTX_SIGNATURES = {
 }
 
 
+# twin of kernels/cpu/nn_extra_conv.py:upsample_forward (one thread per output element)
 @cuda.jit
 def _upsample_forward_kernel(x4, scale, c0, accumulate, out4):
     N, C, _, _ = x4.shape
@@ -30,6 +31,7 @@ def _upsample_forward_kernel(x4, scale, c0, accumulate, out4):
             out4[n, c0 + c, i, j] = v
 
 
+# twin of kernels/cpu/nn_extra_conv.py:upsample_backward (one thread per input pixel)
 @cuda.jit
 def _upsample_backward_kernel(dy4, scale, c0, accumulate, dx4):
     N, C, H, W = dx4.shape

@@ -44,6 +44,8 @@ def _sym(labels, n, s, blank):
     return blank if s % 2 == 0 else int(labels[n, (s - 1) // 2])
 
 
+# twin of kernels/cpu/nn_extra_ctc.py:ctc_loss, line for line (a thread per sample instead of a
+# prange task; the per-class accumulator is a scratch row): keep the two in step
 @cuda.jit
 def _ctc_kernel(x, labels, label_lens, use_label_lens, data_lens, use_data_lens, blank, pad,
                 loss, grad, alpha, beta, acc):
