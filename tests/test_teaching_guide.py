@@ -56,8 +56,9 @@ def _update_before_optimizer():
 
 
 def _plus():
-    a, b = mx.sym.Variable("a"), mx.sym.Variable("b")
-    (a + b).infer_shape(a=(2, 3), b=(3, 2))
+    with mx.name.NameManager():     # the quoted node name is _plus0 whatever ran before
+        a, b = mx.sym.Variable("a"), mx.sym.Variable("b")
+        (a + b).infer_shape(a=(2, 3), b=(3, 2))
 
 
 def _wrong_features():
