@@ -10,6 +10,8 @@ PYTEST_ARGS ?=
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	# a fresh venv carries setuptools 65 without bdist_wheel; the wheel test builds in-venv
+	$(PY) -m pip install -q -U 'setuptools>=70.1' wheel
 	$(PY) -m pip install -q -e '.[dev,lab,dist,docs]'
 	touch $@
 
