@@ -275,11 +275,17 @@ class KVStore(KVStoreBase):
             ctx = self._merge_context(vals, k)
             if kvs_sparse.all_row_sparse(vals) and self._compression is None:
                 # row_sparse gradients stay row_sparse: the updater updates those rows lazily
-                merged = kvs_sparse.sum_row_sparse(vals, stored.dtype)
+                # summed where the dense values would be (the host for 'local', a gpu for
+                # 'device'), and updated there as the dense path does
+                merged = kvs_sparse.sum_row_sparse([v.as_in_context(ctx) for v in vals],
+                                                   stored.dtype)
                 if self._updater is None:       # the sum replaces the value, storage type too
                     stored._data[...] = merged.asnumpy()
                     self._stypes[k] = "row_sparse"
                 else:
+                    if ctx.device_type == "gpu" and stored.context != ctx:
+                        moved = self._store[k] = stored.copyto(ctx)
+                        moved._kv_stype, stored = getattr(stored, "_kv_stype", None), moved
                     self._updater(k, merged, stored)
                 continue
             if ctx.device_type == "gpu" and self._compression is None:

@@ -201,7 +201,8 @@ def test_python_level_functions_match_mxnet(oracle_names):
     # the binary functions over arrays and numbers
     names = sorted(n for n, (kind, _) in required_names(oracle_names, "nd").items()
                    if kind == "py" and n not in ("moveaxis", "ones", "arange", "eye",
-                                                  "linspace"))
+                                                  "linspace", "split_v2", "histogram",
+                                                  "onehot_encode"))  # test_ops_im2col/_index_extra
     assert {"add", "subtract", "multiply", "divide", "true_divide", "maximum"} <= set(names)
     a = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], np.float32)
     b = np.array([2.0, 3.0, 3.0], np.float32)

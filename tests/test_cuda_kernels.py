@@ -161,11 +161,12 @@ def _operands(m, k, n, trans_a, trans_b, dtype=np.float32, seed=0):
 
 @pytest.mark.parametrize("trans_a", [False, True])
 @pytest.mark.parametrize("trans_b", [False, True])
-@pytest.mark.parametrize("kernel", ["naive", "tiled"])
+@pytest.mark.parametrize("kernel", ["naive", "tiled", "blocked"])
 def test_matmul_kernels_match_numpy(kernel, trans_a, trans_b):
-    # tiled: 17x18 output over 20 inner -> 2x2 blocks, partial tiles on every edge
+    # tiled: 17x18 output over 20 inner -> 2x2 blocks, partial tiles on every edge (blocked:
+    # partial 4x4 register blocks on both edges)
     m, k, n = (5, 7, 6) if kernel == "naive" else (17, 20, 18)
-    fn = nn.matmul_naive if kernel == "naive" else nn.matmul_tiled
+    fn = getattr(nn, "matmul_" + kernel)
     a, b, want = _operands(m, k, n, trans_a, trans_b)
     start = rnd(m, n, seed=9)
     accumulate = trans_a != trans_b            # write and add, without doubling the launches
@@ -178,12 +179,34 @@ def test_matmul_kernels_match_numpy(kernel, trans_a, trans_b):
 def test_matmul_float64_and_dispatch():
     a, b, want = _operands(4, 3, 5, False, True, dtype=np.float64)
     out = cuda.device_array((4, 5), np.float64)
-    nn.matmul(dev(a), dev(b), out, False, True)          # small: the naive kernel
+    nn.matmul(dev(a), dev(b), out, False, True)          # the simulator's policy: blocked
     np.testing.assert_allclose(out.copy_to_host(), want, rtol=1e-12)
     with pytest.raises(MXNetError, match="op\\(a\\) is 4x3"):
         nn.matmul(dev(a), dev(b), cuda.device_array((4, 4), np.float64), False, True)
     with pytest.raises(MXNetError, match="share dtype"):
         nn.matmul(dev(a), dev(b.astype(np.float32)), out)
+
+
+def test_matmul_policy_picks_the_kernel_and_blocked_grids_wrap(monkeypatch):
+    """launch.py's "gemm": blocked on the simulator, tiled (naive below a tile) on a GPU; the
+    blocked kernel on a GPU-like grid of several small blocks strides over its 4x4 blocks."""
+    used = []
+    for name in ("naive", "tiled", "blocked"):
+        real = getattr(nn, "matmul_" + name)
+        monkeypatch.setattr(nn, "matmul_" + name,
+                            lambda *args, _n=name, _f=real: (used.append(_n), _f(*args)))
+    a, b, want = _operands(17, 5, 18, True, True)
+    for policy, shape, kernel in (("simulator", (17, 18), "blocked"), ("gpu", (17, 18), "tiled"),
+                                  ("gpu", (5, 18), "naive")):
+        with launch.policy(policy):
+            out = cuda.device_array(shape, np.float32)
+            nn.matmul(dev(a[:, :shape[0]].copy()), dev(b), out, True, True)
+        np.testing.assert_allclose(out.copy_to_host(), want[:shape[0]], rtol=1e-5, atol=1e-5)
+        assert used.pop() == kernel, policy
+    with launch.policy({"block_2d": 2, "max_blocks_2d": 2}):    # 4x4 threads, 5x5 blocks
+        out = cuda.device_array((17, 18), np.float32)
+        nn.matmul_blocked(dev(a), dev(b), out, True, True)
+    np.testing.assert_allclose(out.copy_to_host(), want, rtol=1e-5, atol=1e-5)
 
 
 # -- softmax and SoftmaxOutput: the twins of kernels/cpu/loss.py ------------------------------
@@ -204,6 +227,25 @@ def test_softmax_forward_backward_match_reference(use_log):
         got = dev(start)
         loss.softmax_backward(dev(want), dev(g), dev(lengths), 0.7, use_log, accumulate, got)
         np.testing.assert_allclose(got.copy_to_host(), want_g, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("row_threads", [0, 1])
+def test_softmax_rows_as_a_block_tree_or_one_thread_each(row_threads):
+    """launch.py's "row_threads": 0 (a GPU's: a block as wide as the row, tree max and sum)
+    or 1 (the simulator's: one thread per row, no barrier) give the reference softmax."""
+    x = rnd(3, 12, 2, seed=4, low=-4, high=4)
+    lengths = np.array([[12, 5], [0, 9], [12, 1]], dtype=np.int64)
+    want, g = np.empty_like(x), rnd(3, 12, 2, seed=5)
+    ref_loss.softmax_forward(x, lengths, 1.3, False, want)
+    want_g = np.zeros_like(x)
+    ref_loss.softmax_backward(want, g, lengths, 1.3, False, False, want_g)
+    with launch.policy({"row_threads": row_threads}):
+        assert loss._row_grid(x.shape)[1] == (1 if row_threads else 16)
+        out, got = cuda.device_array_like(x), cuda.device_array_like(x)
+        loss.softmax_forward(dev(x), dev(lengths), 1.3, False, out)
+        loss.softmax_backward(out, dev(g), dev(lengths), 1.3, False, False, got)
+    np.testing.assert_allclose(out.copy_to_host(), want, **TOL)
+    np.testing.assert_allclose(got.copy_to_host(), want_g, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("smooth_alpha,use_ignore,times_out,accumulate",

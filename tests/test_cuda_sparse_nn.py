@@ -1,6 +1,6 @@
-"""GPU == CPU for the operators of ops/sparse_nn.py on numba-cuda's simulator. On a GPU their
-weight gradients are dense (sparse storage lives on the CPU): the CUDA pair must give the
-dense form of the CPU backward."""
+"""GPU == CPU for the operators of ops/sparse_nn.py on numba-cuda's simulator, bound with
+dense gradients: the CUDA pair must give the dense form of the CPU backward (their row_sparse
+gradients on a gpu: tests/test_cuda_sparse_training.py)."""
 import numpy as np
 import pytest
 

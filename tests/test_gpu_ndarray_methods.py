@@ -68,5 +68,6 @@ def test_a_float64_reduction_keeps_its_dtype_and_bad_axes_are_named():
     np.testing.assert_array_equal(a.argmin(axis=1, keepdims=True).asnumpy(), [[0], [0]])
     with pytest.raises(MXNetError, match="axis 2 is out of range for 2-d"):
         a.prod(axis=2)
-    with pytest.raises(MXNetError, match="sparse arrays live on the CPU"):
-        a.tostype("row_sparse")
+    rsp = a.tostype("row_sparse")       # sparse storage on the gpu (ndarray/sparse_gpu.py)
+    assert rsp.stype == "row_sparse" and rsp.context == mx.gpu(0)
+    np.testing.assert_array_equal(rsp.asnumpy(), x)

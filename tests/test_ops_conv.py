@@ -280,6 +280,29 @@ def test_convolution_backward_twice_reuses_or_rebuilds_columns():
         np.testing.assert_allclose(a, c, rtol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_convolution_per_sample_path_equals_batch_gemm_path(monkeypatch, dtype):
+    """Few column rows take one GEMM per sample (ops/conv.py PER_SAMPLE_ROWS): its output and
+    every gradient, written and accumulated, equal the whole-batch GEMM path's."""
+    from mxteach.ops import conv as conv_ops
+    x, w, b = rnd(3, 2, 6, 5, dtype=dtype), rnd(5, 2, 3, 3, seed=1, dtype=dtype), \
+        rnd(5, seed=2, dtype=dtype)
+    params = {"kernel": (3, 3), "num_filter": 5, "pad": (1, 0), "stride": (1, 2)}
+    init = [np.full_like(a, 0.5) for a in (x, w, b)]
+    runs = []
+    for rows in (0, 18):        # 0: the batch path; 18 (= 2 * 3 * 3, the limit): per sample
+        monkeypatch.setattr(conv_ops, "PER_SAMPLE_ROWS", rows)
+        y, g = run_op_backward("Convolution", [x, w, b], **params)
+        _, added = run_op_backward("Convolution", [x, w, b], reqs=["add"] * 3,
+                                   init_grads=init, **params)
+        runs.append((y, g, added))
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    for a, c in zip(runs[0][0] + runs[0][1] + runs[0][2], runs[1][0] + runs[1][1] + runs[1][2]):
+        np.testing.assert_allclose(a, c, rtol=tol, atol=tol)
+    for a, w_, i in zip(runs[1][2], runs[1][1], init):
+        np.testing.assert_allclose(a, w_ + i, rtol=tol, atol=tol)
+
+
 # -- bad parameters -------------------------------------------------------------------------------
 def test_bad_params_raise():
     x, w = rnd(2, 4, 6, 6), rnd(4, 4, 3, 3)

@@ -3,7 +3,8 @@ See notebook 15.
 
 Each check finds the truth by running mxteach: the csr constructor (15.1), an executor with
 ``Embedding(sparse_grad=True)`` (15.2), ``mx.optimizer.SGD`` with a row_sparse gradient
-(15.3), and ``Module.prepare`` pulling rows from a kvstore (15.4).
+(15.3), ``Module.prepare`` pulling rows from a kvstore (15.4), and the rows the ``backward``
+events of a training run report (15.5, read off the row heat strip).
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import numpy as np
 from .checking import Wrong, blank_is_unanswered, close, exercise, returned
 
 __all__ = ["PREDICT_MATRIX", "check_indptr", "check_embedding_grad", "check_lazy_sgd",
-           "check_row_ids", "linear_module"]
+           "check_row_ids", "linear_module", "HEAT_VOCAB", "heat_module", "check_untouched"]
 
 # the matrix whose csr form exercise 15.1 asks about
 PREDICT_MATRIX = np.array([[0, 5, 0, 0],
@@ -189,3 +190,68 @@ def check_row_ids(fn):
 
 
 check_row_ids = blank_is_unanswered(check_row_ids)
+
+
+# -- 15.5 -------------------------------------------------------------------------------------
+HEAT_VOCAB = 1000        # the vocabulary of the heat-strip model: ten hundreds of rows
+
+
+def _heat_tokens():
+    """The token ids of the heat-strip data (kept out of the notebook: the strip shows them).
+    Most ids are small (a few frequent words), the rest come from one band of rare words."""
+    rng = np.random.RandomState(15)
+    frequent = np.minimum(rng.zipf(1.6, size=(192, 4)) - 1, 99)
+    rare = rng.randint(400, 600, size=(192, 4))
+    tokens = np.where(rng.rand(192, 4) < 0.7, frequent, rare).astype(np.float32)
+    labels = (tokens < 5).any(axis=1).astype(np.float32)
+    return tokens, labels
+
+
+def heat_module():
+    """A bag-of-words classifier with ``Embedding(sparse_grad=True)`` over
+    :data:`HEAT_VOCAB` rows, and the iterator of its (hidden) training data."""
+    mx = _mx()
+    tokens, labels = _heat_tokens()
+    data = mx.sym.Variable("data")
+    emb = mx.sym.Embedding(data, input_dim=HEAT_VOCAB, output_dim=8, sparse_grad=True,
+                           name="emb")
+    fc = mx.sym.FullyConnected(mx.sym.sum(emb, axis=1), num_hidden=2, name="fc")
+    mod = mx.mod.Module(mx.sym.SoftmaxOutput(fc, name="softmax"))
+    return mod, mx.io.NDArrayIter(tokens, labels, batch_size=32)
+
+
+def _untouched_hundreds():
+    """The hundreds of rows (0 = rows 0-99 ...) no batch of one epoch touched, read from the
+    rows the module's ``backward`` events report for the row_sparse gradient."""
+    mx = _mx()
+    mod, it = heat_module()
+    touched = set()
+    mod.events.subscribe(
+        lambda ev: touched.update(ev.data["sparse_grads"]["emb_weight"]["rows"]),
+        kinds=["backward"])
+    mod.fit(it, num_epoch=1, optimizer="sgd", optimizer_params={"learning_rate": 0.1},
+            initializer=mx.init.Xavier())
+    hit = {r // 100 for r in touched}
+    return sorted(set(range(HEAT_VOCAB // 100)) - hit), sorted(hit)
+
+
+@exercise("15.5", "read the row heat strip: rows no batch touched")
+def check_untouched(answer):
+    try:
+        got = sorted({int(v) for v in answer})
+    except (TypeError, ValueError):
+        raise Wrong(f"answer with a list of ints between 0 and 9 (0 for rows 0-99, 1 for "
+                    f"rows 100-199 ...), not {answer!r}") from None
+    want, hit = _untouched_hundreds()
+    if got == hit:
+        raise Wrong("those are the hundreds the batches *did* touch (the coloured parts of "
+                    "the upper band); the question asks for the blank ones.")
+    if set(got) - set(want):
+        raise Wrong(f"some rows of hundred(s) {sorted(set(got) - set(want))} were touched: "
+                    f"look again at the upper band, where even one touched row leaves a "
+                    f"faint mark (a cell is 5 rows).")
+    if got != want:
+        raise Wrong(f"there are more blank hundreds than {got}: the upper band has no mark "
+                    f"over {len(want)} of the ten.")
+    return (f"yes: hundreds {want} never appear in the data, so their rows never got a "
+            f"gradient -- with lazy updates they still hold their initial values.")

@@ -194,10 +194,15 @@ class Executor:
             be = be_of[req.key[-2]]
             buf[req.key] = (be.view(pools[where[req.key].index], req.shape, req.dtype)
                             if req.planned else be.zeros(req.shape, req.dtype))
+        stypes = {k: a.stype for k, a in self._args.items()}
         for n in plan.arg_nodes:
             arg = self._args[n.name]
-            buf[(id(n), 0)] = arg._data if not sparse.is_sparse(arg) else \
-                self._mirrors.add(arg, be_of[id(n)].zeros(arg.shape, np.dtype(arg.dtype)))
+            if sparse.is_sparse(arg) and sparse.reads_sparse(n, plan, stypes, self._grads,
+                                                             self._reqs):
+                buf[(id(n), 0)] = arg      # its readers take it sparse: no dense copy
+            else:
+                buf[(id(n), 0)] = arg._data if not sparse.is_sparse(arg) else \
+                    self._mirrors.add(arg, be_of[id(n)].zeros(arg.shape, np.dtype(arg.dtype)))
             if n.name in self._grads and not sparse.is_sparse(self._grads[n.name]):
                 buf[("grad", id(n), 0)] = self._grads[n.name]._data
         for n in plan.aux_nodes:
@@ -213,7 +218,8 @@ class Executor:
                    for c, i in n.inputs]
             outs = [be.raw(buf[(id(n), j)]) for j in range(n.num_outputs())]
             self._ins[id(n)] = ins
-            fn = be.forward_step(self._kernels[id(n)][0], ins, outs)
+            fn = sparse.sparse_forward(n, ins) or be.forward_step(self._kernels[id(n)][0], ins,
+                                                                  outs)
             self._fwd.append((fn, n.params, ins, outs, self._states[id(n)], n))
         self._bwd = self._backward_steps()
         self.outputs = []
@@ -326,7 +332,8 @@ class Executor:
         be = self._be_of[id(node)]
         if self._monitor_all:
             for name, arr in zip(node.input_names(), ins):
-                self._monitor(f"{node.name}_{name}", be.wrap(arr))
+                self._monitor(f"{node.name}_{name}", arr if sparse.is_sparse(arr) else
+                              be.wrap(arr))
         for name, arr in zip(node.output_names(), outs):
             self._monitor(name, be.wrap(arr))
 
@@ -484,6 +491,9 @@ class Executor:
         for n in self.aux_names:
             row(n, "auxiliary", self._aux[n]._data, self._shared_from.get(n, ""),
                 self._aux[n].context)
+        for arr, dense in self._mirrors.pairs:      # what the kernels read of a sparse arg
+            name = next(k for k, a in self._args.items() if a is arr)
+            row(f"{name}_dense_copy", "dense copy", dense, "", arr.context)
         for req in self._requests:
             arr = self._buf[req.key]
             shared = ""
@@ -509,7 +519,7 @@ class Executor:
         workspace = sum(v.nbytes for st in self._states.values() for v in st.values()
                         if isinstance(v, np.ndarray))
         arrays = sum(sparse.stored(a).nbytes for d in (self._args, self._grads, self._aux)
-                     for a in d.values())
+                     for a in d.values()) + sum(d.nbytes for _, d in self._mirrors.pairs)
         return {"arrays_bytes": arrays, "dedicated_bytes": fixed,
                 "intermediate_naive_bytes": naive, "intermediate_planned_bytes": planned,
                 "saved_bytes": naive - planned, "workspace_bytes": workspace,

@@ -22,6 +22,10 @@ class GraphPlan:
         self._gradient_flow()
 
     def entry_shape(self, node, i):
+        if (id(node), i) not in self.shapes:    # e.g. contrib.boolean_mask: sized by values
+            raise MXNetError(f"bind: cannot infer the shape of output {i} of {node.op.name} "
+                             f"'{node.name}' from the argument shapes (MXNet: \"InferShape pass "
+                             "cannot decide shapes\")")
         return self.shapes[(id(node), i)]
 
     def entry_type(self, node, i):

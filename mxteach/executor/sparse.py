@@ -5,7 +5,9 @@
   ``stype`` (``mx.sym.Variable('data', stype='csr')``). Such an argument is a sparse NDArray
   (what you assign to, what the kvstore fills); the kernels read a dense *mirror* of it that
   the executor rebuilds before every forward — rows a row_sparse weight does not store read
-  as zeros, exactly as in MXNet. An operator that MXNet runs sparse on these inputs
+  as zeros, exactly as in MXNet. Where every reader has a sparse forward (``dot(csr, w)``
+  with a sparse backward step) there is no mirror: a csr batch stays csr
+  (:func:`reads_sparse`). An operator that MXNet runs sparse on these inputs
   (``op.extra['sparse_inputs']``) needs nothing more; any other consumer is MXNet's storage
   fallback, announced at bind with a :class:`StorageFallbackWarning`.
 * **Gradients.** An operator declares in ``op.extra`` which inputs get a row_sparse gradient
@@ -21,6 +23,11 @@
   array must agree with the operators: ``Embedding(sparse_grad=True)`` needs a row_sparse one,
   ``sparse_grad=False`` a dense one, ``dot(csr, w)`` takes either; MXNet fails at the first
   backward, mxteach at bind (:func:`check_grad_stypes`).
+* **On a gpu** the same happens in device memory (``ndarray/sparse_gpu.py``): sparse arguments
+  and row_sparse gradients are gpu sparse arrays, mirrors are refreshed by a device densify,
+  and the operators' ``gpu_sparse_forward``/``gpu_sparse_backward`` (CUDA kernels) replace
+  ``sparse_forward``/``sparse_backward``. Only the row_sparse gradients an operator writes
+  itself run there; a dense data gradient beside them, or a csr gradient array, is refused.
 
 See notebook 15.
 """
@@ -31,12 +38,14 @@ import warnings
 import numpy as np
 
 from ..base import MXNetError
+from ..ndarray import sparse_gpu
 from ..ndarray.sparse_storage import (STYPE_CODES, STYPES, RowSparseNDArray,
-                                      StorageFallbackWarning, elemwise, is_sparse)
+                                      StorageFallbackWarning, elemwise, is_sparse, rows_to_csr)
 from ..ndarray.sparse_storage import zeros as sparse_zeros
 
 __all__ = ["arg_stypes", "sparse_grad_names", "sparse_zeros", "is_sparse", "make_step",
-           "Mirrors", "check_fallbacks", "check_grad_stypes", "stored", "StoredView"]
+           "Mirrors", "check_fallbacks", "check_grad_stypes", "stored", "StoredView",
+           "reads_sparse", "sparse_forward"]
 
 
 def arg_stypes(order, names, stype_dict):
@@ -145,6 +154,9 @@ def check_grad_stypes(order, stypes, grads, reqs):
             wants = _grad_stypes(consumer, stypes).get(pos, "default")
             if given == wants or (given == "default" and consumer.op.extra.get("dense_grad_ok")):
                 continue
+            anything = consumer.op.extra.get("any_grad_stype")
+            if anything is not None and anything(consumer.params, _in_stypes(consumer, stypes)):
+                continue        # MXNet casts the gradient into what was bound (dot(csr, w))
             if consumer.op.name == "Embedding" and given != "csr":
                 why = (f"Cannot use sparse_grad = {int(wants != 'default')}, while stype of "
                        f"gradients w.r.t embedding weight is {given}")
@@ -155,8 +167,35 @@ def check_grad_stypes(order, stypes, grads, reqs):
                              f"(MXNet: \"{why}\"); bind a {wants} gradient array")
 
 
+def reads_sparse(node, plan, stypes, grads, reqs):
+    """Whether the sparse argument ``node`` needs no dense mirror: every operator reading it
+    has a ``sparse_forward`` for these storage types (``dot(csr, w)``), and its backward, if
+    any, is a sparse step (:func:`make_step`) that reads the argument itself."""
+    consumers = [c for c in plan.op_nodes if any(src is node for src, _ in c.inputs)]
+    for c in consumers:
+        ok = c.op.extra.get("sparse_forward_ok")
+        if ok is None or not ok(c.params, _in_stypes(c, stypes)):
+            return False
+        needs = any(plan.needs_grad.get((id(src), i)) for src, i in c.inputs[:c.num_args()])
+        if needs and not _has_sparse_target(c, grads, reqs):
+            return False
+    return bool(consumers)
+
+
+def sparse_forward(node, ins):
+    """The forward of ``node`` that reads sparse inputs as they are, when one of ``ins`` is a
+    sparse array (an argument :func:`reads_sparse` left without a mirror), else None."""
+    sparse = [x for x in ins if is_sparse(x)]
+    if sparse:
+        gpu = sparse[0].context.device_type == "gpu"
+        fn = node.op.extra["gpu_sparse_forward" if gpu else "sparse_forward"]
+        return sparse_gpu.on_device(fn, sparse[0].context) if gpu else fn
+    return None
+
+
 class Mirrors:
-    """Dense buffers that the kernels read for sparse arguments, refreshed before forward."""
+    """Dense buffers that the kernels read for sparse arguments, refreshed before forward
+    (``memory_report`` lists them as ``dense copy`` rows)."""
 
     def __init__(self):
         self.pairs = []
@@ -167,54 +206,94 @@ class Mirrors:
 
     def refresh(self):
         for arr, dense in self.pairs:
-            dense[...] = arr.asnumpy()
+            dense[...] = arr.tostype("default")._data      # on a gpu: a device copy
+
+
+def _has_sparse_target(node, grads, reqs):
+    """Whether :func:`make_step` builds a sparse step for ``node``."""
+    return any(src.op is None and is_sparse(grads.get(src.name))
+               and reqs.get(src.name, "null") != "null"
+               for src, _ in node.inputs[:node.num_args()])
 
 
 def make_step(node, grads, reqs, plan, args=None):
-    """A backward step for ``node`` if one of its inputs has a row_sparse gradient array in
-    ``grads`` (else None). The step has the executor's step signature and fills the
-    RowSparseNDArray in place: its stored rows become those of this batch (``'write'``).
-    Sparse arguments in ``args`` reach ``sparse_backward`` as themselves, not their mirrors.
+    """A backward step for ``node`` if one of its inputs has a sparse (row_sparse or csr)
+    gradient array in ``grads`` (else None). The step has the executor's step signature and
+    fills the sparse arrays in place: their stored rows become those of this batch
+    (``'write'``); a csr one holds the non-zeros, as MXNet's cast into it. Dense gradients of
+    the node's other arguments are written by the op's ``dense_grads`` in the same step.
+    Sparse arguments in ``args`` reach the op as themselves, not their mirrors.
     """
-    sparse_inputs = {}
+    targets = {}
     for pos, (src, _) in enumerate(node.inputs[:node.num_args()]):
-        if src.op is None and isinstance(grads.get(src.name), RowSparseNDArray):
+        if src.op is None and is_sparse(grads.get(src.name)):
             if reqs.get(src.name, "null") == "null":
                 continue
             if reqs[src.name] != "write":
                 # MXNet 1.9 fails the same way, at its first backward
-                raise MXNetError(f"{node.op.name} '{node.name}': a row_sparse gradient for "
-                                 f"'{src.name}' supports grad_req 'write' only, got "
-                                 f"'{reqs[src.name]}' (MXNet: \"SparseEmbedding layer doesn't "
-                                 f"support weight gradient calculation with req != write\")")
-            sparse_inputs[pos] = grads[src.name]
-    if not sparse_inputs:
+                raise MXNetError(f"{node.op.name} '{node.name}': a {grads[src.name].stype} "
+                                 f"gradient for '{src.name}' supports grad_req 'write' only, "
+                                 f"got '{reqs[src.name]}' (MXNet: \"SparseEmbedding layer "
+                                 f"doesn't support weight gradient calculation with req != "
+                                 f"write\")")
+            targets[pos] = grads[src.name]
+    if not targets:
         return None
-    backward = node.op.extra.get("sparse_backward")
+    gpu = any(t.context.device_type == "gpu" for t in targets.values())
+    backward = node.op.extra.get("gpu_sparse_backward" if gpu else "sparse_backward")
+    dense_grads = node.op.extra.get("dense_grads")
     if backward is None:
-        raise MXNetError(f"{node.op.name} '{node.name}' has no row_sparse gradient; bind its "
+        raise MXNetError(f"{node.op.name} '{node.name}' has no sparse gradient; bind its "
                          f"inputs with dense gradients")
+    row_form = set(_grad_stypes(node, {n: a.stype for n, a in (args or {}).items()}))
+    dense_targets = {}
     for pos, (src, i) in enumerate(node.inputs[:node.num_args()]):
-        if pos not in sparse_inputs and plan.needs_grad.get((id(src), i)):
-            raise MXNetError(f"{node.op.name} '{node.name}' with a row_sparse weight gradient "
+        if pos in targets or not plan.needs_grad.get((id(src), i)):
+            continue
+        consumers = [c for c in plan.op_nodes for n, _ in c.inputs if n is src]
+        # the dense gradient is written here: every consumer must be such a step too
+        if dense_grads is None or src.op is not None or \
+                not all(_has_sparse_target(c, grads, reqs) for c in consumers):
+            raise MXNetError(f"{node.op.name} '{node.name}' with a sparse weight gradient "
                              f"cannot compute the gradient of its input '{src.name}' (MXNet: "
                              f"\"Embedding layer doesn't support calculate data gradient\"); "
                              f"bind with grad_req 'null' for it")
+        dense_targets[pos] = (grads[src.name], reqs[src.name])
     originals = {pos: args[src.name] for pos, (src, _) in enumerate(node.inputs)
                  if src.op is None and args is not None and is_sparse(args.get(src.name))}
     # backward steps are built in the order they run: the first one to reach a gradient
     # writes it, later ones (another consumer of the same weight) add their rows
     written = plan.__dict__.setdefault("sparse_grads_written", set())
-    first = {pos: id(target) not in written for pos, target in sparse_inputs.items()}
-    written.update(id(target) for target in sparse_inputs.values())
+    every = {**targets, **{pos: t for pos, (t, _) in dense_targets.items()}}
+    first = {pos: id(target) not in written for pos, target in every.items()}
+    written.update(id(target) for target in every.values())
+    if gpu:
+        return sparse_gpu.sparse_grad_step(node, backward, targets, dense_targets, first,
+                                           originals, row_form)
 
     def step(p, ograds, ins, outs, igrads, step_reqs, state):
         ins = [originals.get(pos, x) for pos, x in enumerate(ins)]
-        for pos, (rows, values) in backward(p, ograds, ins).items():
-            target = sparse_inputs[pos]
-            part = RowSparseNDArray(values.astype(target._values.dtype, copy=False),
-                                    [rows.astype(np.int64, copy=False)], target.shape,
-                                    target.context)
+        parts = backward(p, ograds, ins) if row_form & set(targets) else {}
+        wanted = (set(targets) - row_form) | set(dense_targets)
+        dense = dense_grads(p, ograds, ins, wanted) if wanted else {}
+        for pos, (target, req) in dense_targets.items():
+            buf = target._data
+            if req == "add" or not first[pos]:
+                buf += dense[pos].astype(buf.dtype, copy=False)
+            else:
+                buf[...] = dense[pos]
+        for pos, target in targets.items():
+            if pos in parts:
+                rows, values = parts[pos]
+            else:       # a dense gradient cast into the bound sparse array: non-zero rows
+                rows = np.nonzero(dense[pos].reshape(len(dense[pos]), -1).any(axis=1))[0]
+                values = dense[pos][rows]
+            values = values.astype(target._values.dtype, copy=False)
+            rows = rows.astype(np.int64, copy=False)
+            if isinstance(target, RowSparseNDArray):
+                part = RowSparseNDArray(values, [rows], target.shape, target.context)
+            else:
+                part = rows_to_csr(rows, values, target.shape, target.context)
             if not first[pos]:
                 part = elemwise("add", target, part)
             target._values, target._aux = part._values, part._aux

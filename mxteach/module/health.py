@@ -39,6 +39,9 @@ class NonFiniteWarning(RuntimeWarning):
 
 
 def _host(x):
+    if getattr(x, "stype", "default") != "default":
+        v = x._values      # what a sparse array stores: no dense copy, no fallback
+        return v if isinstance(v, np.ndarray) else np.asarray(v)     # on a gpu: copied
     data = getattr(x, "_data", x)
     return data if isinstance(data, np.ndarray) else np.asarray(x.asnumpy())
 

@@ -13,6 +13,7 @@ from ..base import MXNetError as _MXNetError
 from .serialization import save, load, load_frombuffer
 from . import sparse
 from .sparse_ops import cast_storage
+from .array_funcs import split_v2, histogram, onehot_encode, from_numpy
 
 
 class random:  # noqa: N801 - mirrors the mx.nd.random namespace
@@ -66,6 +67,17 @@ class contrib:  # noqa: N801 - MXNet's contrib namespace
 for _opname in [k for k in globals() if k.startswith("_contrib_")]:
     _short = _opname[len("_contrib_"):]   # the alias, when registered, names nodes as MXNet
     setattr(contrib, _short, staticmethod(globals().get(_short, globals()[_opname])))
+from . import contrib_checks as _checks  # noqa: E402 - contrib's Python functions, as MXNet's
+for _short in ("isfinite", "isinf", "isnan"):
+    setattr(contrib, _short, staticmethod(getattr(_checks, _short)))
+contrib.uniform = staticmethod(random.uniform)   # MXNet's contrib.uniform is random.uniform
+from . import contrib_flow as _contrib_flow  # noqa: E402 - foreach, while_loop, cond ...
+_contrib_flow.ND = __import__("sys").modules[__name__]
+for _name in _contrib_flow.__all__:
+    setattr(contrib, _name, staticmethod(getattr(_contrib_flow, _name)))
+from . import contrib_optimizer as _contrib_optim  # noqa: E402 - adamw_update, multi_lamb_update
+for _name in _contrib_optim.__all__:
+    setattr(contrib, _name, staticmethod(getattr(_contrib_optim, _name)))
 
 
 class linalg:  # noqa: N801 - MXNet's mx.nd.linalg

@@ -328,11 +328,9 @@ class GPUNDArray(NDArray):
         return self._ops().tile(self, reps=reps)
 
     def tostype(self, stype):
-        """``'default'`` gives the array itself; sparse storage lives on the CPU in mxteach."""
-        if stype == "default":
-            return self
-        raise MXNetError(f"tostype('{stype}') on {self._ctx}: sparse arrays live on the CPU in "
-                         f"mxteach; copy first: x.as_in_context(mx.cpu()).tostype('{stype}')")
+        """``'default'`` gives the array itself; ``'csr'``/``'row_sparse'`` a sparse array on
+        this gpu, converted by CUDA kernels (``ndarray/sparse_gpu.py``)."""
+        return self._storage.tostype(self, stype)
 
 
 # the operators behind the Python operators that have no elementwise-kernel code:

@@ -41,7 +41,7 @@ def invoke(op, inputs, params, out=None, name=None):
         if result is not None:
             return _store(result, out)
         fallback(f"mx.nd.{op.name}", [getattr(x, "stype", "default") for x in inputs])
-        inputs = [NDArray(x.asnumpy(), x.context) if is_sparse(x) else x for x in inputs]
+        inputs = [x.tostype("default") if is_sparse(x) else x for x in inputs]
     p = parse_params(op, params, name or op.name)
     ctx = inputs[0].context if inputs else _context_param(p.get("ctx")) or current_context()
     in_shapes = [x.shape for x in inputs]
@@ -50,6 +50,8 @@ def invoke(op, inputs, params, out=None, name=None):
         raise MXNetError(f"{op.name} expects {n_args} inputs "
                          f"({op.list_arguments(p) + op.list_aux(p)}), got {len(inputs)}")
     _, out_shapes = op.infer_shape(p, in_shapes)
+    if "value_shapes" in op.extra:    # outputs sized by input values (contrib.boolean_mask)
+        out_shapes = op.extra["value_shapes"](p, [x.asnumpy() for x in inputs])
     _, out_types = op.types(p, [np.dtype(x.dtype).name for x in inputs])
     be = for_context(ctx)
     forward, _ = be.kernels(op, f"mx.nd.{op.name}")

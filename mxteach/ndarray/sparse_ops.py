@@ -14,6 +14,8 @@ call                                   storage types in → out
 everything else                        dense copies, with a ``StorageFallbackWarning``
 =====================================  ===================================================
 
+Sparse arrays on a gpu dispatch the same way, to the CUDA kernels of ``sparse_gpu.py``.
+
 See notebook 15.
 """
 from __future__ import annotations
@@ -23,6 +25,7 @@ import numpy as np
 from ..base import MXNetError, ShapeError
 from ..kernels.cpu import sparse as K
 from ..ops import registry as _registry
+from . import sparse_gpu as _gpu
 from .ndarray import NDArray
 from .sparse_storage import (IDX, BaseSparseNDArray, CSRNDArray, RowSparseNDArray, elemwise,
                              fallback, is_sparse, retain, tostype)
@@ -42,6 +45,10 @@ def _dense(x):
 
 def dot(lhs, rhs, transpose_a=False, transpose_b=False, **kwargs):
     """Matrix product with MXNet's storage dispatch (see the module table). See notebook 15."""
+    on_gpu = _gpu.on_gpu(lhs) or _gpu.on_gpu(rhs)
+    result = _gpu.dot(lhs, rhs, transpose_a, transpose_b) if on_gpu else None
+    if result is not None:           # CUDA kernels (ndarray/sparse_gpu.py)
+        return result
     if isinstance(lhs, CSRNDArray) and not is_sparse(rhs):
         b = _dense(rhs)
         b = np.ascontiguousarray(b.T if transpose_b else b)
@@ -85,6 +92,8 @@ def square_sum(data, axis=None, keepdims=False):
     ``axis=1, keepdims=True`` the result stays row_sparse. See notebook 15."""
     if not isinstance(data, RowSparseNDArray):
         raise MXNetError(f"square_sum takes a row_sparse array, got {getattr(data, 'stype', '?')}")
+    if _gpu.on_gpu(data):
+        return _gpu.square_sum(data, axis, keepdims)
     sq = data._values.astype(data._values.dtype) ** 2
     if axis in (1, (1,)) and data.ndim == 2 and keepdims:
         return RowSparseNDArray(sq.sum(axis=1, keepdims=True), [data._aux[0]],
@@ -97,6 +106,8 @@ def square_sum(data, axis=None, keepdims=False):
 def _unary(opname, x, params):
     op = _registry.get(opname)
     p = _registry.parse_params(op, params, opname)
+    if _gpu.on_gpu(x):
+        return _gpu.unary(op, p, x)
     out = np.empty_like(x._values)
     op.forward(p, [x._values], [out], False, {})
     return type(x)(out, x._aux, x.shape, x.context)
@@ -116,6 +127,10 @@ def dispatch(op, inputs, params):
                    transpose_b=_flag(params, "transpose_b"))
     if name == "cast_storage":
         return cast_storage(inputs[0], params["stype"])
+    if "csr_forward" in op.extra and stypes == ["csr"]:    # e.g. contrib.getnnz
+        p = _registry.parse_params(op, params, name)
+        return NDArray(op.extra["csr_forward"](p, inputs[0]._aux[0], inputs[0].shape),
+                       inputs[0].context)
     if name in _ELEMWISE and len(inputs) == 2 and stypes[0] == stypes[1] and \
             inputs[0].shape == inputs[1].shape:
         return elemwise(_ELEMWISE[name], *inputs)

@@ -18,6 +18,7 @@ import warnings
 import numpy as np
 
 from ..base import MXNetError
+from . import sparse_gpu
 from .ndarray import NDArray
 from .sparse_storage import RowSparseNDArray, elemwise, is_sparse
 
@@ -54,8 +55,15 @@ def pull_rows(key, stored, stype, out, row_ids, error):
     if rows.size and (rows[0] < 0 or rows[-1] >= stored.shape[0]):
         raise error(f"row_sparse_pull: row_ids for key {key!r} must lie in "
                     f"[0, {stored.shape[0]}), got {rows[0]}..{rows[-1]}")
-    out._values = np.asarray(stored.asnumpy()[rows], dtype=out._values.dtype)
-    out._aux = [rows]
+    if sparse_gpu.on_gpu(stored):       # a value on a gpu: its rows gathered there
+        part = sparse_gpu.gather(stored, rows, out.dtype).copyto(out.context)
+        out._values, out._aux = part._values, part._aux
+        return
+    # only the pulled rows are copied (a host value is read in place, not copied whole)
+    src = stored._data
+    # rebuilt through its class, so a row_sparse output on a gpu gets the rows in device memory
+    part = type(out)(np.array(src[rows], dtype=out._values.dtype), [rows], out.shape, out.context)
+    out._values, out._aux = part._values, part._aux
 
 
 def skip_sparse_pull(key, out):

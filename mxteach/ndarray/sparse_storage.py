@@ -8,8 +8,8 @@ numbers, ``indptr`` where each row starts (``N + 1`` offsets). Everything else i
 Operators that keep sparsity have sparse implementations (``sparse_ops.py``); every other use
 sees a *dense copy* and, like MXNet's "storage fallback", says so with a
 :class:`StorageFallbackWarning`. That copy is read-only, so a write through a dense-only path
-fails loudly instead of being lost. Sparse arrays live on CPU contexts (mxteach has no CUDA
-sparse kernels yet): a copy to a gpu raises an error that says so.
+fails loudly instead of being lost. On a gpu context these classes build their gpu twins,
+stored in device memory and converted by CUDA kernels (``sparse_gpu.py``, through ``GPU``).
 
 See notebook 15.
 """
@@ -27,12 +27,14 @@ from .ndarray import NDArray, _ctx
 
 __all__ = ["BaseSparseNDArray", "CSRNDArray", "RowSparseNDArray", "StorageFallbackWarning",
            "STYPES", "csr_matrix", "row_sparse_array", "zeros", "empty", "array", "tostype",
-           "to_stype", "is_sparse", "elemwise", "retain", "STYPE_CODES", "stype_code"]
+           "to_stype", "is_sparse", "elemwise", "retain", "STYPE_CODES", "stype_code",
+           "rows_to_csr"]
 
 STYPES = ("default", "row_sparse", "csr")
 # MXNet's storage-type enum, as a symbol's JSON writes it in a variable's __storage_type__
 STYPE_CODES = {"default": 0, "row_sparse": 1, "csr": 2}
 IDX = np.int64            # MXNet's index type for indices and indptr
+GPU = None    # slot: ndarray/sparse_gpu.py (a higher layer) installs itself here when imported
 
 
 class StorageFallbackWarning(UserWarning):
@@ -63,8 +65,8 @@ def _check_stype(stype):
 
 def _cpu_only(ctx, what):
     if ctx.device_type == "gpu":
-        raise MXNetError(f"{what} on {ctx}: mxteach keeps sparse arrays on the CPU (no CUDA "
-                         f"sparse kernels yet); use tostype('default') before moving to a gpu")
+        raise MXNetError(f"{what} on {ctx}: gpu sparse storage comes with mx.nd.sparse "
+                         f"(ndarray/sparse_gpu.py); import mxteach first")
     return ctx
 
 
@@ -75,6 +77,9 @@ class BaseSparseNDArray(NDArray):
     _aux_names = ()
 
     def __new__(cls, *args, **kwargs):
+        ctx = kwargs.get("ctx", args[3] if len(args) > 3 else None)
+        if GPU is not None and _ctx(ctx).device_type == "gpu":    # device memory
+            return object.__new__(GPU.gpu_class(cls))
         return object.__new__(cls)
 
     def __init__(self, values, aux, shape, ctx=None):
@@ -148,7 +153,6 @@ class BaseSparseNDArray(NDArray):
 
     def copyto(self, other):
         if isinstance(other, Context):
-            _cpu_only(other, f"copyto of a {self.stype_name} array")
             return type(self)(self._values.copy(), [a.copy() for a in self._aux],
                               self._shape, other)
         if not isinstance(other, NDArray):
@@ -158,6 +162,8 @@ class BaseSparseNDArray(NDArray):
             raise ShapeError(f"copyto: shape {self.shape} into shape {other.shape}")
         if isinstance(other, BaseSparseNDArray):
             converted = tostype(self, other.stype).astype(other.dtype)
+            converted = converted.copyto(other.context) if other.context != self._ctx else \
+                converted
             other._values, other._aux = converted._values, converted._aux
         else:
             other[:] = self._dense()
@@ -387,7 +393,7 @@ def csr_matrix(arg1, shape=None, ctx=None, dtype=None):
     if _shape_only(arg1):
         return zeros("csr", arg1, ctx, dtype)
     if isinstance(arg1, tuple) and len(arg1) == 3:
-        values = np.asarray(_dense_numpy(arg1[0]), dtype=_dtype_of(arg1[0], dtype))
+        values = np.array(_dense_numpy(arg1[0]), dtype=_dtype_of(arg1[0], dtype))
         indptr = np.asarray(_dense_numpy(arg1[2])).astype(IDX)
         cols = np.asarray(_dense_numpy(arg1[1])).astype(IDX)
         if shape is None:
@@ -404,6 +410,8 @@ def csr_matrix(arg1, shape=None, ctx=None, dtype=None):
         return _csr_from_dense(dense, dense.dtype, ctx)
     if isinstance(arg1, CSRNDArray):
         return arg1.astype(_dtype_of(arg1, dtype)).copyto(_ctx(ctx) if ctx else arg1.context)
+    if GPU is not None and GPU.on_gpu(arg1) and shape in (None, arg1.shape):   # on the device
+        return GPU.from_dense(arg1, "csr", ctx, dtype)
     d = _dense_numpy(arg1)
     if shape is not None and tuple(shape) != d.shape:
         raise ShapeError(f"csr_matrix: source has shape {d.shape}, shape={tuple(shape)} given")
@@ -419,7 +427,7 @@ def row_sparse_array(arg1, shape=None, ctx=None, dtype=None):
     if _shape_only(arg1):
         return zeros("row_sparse", arg1, ctx, dtype)
     if isinstance(arg1, tuple) and len(arg1) == 2:
-        values = np.asarray(_dense_numpy(arg1[0]), dtype=_dtype_of(arg1[0], dtype))
+        values = np.array(_dense_numpy(arg1[0]), dtype=_dtype_of(arg1[0], dtype))
         rows = np.asarray(_dense_numpy(arg1[1])).astype(IDX).reshape(-1)
         if shape is None:
             shape = (int(rows.max()) + 1 if rows.size else 0,) + values.shape[1:]
@@ -427,6 +435,8 @@ def row_sparse_array(arg1, shape=None, ctx=None, dtype=None):
         return RowSparseNDArray(values, [rows], shape, ctx)
     if isinstance(arg1, RowSparseNDArray):
         return arg1.astype(_dtype_of(arg1, dtype)).copyto(_ctx(ctx) if ctx else arg1.context)
+    if GPU is not None and GPU.on_gpu(arg1) and shape in (None, arg1.shape):
+        return GPU.from_dense(arg1, "row_sparse", ctx, dtype)
     d = _dense_numpy(arg1)
     if shape is not None and tuple(shape) != d.shape:
         raise ShapeError(f"row_sparse_array: source has shape {d.shape}, shape={tuple(shape)} "
@@ -475,6 +485,8 @@ def tostype(arr, stype):
     _check_stype(stype)
     if getattr(arr, "stype", "default") == stype:
         return arr
+    if GPU is not None and GPU.on_gpu(arr):     # CUDA kernels, no host round trip
+        return GPU.tostype(arr, stype)
     if stype == "default":
         return NDArray(arr.asnumpy(), arr.context)
     if isinstance(arr, CSRNDArray) and stype == "row_sparse" or \
@@ -525,6 +537,8 @@ def elemwise(kind, a, b):
     if type(a) is not type(b) or a.shape != b.shape:
         raise MXNetError(f"elemwise {kind}: both inputs must have one sparse storage type and "
                          f"shape, got {a.stype} {a.shape} and {b.stype} {b.shape}")
+    if GPU is not None and GPU.on_gpu(a):
+        return GPU.elemwise(kind, a, b)
     dtype = np.result_type(a._values, b._values)
     if isinstance(a, RowSparseNDArray):
         ra, rb = a._aux[0], b._aux[0]
@@ -550,6 +564,22 @@ def retain(data, indices):
     if not isinstance(data, RowSparseNDArray):
         raise MXNetError(f"retain takes a row_sparse array, got storage type "
                          f"{getattr(data, 'stype', 'default')}")
+    if GPU is not None and GPU.on_gpu(data):
+        return GPU.retain(data, indices)
     wanted = np.asarray(indices.asnumpy() if isinstance(indices, NDArray) else indices)
     keep = np.isin(data._aux[0], wanted.astype(IDX))
     return RowSparseNDArray(data._values[keep], [data._aux[0][keep]], data.shape, data.context)
+
+
+def rows_to_csr(rows, values, shape, ctx=None):
+    """The csr array of a matrix given as sorted stored ``rows`` and their dense ``values``
+    (everything else zero): the non-zeros of each row, as casting it to csr would store them
+    (MXNet writes a csr gradient this way). Only the stored rows are read."""
+    values = np.asarray(values)
+    rows = np.asarray(rows, IDX)
+    keep = values != 0
+    indptr = np.zeros(shape[0] + 1, IDX)
+    indptr[rows + 1] = keep.sum(axis=1)
+    np.cumsum(indptr, out=indptr)
+    cols = np.nonzero(keep)[1].astype(IDX)
+    return CSRNDArray(values[keep], [indptr, cols], shape, ctx)

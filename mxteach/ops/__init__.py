@@ -13,7 +13,10 @@ FAMILIES = ("nn", "nn_norm", "conv", "loss", "shape", "shape_index", "elemwise",
             "movement", "ordering", "optimizer_ops", "nn_extra", "nn_extra_conv", "nn_extra_act",
             "nn_extra_ctc",
             "reduce_extra", "logic", "linalg", "linalg_factor",
-            "creation", "random_ops")
+            "creation", "random_ops",
+            "math_extra", "norm_variants", "index_extra", "im2col", "optimizer_multi",
+            "optimizer_lamb", "spatial", "roi", "random_pdf", "legacy_v1", "attention", "signal",
+            "box", "proposal", "misc_contrib", "quantization", "quantized_ops")
 
 for _fam in FAMILIES:
     importlib.import_module(f"{__name__}.{_fam}")

@@ -17,7 +17,7 @@ from ..kernels.cpu.elemwise import sum_to_shape, broadcast_strides
 __all__ = ["CAST_DTYPES", "grad_mode", "inplace_view", "flat_in", "norm_axis", "split3",
            "kernel_view", "identity_shape", "shape_from_input", "same_dtype", "grad_to_shape",
            "zero_grads", "gpu_flat", "gpu_copy_forward", "gpu_copy_backward", "gpu_activation",
-           "gpu_zero_grads", "data_shape"]
+           "gpu_zero_grads", "data_shape", "tuple_param", "mx_clip_args"]
 
 CAST_DTYPES = ("bool", "float16", "float32", "float64", "int32", "int64", "int8", "uint8")
 
@@ -183,3 +183,31 @@ def gpu_activation(code_of):
             nn.unary_backward(gpu_flat(ins[0]), gpu_flat(outs[0]), gpu_flat(ograds[0]),
                               gpu_flat(igrads[0]), code_of(p), 0.0, reqs[0] == "add")
     return forward, backward
+
+
+# -- optimizer operators (optimizer_multi.py, optimizer_lamb.py) -----------------------------
+def tuple_param(p, key, opname, count, cast=float):
+    """Parameter ``key`` (a tuple, or its string form from symbol JSON) as a tuple of ``cast``
+    holding one entry per weight (``count``), as MXNet's ``Tuple<float>``/``Tuple<int>``."""
+    import ast
+    value = p[key]
+    if isinstance(value, str):
+        value = ast.literal_eval(value.strip() or "()")
+    if isinstance(value, (int, float, np.number)):
+        value = (value,)
+    try:
+        value = tuple(cast(v) for v in value)
+    except (TypeError, ValueError):
+        raise MXNetError(f"{opname}: '{key}' must be a tuple of {cast.__name__}s, got "
+                         f"{p[key]!r}") from None
+    if len(value) != count:
+        raise MXNetError(f"{opname}: '{key}' has {len(value)} entries; expected one per weight "
+                         f"({count})")
+    return value
+
+
+def mx_clip_args(t, clip):
+    """(bound, use) in dtype ``t`` for MXNet's multi-weight kernels, which clip whenever the
+    bound is >= 0 (so 0 clips to zero)."""
+    use = clip >= 0
+    return t(np.float32(clip) if use else 0), bool(use)

@@ -1,7 +1,9 @@
 """Convolution and Pooling, 1-D (N, C, W) and 2-D (N, C, H, W).
 
 Convolution is im2col + one BLAS GEMM per group (numpy matmul), and col2im for the data
-gradient; Pooling is direct Numba loops. The column buffer (C*KH*KW x N*OH*OW elements) and the
+gradient; convolutions with few column rows (one input channel, say) run one small GEMM per
+sample instead, straight into the (N, F, L) output (``PER_SAMPLE_ROWS``). Pooling is direct
+Numba loops. The column buffer (C*KH*KW x N*OH*OW elements) and the
 GEMM result live in the node's ``state`` and are reused across calls; backward reuses the
 forward's columns when it sees the same data buffer (inputs do not change between an
 executor's forward and backward), else rebuilds them. Both treat 1-D data as 2-D with H = 1.
@@ -113,12 +115,38 @@ def _buffer(state, key, shape, dtype):
 
 
 def _im2col(p, x, state):
+    """Columns of ``x`` in the node's buffer; returns (the C*KH*KW column rows, geo, dims).
+    On the per-sample path with a bias the buffer has one more row, of ones, after them
+    (PER_SAMPLE_ROWS): the GEMMs then add the bias and sum its gradient."""
     geo, (n, c, h, w, oh, ow) = _conv_setup(p, x)
-    col = _buffer(state, "col", (c * geo[0] * geo[1], n, oh * ow), x.dtype)
+    k = c * geo[0] * geo[1]
+    extra = int(_per_sample(p, k) and not p["no_bias"])
+    buf = _buffer(state, "col", (k + extra, n, oh * ow), x.dtype)
+    if extra and state.get("ones_in") is not buf:      # a new buffer: write its ones once
+        buf[k] = 1
+        state["ones_in"] = buf
+    col = buf[:k]          # the leading rows: contiguous, what the kernels and GEMMs see
     K.im2col(np.ascontiguousarray(x).reshape(n, c, h, w), col, *geo)
     # col now holds this data; backward reuses it unless another forward replaced it
     state["col_of"] = (x.__array_interface__["data"][0], x.shape, x.dtype)
     return col, geo, (n, c, h, w, oh, ow)
+
+
+#: column rows (C/g * KH * KW) up to which Convolution runs one small GEMM per sample instead
+#: of one GEMM over the whole batch: with so few rows the batch GEMM is bound by memory, not
+#: arithmetic, and its (F, N, L) result needs a transposing copy to (N, F, L) in the forward
+#: (and dY the reverse one in the backward). Per-sample GEMMs read and write (N, F, L) directly,
+#: and a row of ones under the columns (with the bias as one more weight column) folds the
+#: bias add and the bias gradient's sum into them. Measured (64 x 1 x 28 x 28, 3x3 -> 16,
+#: 1 thread): forward GEMM + transpose + bias 0.55 -> 0.18 ms, weight + bias gradient 0.91 ->
+#: 0.25 ms, column gradient 0.43 -> 0.18 ms; at 144 rows (16 -> 32 channels) the two ways cost
+#: the same and at 500 the batch GEMM wins (benchmarks/RESULTS.md, issue 13 third wave).
+PER_SAMPLE_ROWS = 64
+
+
+def _per_sample(p, rows):
+    """Whether a convolution with ``rows`` column rows takes the per-sample GEMM path."""
+    return p["num_group"] == 1 and rows <= PER_SAMPLE_ROWS
 
 
 def _conv_forward(p, ins, outs, is_train, state):
@@ -127,22 +155,59 @@ def _conv_forward(p, ins, outs, is_train, state):
     f, g = p["num_filter"], p["num_group"]
     fg, kg = f // g, col.shape[0] // g
     w2 = wgt.reshape(f, -1)
+    out3 = inplace_view(outs[0], (n, f, oh * ow), "Convolution")
+    if _per_sample(p, col.shape[0]):
+        # out[n] = [W | b] @ [col[:, n, :]; 1]: straight into (N, F, L), bias included
+        if not p["no_bias"]:
+            wa = _buffer(state, "w_bias", (f, kg + 1), x.dtype)
+            wa[:, :kg] = w2
+            wa[:, kg] = ins[2]
+            w2, col = wa, state["col"]
+        K.gemm_per_sample(w2, col.transpose(1, 0, 2), out3)
+        return
     tmp = _buffer(state, "gemm", (f, n * oh * ow), x.dtype)
     cols = col.reshape(col.shape[0], -1)
     for i in range(g):     # BLAS GEMM per group: (F/g, K/g) @ (K/g, N*L)
         K.gemm(w2[i * fg:(i + 1) * fg], cols[i * kg:(i + 1) * kg], tmp[i * fg:(i + 1) * fg])
     bias = ins[2] if not p["no_bias"] else tmp[:, 0]
-    K.conv_output(tmp.reshape(f, n, oh * ow), np.ascontiguousarray(bias),
-                  inplace_view(outs[0], (n, f, oh * ow), "Convolution"), not p["no_bias"])
+    K.conv_output(tmp.reshape(f, n, oh * ow), np.ascontiguousarray(bias), out3,
+                  not p["no_bias"])
+
+
+def _conv_backward_per_sample(p, ograds, ins, igrads, reqs, state, col, geo, shape):
+    """_conv_backward on the per-sample path (see PER_SAMPLE_ROWS): dY stays (N, F, L)."""
+    n, c, h, w, oh, ow = shape
+    f, k = p["num_filter"], col.shape[0]
+    dy3 = np.ascontiguousarray(ograds[0]).reshape(n, f, oh * ow)
+    bias = not p["no_bias"]
+    if grad_mode(reqs[1], igrads[1]) or (bias and grad_mode(reqs[2], igrads[2])):
+        # [dW | db] = sum over samples of dY[n] @ [col[:, n, :]; 1].T
+        rows = state["col"] if bias else col
+        parts = _buffer(state, "dw_parts", (n, f, rows.shape[0]), col.dtype)
+        K.gemm_per_sample(dy3, rows.transpose(1, 2, 0), parts)
+        total = parts.sum(axis=0)
+        assign(igrads[1], reqs[1], total[:, :k].reshape(ins[1].shape))
+        if bias:
+            assign(igrads[2], reqs[2], total[:, k])
+    if grad_mode(reqs[0], igrads[0]):
+        # the column gradient W.T @ dY[n] overwrites the columns (no longer needed)
+        K.gemm_per_sample(ins[1].reshape(f, k).T, dy3, col.transpose(1, 0, 2))
+        state["col_of"] = None
+        K.col2im(col, inplace_view(igrads[0], (n, c, h, w), "Convolution"), *geo,
+                 reqs[0] == "add")
 
 
 def _conv_backward(p, ograds, ins, outs, igrads, reqs, state):
     x, wgt = ins[0], ins[1]
     if state.get("col_of") == (x.__array_interface__["data"][0], x.shape, x.dtype):
-        col = state["col"]
         geo, (n, c, h, w, oh, ow) = _conv_setup(p, x)
+        col = state["col"][:c * geo[0] * geo[1]]      # without a row of ones under them
     else:
         col, geo, (n, c, h, w, oh, ow) = _im2col(p, x, state)
+    if _per_sample(p, col.shape[0]):
+        _conv_backward_per_sample(p, ograds, ins, igrads, reqs, state, col, geo,
+                                  (n, c, h, w, oh, ow))
+        return
     f, g = p["num_filter"], p["num_group"]
     fg, kg = f // g, col.shape[0] // g
     dyt = _buffer(state, "gemm", (f, n * oh * ow), x.dtype)      # dY as (F, N*L)

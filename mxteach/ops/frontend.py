@@ -45,7 +45,8 @@ def split_call(op: Op, args, kwargs, is_input):
     if attr:
         node_attr.update({k: str(v) for k, v in attr.items()})
     p = parse_params(op, params, name or op.name)
-    names = op.list_arguments(p) + op.list_aux(p)
+    names = op.extra["input_order"](p) if "input_order" in op.extra else (   # MXNet's order
+        op.list_arguments(p) + op.list_aux(p))
     if op.num_args_param:
         if named:
             raise MXNetError(f"{op.name} takes its inputs by position; got named {sorted(named)}")

@@ -12,6 +12,8 @@ Three MXNet 1.9.1 behaviours are easy to miss and are reproduced here:
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .registry import Op, Param, register, assign
@@ -55,7 +57,7 @@ def _bn_shape(p, in_shapes):
 def _as3(x, ax):
     """(outer, C, inner) view with the channel axis in the middle."""
     s = x.shape
-    return x.reshape(int(np.prod(s[:ax], dtype=np.int64)), s[ax], -1)
+    return x.reshape(math.prod(s[:ax]), s[ax], -1)      # math.prod: no numpy call per step
 
 
 def _bn_forward(p, ins, outs, is_train, state):

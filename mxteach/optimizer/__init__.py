@@ -20,8 +20,10 @@ from .base import (Optimizer, register, create, OptimizerError, LearningRateLock
 from .updater import Updater, get_updater
 from .sgd import SGD, ccSGD, NAG, Signum, SGLD, DCASGD, Test
 from .adaptive import Adam, AdaGrad, RMSProp, AdaDelta, Adamax, Nadam, Ftrl, FTML, LAMB
+from .lars import LARS
+from . import contrib
 
 __all__ = ["Optimizer", "register", "create", "Updater", "get_updater", "OptimizerError",
            "LearningRateLockedError", "check_hyper_parameters", "SGD", "ccSGD", "NAG", "Signum",
            "SGLD", "DCASGD", "Test", "Adam", "AdaGrad", "RMSProp", "AdaDelta", "Adamax", "Nadam",
-           "Ftrl", "FTML", "LAMB"]
+           "Ftrl", "FTML", "LAMB", "LARS", "contrib"]

@@ -17,21 +17,26 @@ import math
 import numpy as np
 
 from ..base import MXNetError
-from ..ndarray.ndarray import zeros
-from .base import Optimizer, register, _apply, _check_same_shape, _store
+from .base import Optimizer, register, _apply, _check_same_shape
 from . import steps
-from .sparse import dense_grad, is_row_sparse, lazy_apply, sparse_clip, weight_is_row_sparse
+from .lamb_ops import lamb_update
+from ..ndarray.sparse_storage import zeros as sparse_zeros
+from .sparse import (dense_grad, is_row_sparse, lazy_apply, sparse_clip, state_stype,
+                     weight_is_row_sparse)
 
 __all__ = ["Adam", "AdaGrad", "RMSProp", "AdaDelta", "Adamax", "Nadam", "Ftrl", "FTML", "LAMB"]
 
 
-def _zeros_like(weight, same_dtype=True):
-    return zeros(weight.shape, weight.context, dtype=weight.dtype if same_dtype else None)
+def _zeros_like(weight, same_dtype=True, stype="default"):
+    return sparse_zeros(stype, weight.shape, weight.context,
+                        dtype=weight.dtype if same_dtype else None)
 
 
 def _two_moments(self, index, weight):
-    """``create_state`` of the rules with two moments of the weight's dtype (m and v)."""
-    return (_zeros_like(weight), _zeros_like(weight))
+    """``create_state`` of the rules with two moments of the weight's dtype (m and v); as
+    MXNet, row_sparse for a row_sparse weight updated lazily."""
+    stype = state_stype(weight, getattr(self, "lazy_update", False))
+    return (_zeros_like(weight, stype=stype), _zeros_like(weight, stype=stype))
 
 
 def _begin(opt, index, weight, grad):
@@ -128,7 +133,7 @@ class AdaGrad(Optimizer):
         self.float_stable_eps = eps
 
     def create_state(self, index, weight):
-        return _zeros_like(weight, same_dtype=False)
+        return _zeros_like(weight, same_dtype=False, stype=state_stype(weight))
 
     def update(self, index, weight, grad, state):
         lr, wd, _ = _begin(self, index, weight, grad)
@@ -368,7 +373,9 @@ class Ftrl(Optimizer):
         self.lr = learning_rate
 
     def create_state(self, index, weight):
-        return (_zeros_like(weight, same_dtype=False), _zeros_like(weight, same_dtype=False))
+        stype = state_stype(weight)
+        return (_zeros_like(weight, same_dtype=False, stype=stype),
+                _zeros_like(weight, same_dtype=False, stype=stype))
 
     def update(self, index, weight, grad, state):
         lr, wd, _ = _begin(self, index, weight, grad)
@@ -460,34 +467,12 @@ class LAMB(Optimizer):
 
     create_state = _two_moments
 
-    def _step(self, w, g, mean, var, lr, wd, step):
-        _run(steps.lamb_step, w, g, mean, var, lr, wd, self.rescale_grad, self.clip_gradient,
-             self.beta1, self.beta2, self.epsilon, self.lower_bound, self.upper_bound,
-             self.bias_correction, step)
-
+    # through MXNet's LAMB operators (lamb_update_phase1/2, multi_lamb_update), as MXNet's
+    # optimizer: optimizer/lamb_ops.py
     def update(self, index, weight, grad, state):
-        indices = index if isinstance(index, (list, tuple)) else [index]
-        weights = weight if isinstance(index, (list, tuple)) else [weight]
-        grads = grad if isinstance(index, (list, tuple)) else [grad]
-        states = state if isinstance(index, (list, tuple)) else [state]
-        for i, w, g in zip(indices, weights, grads):
-            _check_same_shape(w, g, i)
-            self._update_count(i)
-        for i, w, g, s in zip(indices, weights, grads, states):
-            self._step(w, g, s[0], s[1], self._get_lr(i), self._get_wd(i),
-                       self._index_update_count[i])
+        lamb_update(self, index, weight, grad, state, multi_precision=False)
 
     def update_multi_precision(self, index, weight, grad, state):
         first = weight[0] if isinstance(weight, (list, tuple)) else weight
-        if not (self.multi_precision and first.dtype == np.float16):
-            return self.update(index, weight, grad, state)
-        if isinstance(index, (list, tuple)):
-            for args in zip(index, weight, grad, state):
-                self.update_multi_precision(*args)
-            return
-        master, (mean, var) = state
-        _check_same_shape(weight, grad, index)
-        self._update_count(index)
-        self._step(master, grad.astype(np.float32), mean, var, self._get_lr(index),
-                   self._get_wd(index), self._index_update_count[index])
-        _store(weight, master)
+        lamb_update(self, index, weight, grad, state,
+                    multi_precision=self.multi_precision and first.dtype == np.float16)

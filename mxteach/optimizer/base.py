@@ -20,6 +20,7 @@ from ..base import MXNetAttributeError, MXNetError, MXNetNotImplementedError
 from ..ndarray.ndarray import NDArray
 from ..ndarray.sparse_storage import fallback
 from .registry import OPTIMIZERS, OptimizerError
+from .sparse import all_rows
 
 __all__ = ["Optimizer", "register", "create", "OptimizerError", "LearningRateLockedError",
            "check_hyper_parameters"]
@@ -54,10 +55,15 @@ def _apply(rule, family, *args):
     device of its first argument, the weight: the numpy function itself on the CPU, its CUDA
     twin in ``kernels/cuda/<family>.py`` on a gpu. ``args`` are the rule's arguments with
     NDArrays (or None) for arrays; every NDArray must share the weight's device."""
+    # a row_sparse weight (or state) storing every row is updated in its values, in place
+    # (the gradient, args[1], keeps its own path: densified with a fallback warning)
+    args = [a if i == 1 else all_rows(a, f"{rule.__name__} update of the weight" if i == 0
+                                      else f"{rule.__name__} update of the state", fill=i > 1)
+            for i, a in enumerate(args)]
     weight = args[0]
     if weight.stype != "default":
         raise MXNetError(f"{rule.__name__} update: the weight is {weight.stype}; mxteach "
-                         f"updates dense weights only (row_sparse *gradients* are fine)")
+                         f"updates dense and row_sparse weights (and sparse gradients)")
     dev = for_context(weight.context)
     names = _operand_names(rule)
     dev.check_operands(f"{rule.__name__} update", (names[0], weight),

@@ -18,7 +18,8 @@ from .. import config
 from .. import random_state as _random
 from ..ndarray.ndarray import NDArray, zeros
 from .base import Optimizer, register, _apply, _check_same_shape, _store
-from .sparse import dense_grad, is_row_sparse, lazy_apply
+from ..ndarray.sparse_storage import zeros as sparse_zeros
+from .sparse import dense_grad, is_row_sparse, lazy_apply, state_stype
 from .steps import (sgd_step, nag_step, signum_step, sgld_step, dcasgd_step, test_step)
 
 __all__ = ["SGD", "ccSGD", "NAG", "Signum", "SGLD", "DCASGD", "Test", "sgd_step", "nag_step"]
@@ -79,7 +80,9 @@ class SGD(_MasterCopyMixin, Optimizer):
     def create_state(self, index, weight):
         if self.momentum == 0.0:
             return None
-        return zeros(weight.shape, weight.context, dtype=weight.dtype)
+        # as MXNet: a row_sparse weight updated lazily gets a row_sparse momentum
+        return sparse_zeros(state_stype(weight, self.lazy_update), weight.shape,
+                            weight.context, dtype=weight.dtype)
 
     def _update_impl(self, indices, weights, grads, states, multi_precision):
         if not isinstance(indices, (list, tuple)):

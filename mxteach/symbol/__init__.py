@@ -3,6 +3,7 @@ from .symbol import Symbol
 from .frontend import Variable, var, Group, load, load_json, AttrScope
 from . import frontend as _frontend
 from . import random
+from .array_funcs import split_v2, histogram
 
 _frontend.install(globals())
 
@@ -20,9 +21,22 @@ class contrib:  # noqa: N801 - MXNet's contrib namespace
     """Operators registered as ``_contrib_<name>``, under ``<name>`` (``contrib.SparseEmbedding``)."""
 
 
+def _contrib_function(opname, short):
+    # unnamed nodes are named as MXNet names them: by the short name in lower case
+    def fn(*args, **kwargs):
+        return _frontend.call(opname, args, kwargs, hint=short.lower())
+    fn.__name__, fn.__doc__ = short, globals()[opname].__doc__
+    return fn
+
+
 for _opname in [k for k in globals() if k.startswith("_contrib_")]:
     _short = _opname[len("_contrib_"):]   # the alias, when registered, names nodes as MXNet
-    setattr(contrib, _short, staticmethod(globals().get(_short, globals()[_opname])))
+    setattr(contrib, _short, staticmethod(globals().get(_short) or
+                                          _contrib_function(_opname, _short)))
+contrib.uniform = staticmethod(random.uniform)   # MXNet's contrib.uniform is random.uniform
+from . import contrib_optimizer as _contrib_optim  # noqa: E402 - adamw_update, mp_adamw_update
+for _name in _contrib_optim.__all__:
+    setattr(contrib, _name, staticmethod(getattr(_contrib_optim, _name)))
 
 
 class linalg:  # noqa: N801 - MXNet's mx.sym.linalg

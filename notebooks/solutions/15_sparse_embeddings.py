@@ -50,7 +50,7 @@ def row_ids(batch):
 
 
 SOLUTIONS = {"15.1": [0, 1, 1, 3, 4], "15.2": embedding_grad, "15.3": lazy_sgd,
-             "15.4": row_ids}
+             "15.4": row_ids, "15.5": [1, 2, 3, 6, 7, 8, 9]}
 
 WRONG = {
     "15.1": [([1, 0, 2, 1], "offsets"), ([1, 1, 3, 4], "entries")],
@@ -60,4 +60,6 @@ WRONG = {
     "15.4": [(lambda batch: {"weight": batch.data[0].indptr}, "indices"),
              (lambda batch: {"w": batch.data[0].indices}, "'weight'"),
              (lambda batch: [batch.data[0].indices], "dict")],
+    "15.5": [([0, 4, 5], "did"), ([1, 2, 3, 4, 6, 7, 8, 9], "touched"),
+             ([1, 2, 3], "more blank")],
 }

@@ -56,7 +56,6 @@ _EXCLUDED = {
 }
 
 _SPARSE = "sparse operator not implemented yet (mx.nd.sparse covers storage, dot, elemwise)"
-_QUANT = "int8 quantization needs MKL-DNN/cuDNN calibration flows outside the Module lessons"
 _DETECT = "object-detection / region operators of GluonCV-era models, not used by Module lessons"
 _GRAPH = "DGL graph-sampling operators (CSR graphs), outside the Module API"
 _FLOW = "control-flow operators (cond/foreach/while_loop) run subgraphs; mxteach graphs are static"
@@ -67,34 +66,21 @@ _INTERNAL = "backward helper exposed by accident; the forward operator carries i
 
 OUT = {
     "SparseEmbedding": _SPARSE, "getnnz": _SPARSE,
-    "IdentityAttachKLSparseReg": "sparsity regulariser of the old sparse autoencoder example; "
-                                 "needs a running average MXNet keeps in an aux state only on CPU",
     "CachedOp": "Gluon's hybridized-graph handle, not an operator",
     "Convolution_v1": _V1, "Pooling_v1": _V1, "BatchNorm_v1": _V1,
-    "dequantize": _QUANT, "quantize": _QUANT, "quantize_asym": _QUANT, "quantize_v2": _QUANT,
-    "requantize": _QUANT, "calibrate_entropy": _QUANT,
-    "MultiBoxDetection": _DETECT, "MultiBoxPrior": _DETECT, "MultiBoxTarget": _DETECT,
-    "MultiProposal": _DETECT, "Proposal": _DETECT, "PSROIPooling": _DETECT,
     "DeformablePSROIPooling": _DETECT, "DeformableConvolution": _DETECT,
     "ModulatedDeformableConvolution": _DETECT, "ROIAlign": _DETECT, "RROIAlign": _DETECT,
-    "box_decode": _DETECT, "box_encode": _DETECT, "box_iou": _DETECT, "box_nms": _DETECT,
-    "box_non_maximum_suppression": _DETECT, "bipartite_matching": _DETECT,
     "dgl_adjacency": _GRAPH, "dgl_csr_neighbor_non_uniform_sample": _GRAPH,
     "dgl_csr_neighbor_uniform_sample": _GRAPH, "dgl_graph_compact": _GRAPH,
     "dgl_subgraph": _GRAPH, "edge_id": _GRAPH,
     "cond": _FLOW, "foreach": _FLOW, "while_loop": _FLOW,
     "interleaved_matmul_encdec_qk": _GLUON, "interleaved_matmul_encdec_valatt": _GLUON,
     "interleaved_matmul_selfatt_qk": _GLUON, "interleaved_matmul_selfatt_valatt": _GLUON,
-    "div_sqrt_dim": _GLUON, "hawkesll": "Hawkes-process likelihood of one GluonTS model",
+    "div_sqrt_dim": _GLUON,
     "fft": _GPUONLY, "ifft": _GPUONLY, "count_sketch": _GPUONLY,
-    "backward_gradientmultiplier": _INTERNAL, "backward_hawkesll": _INTERNAL,
+    "backward_gradientmultiplier": _INTERNAL,
     "backward_index_copy": _INTERNAL, "backward_quadratic": _INTERNAL,
 }
-for _n in ("quantized_act", "quantized_batch_norm", "quantized_concat", "quantized_conv",
-           "quantized_elemwise_add", "quantized_elemwise_mul", "quantized_embedding",
-           "quantized_flatten", "quantized_fully_connected", "quantized_pooling",
-           "quantized_rnn"):
-    OUT[_n] = _QUANT
 
 
 def _excluded(name, is_module):

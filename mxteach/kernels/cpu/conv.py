@@ -19,7 +19,7 @@ from numba import njit, prange
 
 from . import gemm_threads
 
-__all__ = ["POOL_CODES", "gemm", "im2col", "col2im", "conv_output", "pool_forward",
+__all__ = ["POOL_CODES", "gemm", "gemm_per_sample", "im2col", "col2im", "conv_output", "pool_forward",
            "pool_backward", "pool_max_forward_argmax", "pool_max_backward_argmax"]
 
 POOL_CODES = {"max": 0, "avg": 1, "sum": 2, "lp": 3}
@@ -29,6 +29,16 @@ def gemm(a, b, out):
     """``out = a @ b`` through numpy's BLAS, on the threads ``gemm_threads`` gives its size
     (``kernels/cpu/__init__.py``: the thread policy per GEMM)."""
     gemm_threads(2 * a.shape[0] * a.shape[1] * b.shape[1])
+    np.matmul(a, b, out=out)
+
+
+def gemm_per_sample(a, b, out):
+    """``out[n] = a[n] @ b[n]`` (either of ``a``/``b`` may be one shared 2-D matrix) through
+    numpy's stacked matmul, which calls BLAS once per sample on strided views without copying
+    them (the column buffer seen as (N, K, L) is such a view). The thread policy is set for one
+    sample's GEMM: these are small, so they run on one BLAS thread."""
+    m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
+    gemm_threads(2 * m * k * n)
     np.matmul(a, b, out=out)
 
 

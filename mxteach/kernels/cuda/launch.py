@@ -10,8 +10,12 @@ kernels:
   simulator runs every thread as a Python thread and its cost grows with the thread count.
 
 The tiled matmul (``nn.py``) is the exception: its block must be one tile, ``TILE x TILE``
-threads, on both. Tests switch the policy with :func:`policy` to run the multi-block grids on the
-simulator too.
+threads, on both. The policy also names the GEMM kernel (``"gemm"``): ``tiled`` on a GPU,
+``blocked`` (register blocks, no synchronisation) on the simulator, where each ``syncthreads``
+costs thread switches; for the same reason the row reductions of ``loss.py`` (softmax) take
+``"row_threads"``: a block as wide as the row on a GPU (0), one thread per row on the
+simulator (1: a one-thread block needs no barrier). Tests switch the policy with
+:func:`policy` to run the multi-block grids and the other kernels on the simulator too.
 """
 from __future__ import annotations
 
@@ -22,14 +26,16 @@ from numba.core import config
 
 from ...base import MXNetError
 
-__all__ = ["SIMULATOR", "TILE", "grid_1d", "grid_2d", "policy", "device", "require",
-           "check_device_arrays"]
+__all__ = ["SIMULATOR", "TILE", "grid_1d", "grid_2d", "gemm_kernel", "row_threads", "policy",
+           "device", "require", "check_device_arrays"]
 
 SIMULATOR = bool(config.ENABLE_CUDASIM)
 TILE = 16                      # tiled matmul: a TILE x TILE block computes a TILE x TILE tile
 
-_REAL = {"threads_1d": 256, "max_blocks_1d": 1024, "block_2d": 16, "max_blocks_2d": 256}
-_SIM = {"threads_1d": 32, "max_blocks_1d": 1, "block_2d": 8, "max_blocks_2d": 1}
+_REAL = {"threads_1d": 256, "max_blocks_1d": 1024, "block_2d": 16, "max_blocks_2d": 256,
+         "gemm": "tiled", "row_threads": 0}
+_SIM = {"threads_1d": 32, "max_blocks_1d": 1, "block_2d": 8, "max_blocks_2d": 1,
+        "gemm": "blocked", "row_threads": 1}
 _policy = dict(_SIM if SIMULATOR else _REAL)
 
 
@@ -46,6 +52,17 @@ def grid_2d(rows, cols):
     b, cap = _policy["block_2d"], _policy["max_blocks_2d"]
     return ((max(1, min(cap, -(-int(cols) // b))), max(1, min(cap, -(-int(rows) // b)))),
             (b, b))
+
+
+def gemm_kernel():
+    """The matmul kernel of the policy: ``'tiled'`` (naive below a tile) or ``'blocked'``."""
+    return _policy["gemm"]
+
+
+def row_threads(width):
+    """Threads of a block that reduces rows of ``width`` elements: ``width`` itself when the
+    policy says 0 (the caller rounds it to its tree's size), else the policy's count."""
+    return _policy["row_threads"] or int(width)
 
 
 @contextlib.contextmanager

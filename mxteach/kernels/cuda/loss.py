@@ -18,7 +18,7 @@ import numpy as np
 from numba import cuda, float64
 
 from ...base import MXNetError
-from .launch import grid_1d, check_device_arrays
+from .launch import grid_1d, row_threads, check_device_arrays
 from .elemwise import split3, store
 from .reduce import block_size, _MAX_BLOCK
 
@@ -42,6 +42,8 @@ PTX_SIGNATURES = {
 def _block_sum(buf, v):
     """Tree-sum ``v`` over the block's threads through the shared ``buf``; every thread gets
     the total. The block size is a power of two."""
+    if cuda.blockDim.x == 1:            # one thread per row (simulator policy): no barrier
+        return v
     tid = cuda.threadIdx.x
     buf[tid] = v
     cuda.syncthreads()
@@ -66,6 +68,8 @@ def _row(p, post, lengths, n):
 @cuda.jit(device=True)
 def _block_max(buf, v):
     """Tree-max of ``v`` over the block (as :func:`_block_sum`)."""
+    if cuda.blockDim.x == 1:
+        return v
     tid = cuda.threadIdx.x
     buf[tid] = v
     cuda.syncthreads()
@@ -181,7 +185,7 @@ def _valid_count_kernel(label, ignore_label, count):
 def _row_grid(shape3):
     """One block per (i, k) row; the block is as wide as the row (a power of two)."""
     rows = shape3[0] * shape3[2]
-    threads = block_size(shape3[1])
+    threads = block_size(row_threads(shape3[1]))    # launch.py: 1 thread per row simulated
     return max(1, min(rows, grid_1d(rows * threads)[0])), threads
 
 

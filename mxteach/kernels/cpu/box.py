@@ -1,0 +1,296 @@
+"""Numba CPU kernels of the bounding-box operators (``ops/box.py``): box_iou, box_nms and its
+backward, bipartite_matching, box_encode and box_decode.
+
+Boxes are 4 numbers, in one of two encodings: *corner* ``(xmin, ymin, xmax, ymax)`` or
+*center* ``(x, y, width, height)`` (the ``center`` flag). The overlap along one axis is clamped
+at 0, and a box with a negative width or height has area 0, as in MXNet 1.9.1.
+
+box_nms and bipartite_matching visit candidates in score order. The order is a **stable** sort
+(ties keep their input order), which MXNet's CPU sort also guarantees; ``order`` is an int64
+scratch array of the caller (the CUDA twins sort into it, here numpy's mergesort is used).
+Every kernel has a numpy twin of the same name and signature in ``kernels/reference/box.py``.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+__all__ = ["iou", "nms_forward", "nms_backward", "bipartite", "box_encode", "box_decode",
+           "psroi_forward", "psroi_backward"]
+
+
+@njit(cache=True, inline="always")
+def _span(a0, a2, center):
+    """(low, high) of one axis: ``a0``/``a2`` are (min, max) or (center, size)."""
+    if center:
+        return a0 - a2 / 2, a0 + a2 / 2
+    return a0, a2
+
+
+@njit(cache=True, error_model="numpy")
+def _inter(a, b, center):
+    """Intersection area of boxes ``a`` and ``b`` (4-vectors)."""
+    al, ar = _span(a[0], a[2], center)
+    bl, br = _span(b[0], b[2], center)
+    w = min(ar, br) - max(al, bl)
+    at, ab = _span(a[1], a[3], center)
+    bt, bb = _span(b[1], b[3], center)
+    h = min(ab, bb) - max(at, bt)
+    return max(w, 0.0) * max(h, 0.0)
+
+
+@njit(cache=True, error_model="numpy")
+def _area(a, center):
+    w = a[2] if center else a[2] - a[0]
+    h = a[3] if center else a[3] - a[1]
+    if w < 0 or h < 0:
+        return 0.0
+    return w * h
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def iou(lhs, rhs, center, out):
+    """``out[l, r]`` = intersection over union of ``lhs[l]`` and ``rhs[r]`` (0 if disjoint)."""
+    L, R = out.shape
+    for i in prange(L * R):
+        l, r = i // R, i % R
+        inter = _inter(lhs[l], rhs[r], center)
+        out[l, r] = 0.0 if inter <= 0 else inter / (_area(lhs[l], center) + _area(rhs[r], center)
+                                                    - inter)
+
+
+@njit(cache=True, error_model="numpy")
+def _convert(row, c, conv):
+    """Re-encode the box at ``row[c:c+4]`` (1: corner -> center, 2: center -> corner); MXNet
+    leaves a box whose first coordinate is negative unchanged (it takes it for padding)."""
+    a, b, w, h = row[c], row[c + 1], row[c + 2], row[c + 3]
+    if conv == 0 or a < 0:
+        return
+    if conv == 1:
+        row[c], row[c + 1], row[c + 2], row[c + 3] = (a + w) / 2, (b + h) / 2, w - a, h - b
+    else:
+        row[c], row[c + 1], row[c + 2], row[c + 3] = a - w / 2, b - h / 2, a + w / 2, b + h / 2
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def nms_forward(data3, overlap, valid_thr, topk, coord, score, id_index, background, force,
+                center, conv, order, out3, record):
+    """Per batch ``b``: keep the candidates (score > valid_thr, class != background when
+    id_index >= 0) in descending score order, the first ``topk`` of them (all if < 0), drop
+    every box whose IoU with a kept higher-scored box (of the same class unless ``force``)
+    exceeds ``overlap``; write the kept rows first and -1 rows after. ``record[b, k]`` is the
+    input row of output row k (-1: none). ``topk == 0`` copies the input unchanged."""
+    B, N, W = data3.shape
+    for b in prange(B):
+        if topk == 0:
+            for i in range(N):
+                out3[b, i] = data3[b, i]
+                record[b, i] = i
+            continue
+        n = 0
+        keys = np.empty(N, np.float64)
+        cand = np.empty(N, np.int64)
+        for i in range(N):
+            if data3[b, i, score] > valid_thr and (id_index < 0
+                                                   or data3[b, i, id_index] != background):
+                keys[n] = -data3[b, i, score]
+                cand[n] = i
+                n += 1
+        perm = np.argsort(keys[:n], kind="mergesort")
+        k = n if topk < 0 else min(n, topk)
+        for j in range(k):
+            order[b, j] = cand[perm[j]]
+        for r in range(k):
+            ir = order[b, r]
+            if ir < 0:
+                continue
+            ref = data3[b, ir, coord:coord + 4]
+            for q in range(r + 1, k):
+                iq = order[b, q]
+                if iq < 0:
+                    continue
+                if not force and id_index >= 0 and \
+                        int(data3[b, ir, id_index]) != int(data3[b, iq, id_index]):
+                    continue
+                box = data3[b, iq, coord:coord + 4]
+                inter = _inter(ref, box, center)
+                if inter / (_area(ref, center) + _area(box, center) - inter) > overlap:
+                    order[b, q] = -1
+        out3[b] = -1
+        record[b] = -1
+        cnt = 0
+        for j in range(k):
+            if order[b, j] >= 0:
+                out3[b, cnt] = data3[b, order[b, j]]
+                record[b, cnt] = order[b, j]
+                _convert(out3[b, cnt], coord, conv)
+                cnt += 1
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def nms_backward(dy3, record, accumulate, dx3):
+    """The gradient of output row k goes to input row ``record[b, k]``; other rows get 0."""
+    B, N, W = dy3.shape
+    for b in prange(B):
+        if not accumulate:
+            dx3[b] = 0
+        for k in range(N):
+            i = record[b, k]
+            if i >= 0:
+                for w in range(W):
+                    dx3[b, i, w] += dy3[b, k, w]
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def bipartite(scores3, threshold, is_ascend, topk, order, rowm, colm):
+    """Greedy matching per batch: visit (row, col) pairs best score first, match a pair whose
+    row and col are both free; the first free pair failing ``threshold`` ends the batch. As in
+    MXNet 1.9.1, ``topk > 0`` stops after the (topk + 1)-th match."""
+    B, R, C = scores3.shape
+    for b in prange(B):
+        flat = scores3[b].reshape(R * C)
+        keys = np.empty(R * C, np.float64)
+        for j in range(R * C):
+            keys[j] = flat[j] if is_ascend else -flat[j]
+        perm = np.argsort(keys, kind="mergesort")
+        rowm[b] = -1
+        colm[b] = -1
+        count = 0
+        for j in range(R * C):
+            e = perm[j]
+            r, c = e // C, e % C
+            if rowm[b, r] != -1 or colm[b, c] != -1:
+                continue
+            good = flat[e] < threshold if is_ascend else flat[e] > threshold
+            if not good:
+                break
+            rowm[b, r] = c
+            colm[b, c] = r
+            count += 1
+            if topk > 0 and count > topk:
+                break
+
+
+@njit(cache=True, inline="always")
+def _center_of(box):
+    w = box[2] - box[0]
+    h = box[3] - box[1]
+    return box[0] + w * 0.5, box[1] + h * 0.5, w, h
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def box_encode(samples, matches, anchors, refs, means, stds, targets, masks):
+    """Regression targets of anchors ``(B, N, 4)`` towards their matched refs ``(B, M, 4)``
+    (both corner): ``((dx / w_a) - mean) / std``, ``(log(w_r / w_a) - mean) / std`` ...; only
+    where ``samples > 0.5``, elsewhere 0 (``masks`` is 1 there, 0 elsewhere)."""
+    B, N = samples.shape
+    for i in prange(B * N):
+        b, n = i // N, i % N
+        valid = samples[b, n] > 0.5
+        for k in range(4):
+            masks[b, n, k] = 1.0 if valid else 0.0
+            targets[b, n, k] = 0.0
+        if valid:
+            rx, ry, rw, rh = _center_of(refs[b, int(matches[b, n])])
+            ax, ay, aw, ah = _center_of(anchors[b, n])
+            targets[b, n, 0] = ((rx - ax) / aw - means[0]) / stds[0]
+            targets[b, n, 1] = ((ry - ay) / ah - means[1]) / stds[1]
+            targets[b, n, 2] = (np.log(rw / aw) - means[2]) / stds[2]
+            targets[b, n, 3] = (np.log(rh / ah) - means[3]) / stds[3]
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def box_decode(data, anchors, stds, clip, corner, out):
+    """Corner boxes from offsets ``data (B, N, 4)`` on anchors ``(N, 4)``: the center moves by
+    ``d * std * size``, the size scales by ``exp(min(d * std, clip))`` (no clip if clip <= 0)."""
+    B, N, _ = data.shape
+    for i in prange(B * N):
+        b, n = i // N, i % N
+        a = anchors[n]
+        if corner:
+            ax, ay, aw, ah = _center_of(a)
+        else:
+            ax, ay, aw, ah = a[0], a[1], a[2], a[3]
+        ox = data[b, n, 0] * stds[0] * aw + ax
+        oy = data[b, n, 1] * stds[1] * ah + ay
+        dw = data[b, n, 2] * stds[2]
+        dh = data[b, n, 3] * stds[3]
+        if clip > 0:
+            dw = min(dw, clip)
+            dh = min(dh, clip)
+        ow = np.exp(dw) * aw * 0.5
+        oh = np.exp(dh) * ah * 0.5
+        out[b, n, 0] = ox - ow
+        out[b, n, 1] = oy - oh
+        out[b, n, 2] = ox + ow
+        out[b, n, 3] = oy + oh
+
+
+@njit(cache=True, inline="always")
+def _r(x, f32):
+    """``x`` rounded to float32 when the data is float32: each step then gives MXNet's float32
+    result exactly, so the bins' integer limits (floor/ceil) agree with MXNet's."""
+    return np.float64(np.float32(x)) if f32 else x
+
+
+@njit(cache=True, inline="always")
+def _round(x):
+    """C's round(): halves away from zero (Python's round() goes to even)."""
+    return np.floor(x + 0.5) if x >= 0 else -np.floor(0.5 - x)
+
+
+@njit(cache=True)
+def _psroi_bin(rois, n, ph, pw, pooled, group, scale, height, width, f32):
+    """(hstart, hend, wstart, wend, group row, group col) of output bin (ph, pw) of roi n."""
+    x1 = _r(_round(rois[n, 1]), f32) * scale
+    y1 = _r(_round(rois[n, 2]), f32) * scale
+    x2 = _r(_r(_round(rois[n, 3]) + 1.0, f32) * scale, f32)
+    y2 = _r(_r(_round(rois[n, 4]) + 1.0, f32) * scale, f32)
+    x1, y1 = _r(x1, f32), _r(y1, f32)
+    low = _r(0.1, f32)
+    bin_h = _r(max(_r(y2 - y1, f32), low) / pooled, f32)
+    bin_w = _r(max(_r(x2 - x1, f32), low) / pooled, f32)
+    hs = min(max(int(np.floor(_r(_r(ph * bin_h, f32) + y1, f32))), 0), height)
+    he = min(max(int(np.ceil(_r(_r((ph + 1) * bin_h, f32) + y1, f32))), 0), height)
+    ws = min(max(int(np.floor(_r(_r(pw * bin_w, f32) + x1, f32))), 0), width)
+    we = min(max(int(np.ceil(_r(_r((pw + 1) * bin_w, f32) + x1, f32))), 0), width)
+    gh = min(max(int(np.floor(_r(ph * group, f32) / pooled)), 0), group - 1)
+    gw = min(max(int(np.floor(_r(pw * group, f32) / pooled)), 0), group - 1)
+    return hs, he, ws, we, gh, gw
+
+
+@njit(cache=True, parallel=True)
+def psroi_forward(data, rois, scale, group, f32, out):
+    """Position-sensitive ROI average pooling: bin (ph, pw) of output channel k of roi n
+    averages channel ``(k * group + gh) * group + gw`` of its image over the bin (0 if
+    empty), (gh, gw) being the bin's cell in a group x group grid."""
+    R, D, P, _ = out.shape
+    H, W = data.shape[2], data.shape[3]
+    for e in prange(R * D * P * P):
+        n, k, ph, pw = e // (D * P * P), (e // (P * P)) % D, (e // P) % P, e % P
+        hs, he, ws, we, gh, gw = _psroi_bin(rois, n, ph, pw, P, group, scale, H, W, f32)
+        b, c = int(rois[n, 0]), (k * group + gh) * group + gw
+        s = 0.0
+        for h in range(hs, he):
+            for w in range(ws, we):
+                s += data[b, c, h, w]
+        out[n, k, ph, pw] = 0.0 if he <= hs or we <= ws else s / ((he - hs) * (we - ws))
+
+
+@njit(cache=True)
+def psroi_backward(dy, rois, scale, group, f32, accumulate, dx):
+    """Each output bin's gradient spread evenly over the input cells it averaged."""
+    R, D, P, _ = dy.shape
+    H, W = dx.shape[2], dx.shape[3]
+    if not accumulate:
+        dx[...] = 0
+    for e in range(R * D * P * P):
+        n, k, ph, pw = e // (D * P * P), (e // (P * P)) % D, (e // P) % P, e % P
+        hs, he, ws, we, gh, gw = _psroi_bin(rois, n, ph, pw, P, group, scale, H, W, f32)
+        if he <= hs or we <= ws:
+            continue
+        b, c = int(rois[n, 0]), (k * group + gh) * group + gw
+        g = dy[n, k, ph, pw] / ((he - hs) * (we - ws))
+        for h in range(hs, he):
+            for w in range(ws, we):
+                dx[b, c, h, w] += g
