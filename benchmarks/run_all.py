@@ -249,6 +249,8 @@ def main(argv=None):
                "lenet": bench_mlp.main(two + ["--net", "lenet", "--samples", "3200",
                                               "--epochs", "1"]),
                "lstm": bench_lstm.main(two)}
+    import sgemm_limit                 # right after the workloads, on the same quiet cores
+    gemm_limit = sgemm_limit.table(issue13, sgemm_limit.sgemm_gflops(2))
     try:
         import profile_workloads
         prof = profile_workloads.main([])
@@ -293,6 +295,7 @@ def main(argv=None):
         "",
         before_after(issue13),
         "",
+        "### Each workload as a fraction of the sgemm limit", "", gemm_limit, "",
         "### LeNet-5 (bench_mlp.py --net lenet)", "", issue13["lenet"]["markdown"], "",
         "### LSTM bucketing LM (bench_lstm.py)", "", issue13["lstm"]["markdown"], "",
         "### Where mxteach's time goes (profile_workloads.py, pyinstrument, steady state)", "",

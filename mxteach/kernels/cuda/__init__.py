@@ -5,7 +5,8 @@ numpy references. Each launcher below takes device arrays and has its CPU twin's
 file          launchers                                                  CPU twin / reference
 ============  =========================================================  =========================
 nn.py         unary_forward, unary_backward; matmul (matmul_naive,       kernels/cpu/nn.py;
-              matmul_tiled); prelu_*, slope_* (rrelu), random_fill       np.matmul
+              matmul_tiled, matmul_blocked: launch.py's policy picks);   np.matmul
+              prelu_*, slope_* (rrelu), random_fill
               (numba.cuda.random masks), embedding_* (atomic backward)
 nn_norm.py    channel_reduce, bn_batch_stats, bn_global_stats,           kernels/cpu/nn.py (bn_*)
               bn_forward, bn_backward, bn_moving_update (a block per
