@@ -133,6 +133,10 @@ class KVStore(KVStoreBase):
     See notebook 04.
     """
 
+    # a row_sparse init value is held row_sparse (only its stored rows); the distributed
+    # stores, whose wire and servers carry dense arrays, keep a dense copy instead
+    _keeps_row_sparse = True
+
     def __init__(self, name="local"):
         self._type = name
         self._store = {}
@@ -140,7 +144,7 @@ class KVStore(KVStoreBase):
         self._updater = None
         self._compression = None
         self._residuals = {}
-        self._stypes = {}         # key -> storage type of its init value
+        self._stypes = {}         # key -> storage type of its stored value
         self._merge_ctx = {}      # 'device': key -> the device its pushed values are summed on
 
     # -- properties ---------------------------------------------------------------------------
@@ -234,10 +238,14 @@ class KVStore(KVStoreBase):
                 raise KVStoreError(f"init: duplicate init of key {k!r}; each key is "
                                    "initialised once, with one value")
             value, self._stypes[k] = kvs_sparse.check_init_value(k, vals[0])
+            if not self._keeps_row_sparse:
+                value = value.tostype("default")
             # on the host, as MXNet; 'device' moves a weight to its sum's gpu at its first update
             self._store[k] = value.copyto(Context("cpu_pinned", 0))
-            # kept dense, but MXNet's optimizers see a row_sparse weight (FTRL goes lazy)
-            self._store[k]._kv_stype = self._stypes[k]
+            if not kvs_sparse.all_row_sparse([self._store[k]]):
+                # a dense copy of a row_sparse value: MXNet's optimizers see a row_sparse
+                # weight (FTRL goes lazy)
+                self._store[k]._kv_stype = self._stypes[k]
 
     def broadcast(self, key, value, out, priority=0):
         """:meth:`init` with ``value`` then :meth:`pull` into ``out``. See notebook 04."""
@@ -279,13 +287,14 @@ class KVStore(KVStoreBase):
                 # 'device'), and updated there as the dense path does
                 merged = kvs_sparse.sum_row_sparse([v.as_in_context(ctx) for v in vals],
                                                    stored.dtype)
-                if self._updater is None:       # the sum replaces the value, storage type too
-                    stored._data[...] = merged.asnumpy()
-                    self._stypes[k] = "row_sparse"
+                if self._updater is None:
+                    self._replace(k, stored, merged)
                 else:
                     if ctx.device_type == "gpu" and stored.context != ctx:
                         moved = self._store[k] = stored.copyto(ctx)
-                        moved._kv_stype, stored = getattr(stored, "_kv_stype", None), moved
+                        if hasattr(stored, "_kv_stype"):
+                            moved._kv_stype = stored._kv_stype
+                        stored = moved
                     self._updater(k, merged, stored)
                 continue
             if ctx.device_type == "gpu" and self._compression is None:
@@ -293,16 +302,29 @@ class KVStore(KVStoreBase):
             else:
                 merged = self._sum_on_host(k, vals, ctx, stored)
             if self._updater is None:
-                self._stypes[k] = "default"
-                if stored.context != merged.context:    # MXNet keeps the sum buffer itself
-                    self._store[k] = merged
-                else:
-                    stored._data[...] = merged._data
+                self._replace(k, stored, merged)
                 continue
             if ctx.device_type == "gpu" and stored.context != ctx:
                 # as MXNet: a host weight moves to its sum's gpu, and is updated there
                 stored = self._store[k] = stored.copyto(ctx)
             self._updater(k, merged, stored)
+
+    def _replace(self, k, stored, merged):
+        """Without an optimizer the sum becomes the key's value, storage type too. As MXNet:
+        a sum of the stored storage type is kept itself (a sum buffer on another device
+        stays there), one of the other type is copied to where the value lives."""
+        self._stypes[k] = merged.stype
+        if merged.stype == "row_sparse" and not self._keeps_row_sparse:
+            stored._data[...] = merged.asnumpy()        # the dense copy keeps its marker
+            stored._kv_stype = "row_sparse"
+        elif merged.stype != stored.stype:
+            self._store[k] = merged.copyto(stored.context)
+        elif merged.stype == "row_sparse" or stored.context != merged.context:
+            self._store[k] = merged
+        else:
+            stored._data[...] = merged._data
+            if hasattr(stored, "_kv_stype"):
+                stored._kv_stype = "default"
 
     @staticmethod
     def _sum_on_device(vals, ctx, dtype):
@@ -316,7 +338,7 @@ class KVStore(KVStoreBase):
     def _sum_on_host(self, k, vals, ctx, stored):
         """'local' (and compressed pushes): the sum is made in host memory, as MXNet's
         CPU reduction."""
-        merged = np.zeros(stored.shape, dtype=stored._data.dtype)
+        merged = np.zeros(stored.shape, dtype=np.dtype(stored.dtype))
         for i, v in enumerate(vals):
             # the value's backend copies it to the host (no copy for a CPU value)
             data = for_context(v.context).to_host(v._data).astype(merged.dtype, copy=False)
@@ -349,7 +371,10 @@ class KVStore(KVStoreBase):
                                        f"stored array has shape {stored.shape}")
                 if ignore_sparse and kvs_sparse.skip_sparse_pull(k, o):
                     continue
-                if o.stype != "default":
+                if stored.stype == "row_sparse":
+                    # densified into a dense output; a row_sparse one gets the stored rows
+                    stored.copyto(o)
+                elif o.stype != "default":
                     o[:] = stored          # re-stored in the output's own storage type
                 else:
                     o._data[...] = stored._data
@@ -390,6 +415,24 @@ class KVStore(KVStoreBase):
                                    f"the stored array has shape {stored.shape}")
             kvs_sparse.pull_rows(k, stored, self._stypes.get(k, "default"), o, rid,
                                  KVStoreError)
+
+    # -- introspection (mxteach only) -----------------------------------------------------------
+    def storage_info(self, key):
+        """What the store holds for ``key``: its storage type, stored rows and bytes against
+        the dense size (a row_sparse key costs only its stored rows).
+
+        Parameters
+        ----------
+        key : int or str
+
+        Returns
+        -------
+        dict
+            ``{"stype", "stored_rows", "num_rows", "stored_bytes", "dense_bytes"}``.
+
+        See notebook 15.
+        """
+        return kvs_sparse.storage_info(self._stored(_check_key(key), "storage_info"))
 
     # -- optimizer ----------------------------------------------------------------------------
     def set_gradient_compression(self, compression_params):

@@ -48,6 +48,8 @@ _STAT_FIELDS = ("batches", "bytes_pushed", "bytes_pulled", "compute_s", "comm_s"
 class _DistBase(KVStore):
     """What the distributed stores share: the cluster, counters and the event stream."""
 
+    _keeps_row_sparse = False   # the wire and the servers carry dense arrays
+
     def __init__(self, name):
         super().__init__(name)
         self._cluster = cluster("worker", name)

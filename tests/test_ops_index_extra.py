@@ -1,6 +1,7 @@
 """The index_extra family (ops/index_extra.py, issue 17): ravel_multi_index, unravel_index,
 scatter_nd, fill_element_0index, onehot_encode, histogram, reset_arrays, cast_storage (symbol),
-from_numpy and contrib.boolean_mask / index_copy / backward_index_copy — numpy formulas, the
+from_numpy, and the index_contrib family (ops/index_contrib.py): contrib.boolean_mask /
+index_copy / backward_index_copy — numpy formulas, the
 kernels against their numpy twins, finite differences, grad_req add, MXNet 1.9.1 parity of
 forward and backward, CPU vs GPU under the simulator, and the errors."""
 from __future__ import annotations

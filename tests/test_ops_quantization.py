@@ -1,7 +1,8 @@
 """The int8 quantization operators (ops/quantization.py, issue 17): quantize, quantize_v2,
-quantize_asym, dequantize, requantize, calibrate_entropy. numpy formulas, the CPU kernels
-against their numpy twins, bit-for-bit MXNet 1.9.1 parity (one oracle call), the errors,
-and CPU vs GPU under the simulator. None has a gradient (as in MXNet)."""
+quantize_asym, dequantize, requantize, calibrate_entropy, and the quantized GEMM layers
+(ops/quantized_gemm.py): quantized_fully_connected, quantized_conv, quantized_rnn. numpy
+formulas, the CPU kernels against their numpy twins, bit-for-bit MXNet 1.9.1 parity (one oracle
+call), the errors, and CPU vs GPU under the simulator. None has a gradient (as in MXNet)."""
 from __future__ import annotations
 
 import numpy as np

@@ -1,6 +1,6 @@
-"""The quantized layers (ops/quantized_ops.py, issue 17): quantized_flatten, quantized_act,
-quantized_concat, quantized_elemwise_add, quantized_elemwise_mul, quantized_pooling,
-quantized_embedding, quantized_batch_norm. numpy
+"""The quantized layers (ops/quantized_ops.py and ops/quantized_nn.py, issue 17):
+quantized_flatten, quantized_act, quantized_concat, quantized_elemwise_add,
+quantized_elemwise_mul, quantized_pooling, quantized_embedding, quantized_batch_norm. numpy
 formulas, the CPU kernels against their numpy twins, bit-for-bit MXNet 1.9.1 parity (one
 oracle call, through mx.sym so that quantized_elemwise_mul, which MXNet refuses imperatively,
 runs too), the errors, and CPU vs GPU under the simulator. None has a gradient."""

@@ -506,7 +506,8 @@ class Module(BaseModule):
         group = self._exec_group
         names = group.param_names
         params, grads = group.param_arrays, group.grad_arrays
-        trained = [(i, n) for i, n in enumerate(names) if n in group.execs[0].grad_dict]
+        graded = group.execs[0].grad_dict      # a copy per access: take it once, not per name
+        trained = [(i, n) for i, n in enumerate(names) if n in graded]
         kv = self._kvstore
         if kv is not None and trained:
             # one push and one pull of every key: a distributed store sends them together

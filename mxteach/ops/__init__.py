@@ -14,9 +14,11 @@ FAMILIES = ("nn", "nn_norm", "conv", "loss", "shape", "shape_index", "elemwise",
             "nn_extra_ctc",
             "reduce_extra", "logic", "linalg", "linalg_factor",
             "creation", "random_ops",
-            "math_extra", "norm_variants", "index_extra", "im2col", "optimizer_multi",
+            "math_extra", "norm_variants", "index_extra", "index_contrib", "im2col",
+            "optimizer_multi",
             "optimizer_lamb", "spatial", "roi", "random_pdf", "legacy_v1", "attention", "signal",
-            "box", "proposal", "misc_contrib", "quantization", "quantized_ops")
+            "box", "proposal", "misc_contrib", "quantization", "quantized_gemm", "quantized_ops",
+            "quantized_nn")
 
 for _fam in FAMILIES:
     importlib.import_module(f"{__name__}.{_fam}")

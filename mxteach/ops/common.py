@@ -211,3 +211,40 @@ def mx_clip_args(t, clip):
     bound is >= 0 (so 0 clips to zero)."""
     use = clip >= 0
     return t(np.float32(clip) if use else 0), bool(use)
+
+
+# -- moving whole rows through a row index (index_extra.py, index_contrib.py) ----------------
+def to_host(a):
+    """A numpy view or copy of a host or device array (index values are read on the host)."""
+    return a.copy_to_host() if hasattr(a, "copy_to_host") else np.asarray(a)
+
+
+def to_device(a):
+    """A contiguous device copy of a host array."""
+    from numba import cuda
+    return cuda.to_device(np.ascontiguousarray(a))
+
+
+def inner_size(shape, start=1):
+    """Elements in one row: the product of the axes from ``start`` on."""
+    return int(np.prod(shape[start:], dtype=np.int64))
+
+
+def rows_gather(src, rows, inner, dst, accumulate):
+    """CPU: ``dst (+)= src[rows]`` row by row (``dst`` any float buffer)."""
+    from ..kernels.cpu import index_extra as KI
+    out, commit = kernel_view(dst, -1)
+    KI.rows_gather(flat_in(src).astype(out.dtype, copy=False), rows, inner, out, accumulate)
+    commit()
+
+
+def rows_scatter(src, rows, inner, mode, dst):
+    """CPU: row ``i`` of ``src`` written (``mode`` 0), added (1) or subtracted (2) into row
+    ``rows[i]`` of ``dst``; a row of -1 is skipped."""
+    from ..kernels.cpu import index_extra as KI
+    out, commit = kernel_view(dst, -1)
+    KI.rows_scatter(flat_in(src).astype(out.dtype, copy=False), rows, inner, mode, out)
+    commit()
+
+
+__all__ += ["to_host", "to_device", "inner_size", "rows_gather", "rows_scatter"]

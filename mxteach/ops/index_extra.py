@@ -1,15 +1,16 @@
 """The index_extra family: operators driven by index values — ``ravel_multi_index``,
 ``unravel_index``, ``scatter_nd``, ``fill_element_0index``, ``_onehot_encode``
-(``mx.nd.onehot_encode``), ``_histogram`` (``histogram``), ``reset_arrays``,
-``cast_storage`` (its symbol form) and the contrib ``boolean_mask``, ``index_copy`` and
-``backward_index_copy``.
+(``mx.nd.onehot_encode``), ``_histogram`` (``histogram``), ``reset_arrays`` and
+``cast_storage`` (its symbol form). The contrib ``boolean_mask``, ``index_copy`` and
+``backward_index_copy`` are in ``index_contrib.py``.
 
 Most of them move whole *rows*: the index values name, for every row of a compact array, a row
 of a larger one. The row index is built on the host from the index values (as
 ``ops/movement.py`` builds its index maps) and one kernel gathers or scatters the rows
-(``kernels/cpu/index_extra.py``; CUDA twins in ``kernels/cuda/``). Index inputs get zero
-gradients, as in MXNet; ``fill_element_0index``, ``onehot_encode`` and ``histogram`` have no
-gradient in MXNet 1.9.1 (a graph that needs one fails there too).
+(``kernels/cpu/index_extra.py``, through ``rows_gather``/``rows_scatter`` of ``common.py``;
+CUDA twins in ``kernels/cuda/``). Index inputs get zero gradients, as in MXNet;
+``fill_element_0index``, ``onehot_encode`` and ``histogram`` have no gradient in MXNet 1.9.1
+(a graph that needs one fails there too).
 See notebook 01.
 """
 from __future__ import annotations
@@ -20,42 +21,15 @@ import numpy as np
 
 from .registry import Op, Param, register, assign
 from .common import (grad_mode, kernel_view, flat_in, gpu_flat, zero_grads, gpu_zero_grads,
-                     gpu_copy_forward, gpu_copy_backward, identity_shape)
+                     gpu_copy_forward, gpu_copy_backward, identity_shape, to_host, to_device,
+                     inner_size, rows_gather, rows_scatter)
 from ..base import MXNetError, ShapeError
 from ..kernels.cpu import index_extra as K
 
 __all__ = ["INDEX_EXTRA_OPS"]
 
 INDEX_EXTRA_OPS = ["_ravel_multi_index", "_unravel_index", "scatter_nd", "fill_element_0index",
-                   "_onehot_encode", "_histogram", "reset_arrays", "cast_storage",
-                   "_contrib_boolean_mask", "_contrib_index_copy",
-                   "_contrib_backward_index_copy"]
-
-
-def _host(a):
-    return a.copy_to_host() if hasattr(a, "copy_to_host") else np.asarray(a)
-
-
-def _dev(a):
-    from numba import cuda
-    return cuda.to_device(np.ascontiguousarray(a))
-
-
-def _inner(shape, start=1):
-    return int(np.prod(shape[start:], dtype=np.int64))
-
-
-def _rows_gather(src, rows, inner, dst, accumulate):
-    """CPU: ``dst (+)= src[rows]`` row by row (``dst`` any float buffer)."""
-    out, commit = kernel_view(dst, -1)
-    K.rows_gather(flat_in(src).astype(out.dtype, copy=False), rows, inner, out, accumulate)
-    commit()
-
-
-def _rows_scatter(src, rows, inner, mode, dst):
-    out, commit = kernel_view(dst, -1)
-    K.rows_scatter(flat_in(src).astype(out.dtype, copy=False), rows, inner, mode, out)
-    commit()
+                   "_onehot_encode", "_histogram", "reset_arrays", "cast_storage"]
 
 
 # -- ravel_multi_index / unravel_index ---------------------------------------------------------
@@ -92,7 +66,7 @@ def _index_conversion(name, alias, kernel, shape_rule, doc):
 
     def gpu_forward(p, ins, outs, is_train, state):
         from ..kernels.cuda import index_extra as C
-        getattr(C, kernel)(gpu_flat(ins[0]), _dev(np.array(p["shape"], np.int64)),
+        getattr(C, kernel)(gpu_flat(ins[0]), to_device(np.array(p["shape"], np.int64)),
                            gpu_flat(outs[0]))
 
     shape = Param("shape", None, optional=True, doc="the shape the indices apply to")
@@ -127,7 +101,7 @@ def _scatter_nd_shape(p, in_shapes):
 def _scatter_rows(p, ins, state):
     """Row index of scatter_nd: for every indexed position, its row of the output."""
     shape = tuple(p["shape"])
-    ind = _host(ins[1]).astype(np.int64)
+    ind = to_host(ins[1]).astype(np.int64)
     m = ind.shape[0]
     idx = ind.reshape(m, -1)
     for k in range(m):
@@ -137,27 +111,27 @@ def _scatter_rows(p, ins, state):
                              f"axis {k} of shape {shape} (MXNet 1.9.1 does not check and may "
                              "crash)")
     rows = np.ravel_multi_index(tuple(idx), shape[:m]).astype(np.int64)
-    state["rows"], state["inner"] = rows, _inner(shape, m)
+    state["rows"], state["inner"] = rows, inner_size(shape, m)
     return rows, state["inner"]
 
 
 def _scatter_nd_forward(p, ins, outs, is_train, state):
     rows, inner = _scatter_rows(p, ins, state)
     outs[0][...] = 0
-    _rows_scatter(ins[0], rows, inner, 0, outs[0])
+    rows_scatter(ins[0], rows, inner, 0, outs[0])
 
 
 def _scatter_nd_backward(p, ograds, ins, outs, igrads, reqs, state):
     mode = grad_mode(reqs[0], igrads[0])
     if mode:
-        _rows_gather(ograds[0], state["rows"], state["inner"], igrads[0], mode == 2)
+        rows_gather(ograds[0], state["rows"], state["inner"], igrads[0], mode == 2)
     assign(igrads[1], reqs[1], 0)
 
 
 def _scatter_nd_gpu_forward(p, ins, outs, is_train, state):
     from ..kernels.cuda import index_extra as C, elemwise
     rows, inner = _scatter_rows(p, ins, state)
-    state["gpu_rows"] = _dev(rows)
+    state["gpu_rows"] = to_device(rows)
     elemwise.fill(outs[0], 0)
     C.rows_scatter(gpu_flat(ins[0]), state["gpu_rows"], inner, 0, gpu_flat(outs[0]))
 
@@ -183,7 +157,7 @@ register(Op(name="scatter_nd", params={"shape": Param("shape", doc="shape of the
 # -- fill_element_0index and _onehot_encode: one element per row --------------------------------
 def _per_row(name, idx, n, k):
     """Flat positions ``i * k + idx[i]`` (-1 where idx is outside [0, k): MXNet skips those)."""
-    idx = _host(idx).reshape(-1).astype(np.int64)
+    idx = to_host(idx).reshape(-1).astype(np.int64)
     if idx.size != n:
         raise ShapeError(f"{name}: the index has {idx.size} entries for {n} rows")
     return np.where((idx >= 0) & (idx < k), np.arange(n, dtype=np.int64) * k + idx, -1)
@@ -201,14 +175,14 @@ def _fill_shape(p, in_shapes):
 def _fill_forward(p, ins, outs, is_train, state):
     n, k = ins[0].shape
     outs[0][...] = ins[0]
-    _rows_scatter(ins[1], _per_row("fill_element_0index", ins[2], n, k), 1, 0, outs[0])
+    rows_scatter(ins[1], _per_row("fill_element_0index", ins[2], n, k), 1, 0, outs[0])
 
 
 def _fill_gpu_forward(p, ins, outs, is_train, state):
     from ..kernels.cuda import index_extra as C, elemwise
     n, k = ins[0].shape
     elemwise.copy(ins[0], outs[0])
-    C.rows_scatter(gpu_flat(ins[1]), _dev(_per_row("fill_element_0index", ins[2], n, k)), 1, 0,
+    C.rows_scatter(gpu_flat(ins[1]), to_device(_per_row("fill_element_0index", ins[2], n, k)), 1, 0,
                    gpu_flat(outs[0]))
 
 
@@ -230,7 +204,7 @@ def _onehot_shape(p, in_shapes):
 def _onehot_forward(p, ins, outs, is_train, state):
     n, k = outs[0].shape
     outs[0][...] = 0
-    _rows_scatter(np.ones(n, outs[0].dtype), _per_row("onehot_encode", ins[0], n, k), 1, 0,
+    rows_scatter(np.ones(n, outs[0].dtype), _per_row("onehot_encode", ins[0], n, k), 1, 0,
                   outs[0])
 
 
@@ -238,9 +212,8 @@ def _onehot_gpu_forward(p, ins, outs, is_train, state):
     from ..kernels.cuda import index_extra as C, elemwise
     n, k = outs[0].shape
     elemwise.fill(outs[0], 0)
-    C.rows_scatter(_dev(np.ones(n, outs[0].dtype)), _dev(_per_row("onehot_encode", ins[0], n,
-                                                                   k)),
-                   1, 0, gpu_flat(outs[0]))
+    rows = _per_row("onehot_encode", ins[0], n, k)
+    C.rows_scatter(to_device(np.ones(n, outs[0].dtype)), to_device(rows), 1, 0, gpu_flat(outs[0]))
 
 
 register(Op(name="_onehot_encode", params={}, arguments=("lhs", "rhs"),
@@ -292,7 +265,7 @@ def _hist_type(p, in_types):
 
 def _hist_edges(p, ins, dtype):
     if p["bin_cnt"] is None:
-        return _host(ins[1]).astype(dtype)
+        return to_host(ins[1]).astype(dtype)
     lo, hi = _hist_range(p)
     n = p["bin_cnt"]
     return (lo + np.arange(n + 1) * ((hi - lo) / n)).astype(dtype)
@@ -312,7 +285,7 @@ def _hist_forward(p, ins, outs, is_train, state):
 
 def _hist_gpu_forward(p, ins, outs, is_train, state):
     from ..kernels.cuda import index_extra as C
-    edges = _hist_edges(p, [_host(a) for a in ins], np.dtype(ins[0].dtype))
+    edges = _hist_edges(p, [to_host(a) for a in ins], np.dtype(ins[0].dtype))
     outs[1].copy_to_device(edges)
     lo, hi = _hist_range(p) if p["bin_cnt"] is not None else (0.0, 1.0)
     C.histogram(gpu_flat(ins[0]), outs[1], lo, hi, p["bin_cnt"] is not None, outs[0])
@@ -367,189 +340,3 @@ register(Op(name="cast_storage", params={
     doc="The input in storage type stype. In a graph the values pass unchanged (the executor's "
         "buffers are dense) and the gradient is the head gradient; mx.nd.cast_storage "
         "converts NDArrays (ndarray/sparse_ops.py). See notebook 15."))
-
-
-# -- contrib: boolean_mask, index_copy and its backward -------------------------------------------
-def _mask_rows(p, ins):
-    if p["axis"] != 0:
-        raise MXNetError(f"boolean_mask: axis = {p['axis']} is not supported (MXNet 1.9.1 masks "
-                         "axis 0 only)")
-    data, index = ins[0], _host(ins[1])
-    if index.ndim != 1 or index.shape[0] != data.shape[0]:
-        raise ShapeError(f"boolean_mask: index must be a vector with one entry per row of data "
-                         f"{tuple(data.shape)}; got shape {tuple(index.shape)}")
-    return np.flatnonzero(index).astype(np.int64)
-
-
-def _mask_shape(p, in_shapes):
-    """The output's length is the number of non-zero index values: unknown from shapes alone
-    (MXNet's infer_shape says None too); ``value_shapes`` gives it from the values."""
-    return list(in_shapes), [None]
-
-
-def _mask_value_shapes(p, ins):
-    return [(len(_mask_rows(p, ins)),) + tuple(ins[0].shape[1:])]
-
-
-def _mask_forward(p, ins, outs, is_train, state):
-    state["rows"] = rows = _mask_rows(p, ins)
-    _rows_gather(ins[0], rows, _inner(ins[0].shape), outs[0], False)
-
-
-def _mask_backward(p, ograds, ins, outs, igrads, reqs, state):
-    mode = grad_mode(reqs[0], igrads[0])
-    if mode:
-        if mode == 1:
-            igrads[0][...] = 0
-        _rows_scatter(ograds[0], state["rows"], _inner(ins[0].shape), 1, igrads[0])
-    assign(igrads[1], reqs[1], 0)
-
-
-def _mask_gpu_forward(p, ins, outs, is_train, state):
-    from ..kernels.cuda import index_extra as C
-    state["gpu_rows"] = _dev(_mask_rows(p, ins))
-    C.rows_gather(gpu_flat(ins[0]), state["gpu_rows"], _inner(ins[0].shape), gpu_flat(outs[0]),
-                  False)
-
-
-def _mask_gpu_backward(p, ograds, ins, outs, igrads, reqs, state):
-    from ..kernels.cuda import index_extra as C, elemwise
-    mode = grad_mode(reqs[0], igrads[0])
-    if mode:
-        if mode == 1:
-            elemwise.fill(igrads[0], 0)
-        C.rows_scatter(gpu_flat(ograds[0]), state["gpu_rows"], _inner(ins[0].shape), 1,
-                       gpu_flat(igrads[0]))
-    gpu_zero_grads(p, None, ins, outs, igrads[1:], reqs[1:], state)
-
-
-register(Op(name="_contrib_boolean_mask", params={"axis": Param("int", 0)},
-            arguments=("data", "index"), infer_shape=_mask_shape, forward=_mask_forward,
-            backward=_mask_backward, gpu_forward=_mask_gpu_forward,
-            gpu_backward=_mask_gpu_backward, backward_uses=(), hint="boolean_mask",
-            extra={"value_shapes": _mask_value_shapes},
-            doc="The rows of data whose index entry is non-zero (axis 0). The output's length "
-                "depends on the index values, so it runs in mx.nd only (a bound graph cannot "
-                "size it, as in MXNet's executor). See notebook 01."))
-
-
-def _copy_rows(ins, index_pos):
-    """Row index of index_copy: the old_tensor row of every new_tensor row (-1 when out of
-    range: MXNet writes nothing for those)."""
-    n = ins[0].shape[0]
-    idx = _host(ins[index_pos]).reshape(-1).astype(np.int64)
-    return np.where((idx >= 0) & (idx < n), idx, -1)
-
-
-def _copy_shape(p, in_shapes):
-    old, index, new = in_shapes
-    if old is None or new is None:
-        return list(in_shapes), [None if old is None else tuple(old)]
-    if tuple(old[1:]) != tuple(new[1:]) or (index is not None and
-                                            (len(index) != 1 or index[0] != new[0])):
-        raise ShapeError(f"index_copy: new_tensor {tuple(new)} must match old_tensor "
-                         f"{tuple(old)} after the first axis and have one row per entry of "
-                         f"the index vector (shape {index})")
-    return [tuple(old), (new[0],), tuple(new)], [tuple(old)]
-
-
-def _copy_forward(p, ins, outs, is_train, state):
-    state["rows"] = rows = _copy_rows(ins, 1)
-    outs[0][...] = ins[0]
-    _rows_scatter(ins[2], rows, _inner(ins[0].shape), 0, outs[0])
-
-
-def _copy_grads(ograd, rows, inner, g_old, req_old, g_new, req_new):
-    """index_copy's gradients as MXNet computes them: old_tensor gets the head gradient with the
-    copied rows removed ('add' subtracts each copied row once per time it is named), every
-    new_tensor row the head gradient of the row it was copied to."""
-    mode = grad_mode(req_new, g_new)
-    if mode:
-        _rows_gather(ograd, rows, inner, g_new, mode == 2)
-    mode = grad_mode(req_old, g_old)
-    if mode == 1:
-        g_old[...] = ograd
-        _rows_scatter(np.zeros((rows.size, inner), g_old.dtype), rows, inner, 0, g_old)
-    elif mode == 2:
-        g_old += ograd
-        _rows_scatter(_rows_of(ograd, rows, inner), rows, inner, 2, g_old)
-
-
-def _rows_of(a, rows, inner):
-    out = np.empty(rows.size * inner, a.dtype)
-    _rows_gather(a, rows, inner, out, False)
-    return out
-
-
-def _copy_backward(p, ograds, ins, outs, igrads, reqs, state):
-    _copy_grads(ograds[0], state["rows"], _inner(ins[0].shape), igrads[0], reqs[0], igrads[2],
-                reqs[2])
-    assign(igrads[1], reqs[1], 0)
-
-
-def _copy_gpu_grads(ograd, rows, inner, g_old, req_old, g_new, req_new):
-    from ..kernels.cuda import index_extra as C, elemwise
-    from numba import cuda
-    if grad_mode(req_new, g_new):
-        C.rows_gather(gpu_flat(ograd), rows, inner, gpu_flat(g_new), req_new == "add")
-    mode = grad_mode(req_old, g_old)
-    if mode:
-        picked = cuda.device_array(rows.size * inner, g_old.dtype)
-        C.rows_gather(gpu_flat(ograd), rows, inner, picked, False)
-        elemwise.copy(ograd, g_old, mode == 2)
-        if mode == 1:
-            elemwise.fill(picked, 0)
-        C.rows_scatter(picked, rows, inner, 0 if mode == 1 else 2, gpu_flat(g_old))
-
-
-def _copy_gpu_forward(p, ins, outs, is_train, state):
-    from ..kernels.cuda import index_extra as C, elemwise
-    state["gpu_rows"] = _dev(_copy_rows(ins, 1))
-    elemwise.copy(ins[0], outs[0])
-    C.rows_scatter(gpu_flat(ins[2]), state["gpu_rows"], _inner(ins[0].shape), 0,
-                   gpu_flat(outs[0]))
-
-
-def _copy_gpu_backward(p, ograds, ins, outs, igrads, reqs, state):
-    _copy_gpu_grads(ograds[0], state["gpu_rows"], _inner(ins[0].shape), igrads[0], reqs[0],
-                    igrads[2], reqs[2])
-    gpu_zero_grads(p, None, ins, outs, igrads[1:2], reqs[1:2], state)
-
-
-register(Op(name="_contrib_index_copy", params={},
-            arguments=("old_tensor", "index_vector", "new_tensor"), infer_shape=_copy_shape,
-            forward=_copy_forward, backward=_copy_backward, gpu_forward=_copy_gpu_forward,
-            gpu_backward=_copy_gpu_backward, backward_uses=(), hint="index_copy",
-            doc="old_tensor with row index_vector[i] replaced by row i of new_tensor (out-of-"
-                "range indices are skipped; a repeated index keeps the last row). See "
-                "notebook 01."))
-
-
-def _bcopy_shape(p, in_shapes):
-    og, old, index, new = in_shapes
-    return list(in_shapes), [None if old is None else tuple(old),
-                             None if index is None else tuple(index),
-                             None if new is None else tuple(new)]
-
-
-def _bcopy_forward(p, ins, outs, is_train, state):
-    rows = _copy_rows(ins[1:], 1)
-    _copy_grads(ins[0], rows, _inner(ins[1].shape), outs[0], "write", outs[2], "write")
-    outs[1][...] = 0
-
-
-def _bcopy_gpu_forward(p, ins, outs, is_train, state):
-    from ..kernels.cuda import elemwise
-    rows = _dev(_copy_rows(ins[1:], 1))
-    _copy_gpu_grads(ins[0], rows, _inner(ins[1].shape), outs[0], "write", outs[2], "write")
-    elemwise.fill(outs[1], 0)
-
-
-register(Op(name="_contrib_backward_index_copy", params={},
-            arguments=("out_grad", "old_tensor", "index_vector", "new_tensor"),
-            outputs=("old_tensor_grad", "index_vector_grad", "new_tensor_grad"),
-            infer_shape=_bcopy_shape, forward=_bcopy_forward, gpu_forward=_bcopy_gpu_forward,
-            hint="backward_index_copy",
-            doc="The gradients of index_copy from its head gradient out_grad: old_tensor's "
-                "(out_grad with the copied rows zeroed), index_vector's (zero) and "
-                "new_tensor's (the rows of out_grad they were copied to). See notebook 01."))

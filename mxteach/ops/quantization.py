@@ -1,6 +1,7 @@
-"""int8 quantization: quantize, quantize_v2, quantize_asym, dequantize, requantize,
-calibrate_entropy, and the quantized GEMM layers quantized_fully_connected, quantized_conv and
-quantized_rnn (``mx.nd.contrib.*``, registered as ``_contrib_<name>``).
+"""int8 quantization: quantize, quantize_v2, quantize_asym, dequantize, requantize and
+calibrate_entropy (``mx.nd.contrib.*``, registered as ``_contrib_<name>``); the quantized GEMM
+layers quantized_fully_connected, quantized_conv and quantized_rnn are in
+``quantized_gemm.py``, the float32 helpers all int8 families share in ``quant_common.py``.
 
 A quantized tensor is an int8/uint8 array plus two float32 scalars (shape ``(1,)``) saying which
 real range it stands for. MXNet 1.9.1's pip build (MKL-DNN) maps floats to integers with one
@@ -30,8 +31,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .registry import Op, Param, register, get as get_op
+from .registry import Op, Param, register
 from .common import flat_in, gpu_flat
+from .quant_common import (F32, LIMITS, INT32_RANGE, max_abs, div, scalar, x86_int32,
+                           check_dtype, range_shapes, put_range)
 from ..base import MXNetError, ShapeError, DTypeError
 from ..kernels.cpu import quantization as K
 
@@ -40,44 +43,10 @@ __all__ = ["QUANT_OPS"]
 QUANT_OPS = ("_contrib_quantize", "_contrib_quantize_v2", "_contrib_quantize_asym",
              "_contrib_dequantize", "_contrib_requantize", "_contrib_calibrate_entropy")
 
-# (saturation low, high) of the integer types
-_LIMITS = {"int8": (-128.0, 127.0), "uint8": (0.0, 255.0)}
-_F32 = np.float32
-
-
-def _max_abs(a, b):
-    return _F32(max(abs(_F32(a)), abs(_F32(b))))
-
-
-def _div(a, b):
-    """float32 ``a / b`` as C++ computes it (a zero range gives inf, no warning)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return _F32(_F32(a) / _F32(b))
-
-
-def _scalar(a):
-    """The float32 value of a (1,)-shaped range input, on the host or the device."""
-    host = a.copy_to_host() if hasattr(a, "copy_to_host") else np.asarray(a)
-    return _F32(host.reshape(-1)[0])
-
-
-def _check_dtype(op, arg, got, allowed):
-    if got is not None and np.dtype(got).name not in allowed:
-        raise DTypeError(f"{op}: input '{arg}' has dtype {np.dtype(got).name}; expected "
-                         f"{' or '.join(allowed)} (Type inconsistent)")
-
-
-def _range_shapes(op, in_shapes, names):
-    """Every range input must be shaped (1,)."""
-    for name, s in zip(names, in_shapes):
-        if s is not None and tuple(s) != (1,):
-            raise ShapeError(f"{op}: input '{name}' has shape {tuple(s)}; expected (1,) "
-                             f"(Shape inconsistent)")
-
 
 def _quantize_shape(op, n_ranges):
     def infer_shape(p, in_shapes):
-        _range_shapes(op, in_shapes[1:], ("min_range", "max_range"))
+        range_shapes(op, in_shapes[1:], ("min_range", "max_range"))
         data = None if in_shapes[0] is None else tuple(in_shapes[0])
         return [data] + [(1,)] * n_ranges, [data, (1,), (1,)]
     return infer_shape
@@ -92,7 +61,7 @@ def _out_type(p):
 
 
 def _run_scale_round(ins0, scale, out_type, out, gpu):
-    lo, hi = _LIMITS[out_type]
+    lo, hi = LIMITS[out_type]
     if gpu:
         from ..kernels.cuda import quantization as C
         C.scale_round(gpu_flat(ins0), scale, lo, hi, gpu_flat(out))
@@ -101,32 +70,24 @@ def _run_scale_round(ins0, scale, out_type, out, gpu):
         K.scale_round(flat_in(ins0), scale, lo, hi, buf)
 
 
-def _put_range(outs, lo, hi, gpu):
-    for o, v in ((outs[1], lo), (outs[2], hi)):
-        if gpu:
-            o.copy_to_device(np.array([v], np.float32))
-        else:
-            o[...] = v
-
-
 # -- quantize ---------------------------------------------------------------------------------
 def _quantize_types(p, in_types):
-    _check_dtype("quantize", "data", in_types[0], ("float32",))
+    check_dtype("quantize", "data", in_types[0], ("float32",))
     for arg, t in zip(("min_range", "max_range"), in_types[1:]):
-        _check_dtype("quantize", arg, t, ("float32",))
+        check_dtype("quantize", arg, t, ("float32",))
     return ["float32"] * 3, [p["out_type"], "float32", "float32"]
 
 
 def _quantize_run(gpu):
     def forward(p, ins, outs, is_train, state):
-        lo, hi = _scalar(ins[1]), _scalar(ins[2])
-        real = _max_abs(lo, hi)
+        lo, hi = scalar(ins[1]), scalar(ins[2])
+        real = max_abs(lo, hi)
         if p["out_type"] == "uint8":
-            scale = _div(255, real)
-            _put_range(outs, lo, hi, gpu)
+            scale = div(255, real)
+            put_range(outs, lo, hi, gpu)
         else:
-            scale = _div(127, real)
-            _put_range(outs, -real, real, gpu)
+            scale = div(127, real)
+            put_range(outs, -real, real, gpu)
         _run_scale_round(ins[0], scale, p["out_type"], outs[0], gpu)
     return forward
 
@@ -145,12 +106,12 @@ register(Op(
 # -- quantize_v2 ------------------------------------------------------------------------------
 def _calib(p):
     if p["min_calib_range"] is not None and p["max_calib_range"] is not None:
-        return _F32(p["min_calib_range"]), _F32(p["max_calib_range"])
+        return F32(p["min_calib_range"]), F32(p["max_calib_range"])
     return None
 
 
 def _v2_types(p, in_types):
-    _check_dtype("quantize_v2", "data", in_types[0], ("float32", "int8", "uint8"))
+    check_dtype("quantize_v2", "data", in_types[0], ("float32", "int8", "uint8"))
     return list(in_types), [_out_type(p), "float32", "float32"]
 
 
@@ -162,9 +123,9 @@ def _v2_run(gpu):
             # already quantized: the bytes are copied, the range is the calibrated one or the
             # full range of the input type
             if calib is None:
-                calib = (_F32(0), _F32(255.5)) if x.dtype == np.uint8 else (_F32(-127.5),
-                                                                              _F32(127.5))
-            _put_range(outs, calib[0], calib[1], gpu)
+                calib = (F32(0), F32(255.5)) if x.dtype == np.uint8 else (F32(-127.5),
+                                                                              F32(127.5))
+            put_range(outs, calib[0], calib[1], gpu)
             if gpu:
                 outs[0].copy_to_device(x.copy_to_host().view(outs[0].dtype))
             else:
@@ -173,19 +134,19 @@ def _v2_run(gpu):
         if calib is None:
             if gpu:
                 from ..kernels.cuda import quantization as C
-                lo, hi = (_F32(v) for v in C.min_max(gpu_flat(x)))
+                lo, hi = (F32(v) for v in C.min_max(gpu_flat(x)))
             else:
-                lo, hi = _F32(x.min()), _F32(x.max())
+                lo, hi = F32(x.min()), F32(x.max())
         else:
             lo, hi = calib
-        real = _max_abs(lo, hi)
+        real = max_abs(lo, hi)
         out_type = _out_type(p)
         if out_type == "uint8":
-            _put_range(outs, lo, hi, gpu)
-            scale = _div(255.5, real)
+            put_range(outs, lo, hi, gpu)
+            scale = div(255.5, real)
         else:
-            _put_range(outs, -real, real, gpu)
-            scale = _div(127.5, real)
+            put_range(outs, -real, real, gpu)
+            scale = div(127.5, real)
         _run_scale_round(x, scale, out_type, outs[0], gpu)
     return forward
 
@@ -208,7 +169,7 @@ register(Op(
 
 # -- dequantize -------------------------------------------------------------------------------
 def _deq_shape(p, in_shapes):
-    _range_shapes("dequantize", in_shapes[1:], ("min_range", "max_range"))
+    range_shapes("dequantize", in_shapes[1:], ("min_range", "max_range"))
     data = None if in_shapes[0] is None else tuple(in_shapes[0])
     return [data, (1,), (1,)], [data]
 
@@ -219,14 +180,14 @@ def _deq_types(p, in_types):
                          "input data type of dequantize op must be provided, either uint8 or "
                          "int8")
     for arg, t in zip(("min_range", "max_range"), in_types[1:]):
-        _check_dtype("dequantize", arg, t, ("float32",))
+        check_dtype("dequantize", arg, t, ("float32",))
     return [in_types[0], "float32", "float32"], ["float32"]
 
 
 def _deq_run(gpu):
     def forward(p, ins, outs, is_train, state):
-        real = _max_abs(_scalar(ins[1]), _scalar(ins[2]))
-        factor = _div(real, 255.5 if ins[0].dtype == np.uint8 else 127.5)
+        real = max_abs(scalar(ins[1]), scalar(ins[2]))
+        factor = div(real, 255.5 if ins[0].dtype == np.uint8 else 127.5)
         if gpu:
             from ..kernels.cuda import quantization as C
             C.scale(gpu_flat(ins[0]), factor, gpu_flat(outs[0]))
@@ -248,45 +209,36 @@ register(Op(
 
 # -- requantize -------------------------------------------------------------------------------
 def _req_types(p, in_types):
-    _check_dtype("requantize", "data", in_types[0], ("int32",))
+    check_dtype("requantize", "data", in_types[0], ("int32",))
     for arg, t in zip(("min_range", "max_range"), in_types[1:]):
-        _check_dtype("requantize", arg, t, ("float32",))
+        check_dtype("requantize", arg, t, ("float32",))
     return ["int32", "float32", "float32"], [_out_type(p), "float32", "float32"]
-
-
-def _x86_int32(v):
-    """C++ ``static_cast<int32_t>(float)`` on x86: out of range (and NaN) gives INT_MIN."""
-    v = float(v)
-    return int(v) if -2.0 ** 31 <= v < 2.0 ** 31 else -2 ** 31
-
-
-_INT32_RANGE = _F32(2147483647)       # MinAbs(INT32_MIN, INT32_MAX) as a float: 2**31
 
 
 def _req_run(gpu):
     def forward(p, ins, outs, is_train, state):
         x = ins[0]
-        min_r, max_r = _scalar(ins[1]), _scalar(ins[2])
+        min_r, max_r = scalar(ins[1]), scalar(ins[2])
         calib = _calib(p)
         if calib is not None:
-            real = _max_abs(*calib)
+            real = max_abs(*calib)
         else:
             if gpu:
                 from ..kernels.cuda import quantization as C
                 lo, hi = C.min_max(gpu_flat(x))
             else:
                 lo, hi = int(x.min()), int(x.max())
-            data_range = _x86_int32(_max_abs(lo, hi))
-            real = _div(_F32(_F32(data_range) * _max_abs(min_r, max_r)), _INT32_RANGE)
-        first = _div(_max_abs(min_r, max_r), _INT32_RANGE)
+            data_range = x86_int32(max_abs(lo, hi))
+            real = div(F32(F32(data_range) * max_abs(min_r, max_r)), INT32_RANGE)
+        first = div(max_abs(min_r, max_r), INT32_RANGE)
         out_type = _out_type(p)
         if out_type == "int8":
-            second = _div(127, real)
-            _put_range(outs, -real, real, gpu)
+            second = div(127, real)
+            put_range(outs, -real, real, gpu)
         else:
-            second = _div(255, real)
-            _put_range(outs, 0.0, real, gpu)
-        _run_scale_round(x, _F32(first * second), out_type, outs[0], gpu)
+            second = div(255, real)
+            put_range(outs, 0.0, real, gpu)
+        _run_scale_round(x, F32(first * second), out_type, outs[0], gpu)
     return forward
 
 
@@ -302,7 +254,7 @@ register(Op(
 
 # -- quantize_asym ----------------------------------------------------------------------------
 def _asym_types(p, in_types):
-    _check_dtype("quantize_asym", "data", in_types[0], ("float32", "int8", "uint8"))
+    check_dtype("quantize_asym", "data", in_types[0], ("float32", "int8", "uint8"))
     return list(in_types), ["uint8", "float32", "float32"]
 
 
@@ -311,21 +263,21 @@ def _asym_run(gpu):
         x = ins[0]
         name = np.dtype(x.dtype).name
         if name == "uint8":
-            scale, shift = _F32(1), _F32(0)
+            scale, shift = F32(1), F32(0)
         elif name == "int8":
-            scale, shift = _F32(1), _F32(128)
+            scale, shift = F32(1), F32(128)
         else:
             calib = _calib(p)
             if calib is None:
                 if gpu:
                     from ..kernels.cuda import quantization as C
-                    calib = tuple(_F32(v) for v in C.min_max(gpu_flat(x)))
+                    calib = tuple(F32(v) for v in C.min_max(gpu_flat(x)))
                 else:
-                    calib = (_F32(x.min()), _F32(x.max()))
+                    calib = (F32(x.min()), F32(x.max()))
             lo, hi = calib
-            scale = _div(255, _F32(hi - lo))
-            shift = _F32(_F32(255) - _F32(hi * scale))
-        _put_range(outs, scale, shift, gpu)
+            scale = div(255, F32(hi - lo))
+            shift = F32(F32(255) - F32(hi * scale))
+        put_range(outs, scale, shift, gpu)
         if name == "uint8":
             if gpu:
                 outs[0].copy_to_device(x)
@@ -370,7 +322,7 @@ def _cal_shape(p, in_shapes):
 
 def _cal_types(p, in_types):
     for arg, t in zip(("hist", "hist_edges"), in_types):
-        _check_dtype("calibrate_entropy", arg, t, ("float32",))
+        check_dtype("calibrate_entropy", arg, t, ("float32",))
     return ["float32", "float32"], ["float32", "float32"]
 
 
@@ -393,11 +345,11 @@ def _cal_run(gpu):
             raise MXNetError("calibrate_entropy: Check failed: p[i] > 0 && q[i] > 0 (a smoothed "
                              "distribution has a non-positive bin for threshold "
                              f"{thresholds[np.argmax(status)]})")
-        best, best_div = 0, _F32(np.finfo(np.float32).max)
+        best, best_div = 0, F32(np.finfo(np.float32).max)
         for i, d in enumerate(divergence):       # the first strict minimum, as MXNet scans
             if d < best_div:
                 best, best_div = i, d
-        _put_range([None] + list(outs), thresholds[best], best_div, gpu)
+        put_range([None] + list(outs), thresholds[best], best_div, gpu)
     return forward
 
 
@@ -411,182 +363,3 @@ register(Op(
     doc="The threshold of a symmetric histogram (hist, hist_edges) whose clipping to "
         "num_quantized_bins bins has the smallest KL divergence, and that divergence. No "
         "gradient."))
-
-
-# -- the quantized GEMM layers: quantized_fully_connected, quantized_conv ---------------------
-# int8/uint8 data times int8 weights, summed exactly in int32 (MKL-DNN with VNNI): mxteach
-# forms the sums in float64 with the float FullyConnected/Convolution operators (exact for
-# these integer sizes) and adds the int32 bias with ``bias_to_int``.
-def _gemm_args(p):
-    names = ["data", "weight"] + ([] if p["no_bias"] else ["bias"])
-    return names + [f"{m}_{n}" for n in names for m in ("min", "max")]
-
-
-def _gemm_shape(float_op, op):
-    def infer_shape(p, in_shapes):
-        n = 2 if p["no_bias"] else 3
-        if len(in_shapes) != 3 * n:
-            raise ShapeError(f"{op}: expected {3 * n} inputs {_gemm_args(p)}, got "
-                             f"{len(in_shapes)}")
-        _range_shapes(op, in_shapes[n:], _gemm_args(p)[n:])
-        if op == "quantized_conv" and in_shapes[0] is not None and len(in_shapes[0]) != 4:
-            raise ShapeError(f"{op}: input 'data' has shape {tuple(in_shapes[0])}; mkldnn "
-                             "quantized_conv needs 4-D (N, C, H, W) data here (5-D is not in "
-                             "mxteach)")
-        ins, (out,) = get_op(float_op).infer_shape(p, list(in_shapes[:n]))
-        return list(ins) + [(1,)] * (2 * n), [out, (1,), (1,)]
-    return infer_shape
-
-
-def _gemm_types(op):
-    def infer_type(p, in_types):
-        n = 2 if p["no_bias"] else 3
-        _check_dtype(op, "data", in_types[0],
-                     ("uint8",) if op == "quantized_conv" else ("int8", "uint8"))
-        for arg, t in zip(("weight", "bias"), in_types[1:n]):
-            _check_dtype(op, arg, t, ("int8",))
-        for arg, t in zip(_gemm_args(p)[n:], in_types[n:]):
-            _check_dtype(op, arg, t, ("float32",))
-        return list(in_types), ["int32", "float32", "float32"]
-    return infer_type
-
-
-def _mult_range(d_min, d_max, w_min, w_max, signed):
-    """MXNet's QuantizationRangeForMultiplication into int32: one quantized level of each
-    side (int8 data: both /127; uint8 data: the weight's by /255, as MXNet's template reads)."""
-    a = _div(_max_abs(d_min, d_max), 127)
-    b = _div(_max_abs(w_min, w_max), 127 if signed else 255)
-    hi = _F32(_F32(a * b) * _INT32_RANGE)
-    return -hi, hi
-
-
-def _gemm_run(float_op, op, gpu):
-    def forward(p, ins, outs, is_train, state):
-        n = 2 if p["no_bias"] else 3
-        r = [_scalar(v) for v in ins[n:]]
-        signed = np.dtype(ins[0].dtype) == np.int8
-        # MXNet's conv always takes the int8 x int8 range, even for its uint8 data
-        lo, hi = _mult_range(r[0], r[1], r[2], r[3], signed or op == "quantized_conv")
-        shp = tuple(outs[0].shape)
-        nh = shp[1] if op == "quantized_conv" else shp[len(shp) - 1]
-        bias = np.zeros(nh, np.int32)
-        if not p["no_bias"]:
-            b = (ins[2].copy_to_host() if gpu else np.asarray(ins[2])).astype(np.float32)
-            if op == "quantized_conv":
-                bias = b.astype(np.int32)          # MKL-DNN adds the int8 bias as it is
-            else:
-                # MXNet rescales the int8 bias to the int32 output's scale, truncating
-                d_scale = _div(127.5 if signed else 255.5, _max_abs(r[0], r[1]))
-                w_scale = _div(127.5, _max_abs(r[2], r[3]))
-                resc = _div(_F32(_F32(d_scale * w_scale) * _max_abs(r[4], r[5])), 127.5)
-                bias = np.array([_x86_int32(v) for v in (b * resc).astype(np.float32)],
-                                np.int32)
-        fp = dict(p, no_bias=True)
-        shape3 = ((outs[0].shape[0], nh, -1) if op == "quantized_conv"
-                  else (-1, nh, 1))
-        fl = get_op(float_op)
-        if gpu:
-            from numba import cuda
-            from ..kernels.cuda import quantization as C
-            xs = []
-            for a in ins[:2]:
-                d = cuda.device_array(a.shape, np.float64)
-                C.to_float64(gpu_flat(a), gpu_flat(d))
-                xs.append(d)
-            y_shape = shp
-            if op != "quantized_conv":      # give the float layer 2-D data
-                rows = ins[0].shape[0] if p["flatten"] else ins[0].size // ins[1].shape[1]
-                xs[0] = xs[0].reshape((rows, ins[0].size // rows))
-                fp["flatten"], y_shape = True, (rows, nh)
-            y = cuda.device_array(y_shape, np.float64)
-            fl.gpu_forward(fp, xs, [y], False, {})
-            y3 = y.reshape(_fix(shape3, y.size))
-            C.bias_to_int(y3, cuda.to_device(bias), outs[0].reshape(y3.shape))
-        else:
-            y = np.empty(outs[0].shape, np.float64)
-            fl.forward(fp, [np.asarray(a, np.float64) for a in ins[:2]], [y], False, {})
-            out3 = outs[0].reshape(_fix(shape3, y.size))
-            K.bias_to_int(y.reshape(out3.shape), bias, out3)
-        _put_range(outs, lo, hi, gpu)
-    return forward
-
-
-def _fix(shape3, size):
-    """``shape3`` with its one -1 resolved (numba's device reshape takes none)."""
-    known = int(np.prod([s for s in shape3 if s != -1]))
-    return tuple(size // known if s == -1 else s for s in shape3)
-
-
-register(Op(
-    name="_contrib_quantized_fully_connected", params=dict(get_op("FullyConnected").params),
-    arguments=_gemm_args, outputs=("output", "min_output", "max_output"),
-    infer_shape=_gemm_shape("FullyConnected", "quantized_fully_connected"),
-    infer_type=_gemm_types("quantized_fully_connected"),
-    forward=_gemm_run("FullyConnected", "quantized_fully_connected", False),
-    gpu_forward=_gemm_run("FullyConnected", "quantized_fully_connected", True),
-    hint="quantized_fully_connected",
-    doc="FullyConnected of int8/uint8 data and int8 weights into int32 (the int8 bias "
-        "rescaled to the output's scale), with the int32 range. No gradient."))
-
-
-def _conv_checked(shape_rule):
-    def infer_shape(p, in_shapes):
-        if p["num_group"] != 1:
-            raise MXNetError(f"quantized_conv: num_group = {p['num_group']}; quantized_conv "
-                             "only supports num_group=1 for now")
-        if p["layout"] not in (None, "NCHW"):
-            raise MXNetError(f"quantized_conv: layout '{p['layout']}'; mkldnn quantized_conv "
-                             "supports NCHW (NCDHW is not in mxteach)")
-        if len(p["kernel"]) != 2:
-            raise ShapeError(f"quantized_conv: kernel {p['kernel']}; mkldnn quantized_conv "
-                             "only supports 2d or 3d kernel for now (3d is not in mxteach)")
-        return shape_rule(p, in_shapes)
-    return infer_shape
-
-
-register(Op(
-    name="_contrib_quantized_conv", params=dict(get_op("Convolution").params),   # the same
-    arguments=_gemm_args, outputs=("output", "min_output", "max_output"),
-    infer_shape=_conv_checked(_gemm_shape("Convolution", "quantized_conv")),
-    infer_type=_gemm_types("quantized_conv"),
-    forward=_gemm_run("Convolution", "quantized_conv", False),
-    gpu_forward=_gemm_run("Convolution", "quantized_conv", True), hint="quantized_conv",
-    doc="2-D convolution of uint8 data with int8 weights into int32 (the int8 bias added as "
-        "it is, as MKL-DNN does), with the int32 range. No gradient."))
-
-
-# -- quantized_rnn: refused, as MXNet 1.9.1's CPU build refuses it ----------------------------
-def _qrnn_shape(p, in_shapes):
-    n = len(get_op("RNN").list_arguments(p))
-    _range_shapes("quantized_rnn", in_shapes[n:], ("min_data", "max_data"))
-    ins, outs = get_op("RNN").infer_shape(p, list(in_shapes[:n]))     # RNN's shape rule
-    return list(ins) + [(1,), (1,)], outs
-
-
-def _qrnn_types(p, in_types):
-    if p["mode"] != "lstm":
-        raise MXNetError(f"quantized_rnn: mode = '{p['mode']}'; Quantized RNN operator only "
-                         "supports LSTM mode.")
-    _check_dtype("quantized_rnn", "data", in_types[0], ("uint8",))
-    n_out = len(get_op("RNN").list_outputs(p))
-    return ["uint8"] + ["float32"] * (len(in_types) - 1), ["float32"] * n_out
-
-
-def _qrnn_refuse(p, ins, outs, is_train, state):
-    # MXNet 1.9.1's pip build fails for every input in MKL-DNN's weight reorder; only its
-    # graph-level quantization pass (outside the Module API) prepares what the kernel needs
-    raise MXNetError("quantized_rnn: could not create a primitive descriptor for a reorder "
-                     "primitive (MXNet 1.9.1's CPU build cannot run this operator directly)")
-
-
-register(Op(
-    name="_contrib_quantized_rnn", params=dict(get_op("RNN").params),     # RNN's parameters
-    arguments=lambda p: get_op("RNN").list_arguments(p) + ["min_data", "max_data"],
-    # MXNet's own spelling of the cell-state output: 'statecell_ouput'
-    outputs=lambda p: [n.replace("_output", "_ouput") if n.startswith("statecell") else n
-                       for n in get_op("RNN").list_outputs(p)], infer_shape=_qrnn_shape,
-    infer_type=_qrnn_types, forward=_qrnn_refuse, gpu_forward=_qrnn_refuse,
-    hint="quantized_rnn",
-    doc="The uint8 LSTM of MXNet's int8 graphs: its shape and type rules are RNN's; running it "
-        "fails as in MXNet 1.9.1's CPU build, which cannot run it outside its quantization "
-        "pass. No gradient."))

@@ -37,8 +37,9 @@ def is_row_sparse(grad):
 
 
 def weight_is_row_sparse(weight):
-    """Whether MXNet would see ``weight`` as row_sparse: a row_sparse array, or the kvstore's
-    dense copy of a row_sparse value (the store marks it with ``_kv_stype``). FTRL updates a
+    """Whether MXNet would see ``weight`` as row_sparse: a row_sparse array, or a distributed
+    kvstore's dense copy of a row_sparse value (marked with ``_kv_stype``; the local stores
+    keep row_sparse keys row_sparse). FTRL updates a
     row_sparse weight lazily but densifies the gradient of a dense one."""
     return weight.stype == "row_sparse" or getattr(weight, "_kv_stype", None) == "row_sparse"
 

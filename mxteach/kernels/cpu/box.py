@@ -12,8 +12,12 @@ Every kernel has a numpy twin of the same name and signature in ``kernels/refere
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit, prange
+
+from .roi import round_half_away as _round
 
 __all__ = ["iou", "nms_forward", "nms_backward", "bipartite", "box_encode", "box_decode",
            "psroi_forward", "psroi_backward"]
@@ -27,25 +31,46 @@ def _span(a0, a2, center):
     return a0, a2
 
 
-@njit(cache=True, error_model="numpy")
-def _inter(a, b, center):
-    """Intersection area of boxes ``a`` and ``b`` (4-vectors)."""
-    al, ar = _span(a[0], a[2], center)
-    bl, br = _span(b[0], b[2], center)
-    w = min(ar, br) - max(al, bl)
-    at, ab = _span(a[1], a[3], center)
-    bt, bb = _span(b[1], b[3], center)
-    h = min(ab, bb) - max(at, bt)
-    return max(w, 0.0) * max(h, 0.0)
-
-
-@njit(cache=True, error_model="numpy")
-def _area(a, center):
-    w = a[2] if center else a[2] - a[0]
-    h = a[3] if center else a[3] - a[1]
+@njit(cache=True, inline="always")
+def _area(x0, y0, x1, y1, center):
+    """Area of one box (0 if its width or height is negative)."""
+    w = x1 if center else x1 - x0
+    h = y1 if center else y1 - y0
     if w < 0 or h < 0:
         return 0.0
     return w * h
+
+
+@njit(cache=True, error_model="numpy")
+def _overlap(a0, a1, a2, a3, b0, b1, b2, b3, center):
+    """(intersection, union) of boxes ``a`` and ``b``, passed as numbers: the helpers shared
+    with the CUDA twin hand each other scalars only, since the simulator runs the outer one
+    as Python, which cannot pass its arrays into a compiled function."""
+    al, ar = _span(a0, a2, center)
+    bl, br = _span(b0, b2, center)
+    w = min(ar, br) - max(al, bl)
+    at, ab = _span(a1, a3, center)
+    bt, bb = _span(b1, b3, center)
+    h = min(ab, bb) - max(at, bt)
+    inter = max(w, 0.0) * max(h, 0.0)
+    return inter, _area(a0, a1, a2, a3, center) + _area(b0, b1, b2, b3, center) - inter
+
+
+@njit(cache=True, inline="always")
+def _ratio(inter, union):
+    """``inter / union`` with IEEE results for a zero union, spelt out so that the CUDA twin,
+    which compiles this function too, gives numpy's nan/inf as well."""
+    if union == 0:
+        return math.nan if inter == 0 else math.inf
+    return inter / union
+
+
+@njit(cache=True)
+def _iou_at(lhs, l, rhs, r, center):
+    """IoU of ``lhs[l]`` and ``rhs[r]`` (0 if disjoint)."""
+    inter, union = _overlap(lhs[l, 0], lhs[l, 1], lhs[l, 2], lhs[l, 3],
+                            rhs[r, 0], rhs[r, 1], rhs[r, 2], rhs[r, 3], center)
+    return 0.0 if inter <= 0 else _ratio(inter, union)
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
@@ -53,23 +78,78 @@ def iou(lhs, rhs, center, out):
     """``out[l, r]`` = intersection over union of ``lhs[l]`` and ``rhs[r]`` (0 if disjoint)."""
     L, R = out.shape
     for i in prange(L * R):
-        l, r = i // R, i % R
-        inter = _inter(lhs[l], rhs[r], center)
-        out[l, r] = 0.0 if inter <= 0 else inter / (_area(lhs[l], center) + _area(rhs[r], center)
-                                                    - inter)
+        out[i // R, i % R] = _iou_at(lhs, i // R, rhs, i % R, center)
 
 
 @njit(cache=True, error_model="numpy")
-def _convert(row, c, conv):
-    """Re-encode the box at ``row[c:c+4]`` (1: corner -> center, 2: center -> corner); MXNet
+def _convert(a, b, w, h, conv):
+    """The box ``(a, b, w, h)`` re-encoded (1: corner -> center, 2: center -> corner); MXNet
     leaves a box whose first coordinate is negative unchanged (it takes it for padding)."""
-    a, b, w, h = row[c], row[c + 1], row[c + 2], row[c + 3]
     if conv == 0 or a < 0:
-        return
+        return a, b, w, h
     if conv == 1:
-        row[c], row[c + 1], row[c + 2], row[c + 3] = (a + w) / 2, (b + h) / 2, w - a, h - b
-    else:
-        row[c], row[c + 1], row[c + 2], row[c + 3] = a - w / 2, b - h / 2, a + w / 2, b + h / 2
+        return (a + w) / 2, (b + h) / 2, w - a, h - b
+    return a - w / 2, b - h / 2, a + w / 2, b + h / 2
+
+
+@njit(cache=True, inline="always")
+def _candidate(data3, b, i, valid_thr, score, id_index, background):
+    """Row i of batch b takes part in NMS: its score passes and it is not background."""
+    return data3[b, i, score] > valid_thr and (id_index < 0 or data3[b, i, id_index] != background)
+
+
+@njit(cache=True)
+def _suppress(data3, b, order, k, overlap, coord, id_index, force, center):
+    """The greedy walk over the first ``k`` entries of ``order[b]`` (input rows, best first):
+    a kept row marks -1 every later row (of its class unless ``force``) it overlaps too much."""
+    for r in range(k):
+        ir = order[b, r]
+        if ir < 0:
+            continue
+        for q in range(r + 1, k):
+            iq = order[b, q]
+            if iq < 0:
+                continue
+            if not force and id_index >= 0 and \
+                    int(data3[b, ir, id_index]) != int(data3[b, iq, id_index]):
+                continue
+            inter, union = _overlap(data3[b, ir, coord], data3[b, ir, coord + 1],
+                                    data3[b, ir, coord + 2], data3[b, ir, coord + 3],
+                                    data3[b, iq, coord], data3[b, iq, coord + 1],
+                                    data3[b, iq, coord + 2], data3[b, iq, coord + 3], center)
+            if _ratio(inter, union) > overlap:
+                order[b, q] = -1
+
+
+@njit(cache=True)
+def _write_kept(data3, b, order, k, coord, conv, out3, record):
+    """The surviving rows of ``order[b, :k]`` first (re-encoded by ``conv``), -1 rows after."""
+    N, W = data3.shape[1], data3.shape[2]
+    for i in range(N):
+        record[b, i] = -1
+        for w in range(W):
+            out3[b, i, w] = -1
+    cnt = 0
+    for j in range(k):
+        src = order[b, j]
+        if src >= 0:
+            for w in range(W):
+                out3[b, cnt, w] = data3[b, src, w]
+            record[b, cnt] = src
+            c = coord
+            out3[b, cnt, c], out3[b, cnt, c + 1], out3[b, cnt, c + 2], out3[b, cnt, c + 3] = \
+                _convert(out3[b, cnt, c], out3[b, cnt, c + 1], out3[b, cnt, c + 2],
+                         out3[b, cnt, c + 3], conv)
+            cnt += 1
+
+
+@njit(cache=True)
+def _copy_batch(data3, b, out3, record):
+    """``topk == 0``: batch b passes through unchanged."""
+    for i in range(data3.shape[1]):
+        for w in range(data3.shape[2]):
+            out3[b, i, w] = data3[b, i, w]
+        record[b, i] = i
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
@@ -83,16 +163,13 @@ def nms_forward(data3, overlap, valid_thr, topk, coord, score, id_index, backgro
     B, N, W = data3.shape
     for b in prange(B):
         if topk == 0:
-            for i in range(N):
-                out3[b, i] = data3[b, i]
-                record[b, i] = i
+            _copy_batch(data3, b, out3, record)
             continue
         n = 0
         keys = np.empty(N, np.float64)
         cand = np.empty(N, np.int64)
         for i in range(N):
-            if data3[b, i, score] > valid_thr and (id_index < 0
-                                                   or data3[b, i, id_index] != background):
+            if _candidate(data3, b, i, valid_thr, score, id_index, background):
                 keys[n] = -data3[b, i, score]
                 cand[n] = i
                 n += 1
@@ -100,45 +177,55 @@ def nms_forward(data3, overlap, valid_thr, topk, coord, score, id_index, backgro
         k = n if topk < 0 else min(n, topk)
         for j in range(k):
             order[b, j] = cand[perm[j]]
-        for r in range(k):
-            ir = order[b, r]
-            if ir < 0:
-                continue
-            ref = data3[b, ir, coord:coord + 4]
-            for q in range(r + 1, k):
-                iq = order[b, q]
-                if iq < 0:
-                    continue
-                if not force and id_index >= 0 and \
-                        int(data3[b, ir, id_index]) != int(data3[b, iq, id_index]):
-                    continue
-                box = data3[b, iq, coord:coord + 4]
-                inter = _inter(ref, box, center)
-                if inter / (_area(ref, center) + _area(box, center) - inter) > overlap:
-                    order[b, q] = -1
-        out3[b] = -1
-        record[b] = -1
-        cnt = 0
-        for j in range(k):
-            if order[b, j] >= 0:
-                out3[b, cnt] = data3[b, order[b, j]]
-                record[b, cnt] = order[b, j]
-                _convert(out3[b, cnt], coord, conv)
-                cnt += 1
+        _suppress(data3, b, order, k, overlap, coord, id_index, force, center)
+        _write_kept(data3, b, order, k, coord, conv, out3, record)
+
+
+@njit(cache=True)
+def _nms_grad_batch(dy3, record, accumulate, dx3, b):
+    """The gradient of output row k goes to input row ``record[b, k]``; other rows get 0."""
+    N, W = dy3.shape[1], dy3.shape[2]
+    if not accumulate:
+        for i in range(N):
+            for w in range(W):
+                dx3[b, i, w] = 0
+    for k in range(N):
+        i = record[b, k]
+        if i >= 0:
+            for w in range(W):
+                dx3[b, i, w] += dy3[b, k, w]
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
 def nms_backward(dy3, record, accumulate, dx3):
     """The gradient of output row k goes to input row ``record[b, k]``; other rows get 0."""
-    B, N, W = dy3.shape
-    for b in prange(B):
-        if not accumulate:
-            dx3[b] = 0
-        for k in range(N):
-            i = record[b, k]
-            if i >= 0:
-                for w in range(W):
-                    dx3[b, i, w] += dy3[b, k, w]
+    for b in prange(dy3.shape[0]):
+        _nms_grad_batch(dy3, record, accumulate, dx3, b)
+
+
+@njit(cache=True)
+def _greedy_match(scores3, b, visit, threshold, is_ascend, topk, rowm, colm):
+    """Batch b's greedy matching, visiting the flat (row, col) indices in ``visit`` order."""
+    R, C = scores3.shape[1], scores3.shape[2]
+    for r in range(R):
+        rowm[b, r] = -1
+    for c in range(C):
+        colm[b, c] = -1
+    count = 0
+    for j in range(R * C):
+        e = visit[j]
+        r, c = e // C, e % C
+        if rowm[b, r] != -1 or colm[b, c] != -1:
+            continue
+        s = scores3[b, r, c]
+        good = s < threshold if is_ascend else s > threshold
+        if not good:
+            break
+        rowm[b, r] = c
+        colm[b, c] = r
+        count += 1
+        if topk > 0 and count > topk:
+            break
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
@@ -152,30 +239,36 @@ def bipartite(scores3, threshold, is_ascend, topk, order, rowm, colm):
         keys = np.empty(R * C, np.float64)
         for j in range(R * C):
             keys[j] = flat[j] if is_ascend else -flat[j]
-        perm = np.argsort(keys, kind="mergesort")
-        rowm[b] = -1
-        colm[b] = -1
-        count = 0
-        for j in range(R * C):
-            e = perm[j]
-            r, c = e // C, e % C
-            if rowm[b, r] != -1 or colm[b, c] != -1:
-                continue
-            good = flat[e] < threshold if is_ascend else flat[e] > threshold
-            if not good:
-                break
-            rowm[b, r] = c
-            colm[b, c] = r
-            count += 1
-            if topk > 0 and count > topk:
-                break
+        _greedy_match(scores3, b, np.argsort(keys, kind="mergesort"), threshold, is_ascend,
+                      topk, rowm, colm)
 
 
 @njit(cache=True, inline="always")
-def _center_of(box):
-    w = box[2] - box[0]
-    h = box[3] - box[1]
-    return box[0] + w * 0.5, box[1] + h * 0.5, w, h
+def _center_of(x0, y0, x1, y1):
+    """(center x, center y, width, height) of a corner box."""
+    w = x1 - x0
+    h = y1 - y0
+    return x0 + w * 0.5, y0 + h * 0.5, w, h
+
+
+@njit(cache=True, error_model="numpy")
+def _encode_one(samples, matches, anchors, refs, means, stds, targets, masks, i):
+    """Anchor ``i`` (flat over batch and anchors) of :func:`box_encode`. math.log here is
+    numpy's log bit for bit (numba lowers both to the same call)."""
+    N = samples.shape[1]
+    b, n = i // N, i % N
+    valid = samples[b, n] > 0.5
+    for k in range(4):
+        masks[b, n, k] = 1.0 if valid else 0.0
+        targets[b, n, k] = 0.0
+    if valid:
+        r, a = refs[b, int(matches[b, n])], anchors[b, n]
+        rx, ry, rw, rh = _center_of(r[0], r[1], r[2], r[3])
+        ax, ay, aw, ah = _center_of(a[0], a[1], a[2], a[3])
+        targets[b, n, 0] = ((rx - ax) / aw - means[0]) / stds[0]
+        targets[b, n, 1] = ((ry - ay) / ah - means[1]) / stds[1]
+        targets[b, n, 2] = (math.log(rw / aw) - means[2]) / stds[2]
+        targets[b, n, 3] = (math.log(rh / ah) - means[3]) / stds[3]
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
@@ -183,47 +276,41 @@ def box_encode(samples, matches, anchors, refs, means, stds, targets, masks):
     """Regression targets of anchors ``(B, N, 4)`` towards their matched refs ``(B, M, 4)``
     (both corner): ``((dx / w_a) - mean) / std``, ``(log(w_r / w_a) - mean) / std`` ...; only
     where ``samples > 0.5``, elsewhere 0 (``masks`` is 1 there, 0 elsewhere)."""
-    B, N = samples.shape
-    for i in prange(B * N):
-        b, n = i // N, i % N
-        valid = samples[b, n] > 0.5
-        for k in range(4):
-            masks[b, n, k] = 1.0 if valid else 0.0
-            targets[b, n, k] = 0.0
-        if valid:
-            rx, ry, rw, rh = _center_of(refs[b, int(matches[b, n])])
-            ax, ay, aw, ah = _center_of(anchors[b, n])
-            targets[b, n, 0] = ((rx - ax) / aw - means[0]) / stds[0]
-            targets[b, n, 1] = ((ry - ay) / ah - means[1]) / stds[1]
-            targets[b, n, 2] = (np.log(rw / aw) - means[2]) / stds[2]
-            targets[b, n, 3] = (np.log(rh / ah) - means[3]) / stds[3]
+    for i in prange(samples.size):
+        _encode_one(samples, matches, anchors, refs, means, stds, targets, masks, i)
+
+
+@njit(cache=True, error_model="numpy")
+def _decode_one(data, anchors, stds, clip, corner, out, i):
+    """Box ``i`` (flat over batch and anchors) of :func:`box_decode`."""
+    N = data.shape[1]
+    b, n = i // N, i % N
+    a = anchors[n]
+    if corner:
+        ax, ay, aw, ah = _center_of(a[0], a[1], a[2], a[3])
+    else:
+        ax, ay, aw, ah = a[0], a[1], a[2], a[3]
+    ox = data[b, n, 0] * stds[0] * aw + ax
+    oy = data[b, n, 1] * stds[1] * ah + ay
+    dw = data[b, n, 2] * stds[2]
+    dh = data[b, n, 3] * stds[3]
+    if clip > 0:
+        dw = min(dw, clip)
+        dh = min(dh, clip)
+    ow = math.exp(dw) * aw * 0.5
+    oh = math.exp(dh) * ah * 0.5
+    out[b, n, 0] = ox - ow
+    out[b, n, 1] = oy - oh
+    out[b, n, 2] = ox + ow
+    out[b, n, 3] = oy + oh
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
 def box_decode(data, anchors, stds, clip, corner, out):
     """Corner boxes from offsets ``data (B, N, 4)`` on anchors ``(N, 4)``: the center moves by
     ``d * std * size``, the size scales by ``exp(min(d * std, clip))`` (no clip if clip <= 0)."""
-    B, N, _ = data.shape
-    for i in prange(B * N):
-        b, n = i // N, i % N
-        a = anchors[n]
-        if corner:
-            ax, ay, aw, ah = _center_of(a)
-        else:
-            ax, ay, aw, ah = a[0], a[1], a[2], a[3]
-        ox = data[b, n, 0] * stds[0] * aw + ax
-        oy = data[b, n, 1] * stds[1] * ah + ay
-        dw = data[b, n, 2] * stds[2]
-        dh = data[b, n, 3] * stds[3]
-        if clip > 0:
-            dw = min(dw, clip)
-            dh = min(dh, clip)
-        ow = np.exp(dw) * aw * 0.5
-        oh = np.exp(dh) * ah * 0.5
-        out[b, n, 0] = ox - ow
-        out[b, n, 1] = oy - oh
-        out[b, n, 2] = ox + ow
-        out[b, n, 3] = oy + oh
+    for i in prange(data.shape[0] * data.shape[1]):
+        _decode_one(data, anchors, stds, clip, corner, out, i)
 
 
 @njit(cache=True, inline="always")
@@ -233,30 +320,40 @@ def _r(x, f32):
     return np.float64(np.float32(x)) if f32 else x
 
 
-@njit(cache=True, inline="always")
-def _round(x):
-    """C's round(): halves away from zero (Python's round() goes to even)."""
-    return np.floor(x + 0.5) if x >= 0 else -np.floor(0.5 - x)
-
-
 @njit(cache=True)
-def _psroi_bin(rois, n, ph, pw, pooled, group, scale, height, width, f32):
-    """(hstart, hend, wstart, wend, group row, group col) of output bin (ph, pw) of roi n."""
-    x1 = _r(_round(rois[n, 1]), f32) * scale
-    y1 = _r(_round(rois[n, 2]), f32) * scale
-    x2 = _r(_r(_round(rois[n, 3]) + 1.0, f32) * scale, f32)
-    y2 = _r(_r(_round(rois[n, 4]) + 1.0, f32) * scale, f32)
-    x1, y1 = _r(x1, f32), _r(y1, f32)
+def _psroi_bin(rx1, ry1, rx2, ry2, ph, pw, pooled, group, scale, height, width, f32):
+    """(hstart, hend, wstart, wend, group row, group col) of output bin (ph, pw) of the roi
+    with corners (rx1, ry1, rx2, ry2)."""
+    x1 = _r(_r(_round(rx1), f32) * scale, f32)
+    y1 = _r(_r(_round(ry1), f32) * scale, f32)
+    x2 = _r(_r(_round(rx2) + 1.0, f32) * scale, f32)
+    y2 = _r(_r(_round(ry2) + 1.0, f32) * scale, f32)
     low = _r(0.1, f32)
     bin_h = _r(max(_r(y2 - y1, f32), low) / pooled, f32)
     bin_w = _r(max(_r(x2 - x1, f32), low) / pooled, f32)
-    hs = min(max(int(np.floor(_r(_r(ph * bin_h, f32) + y1, f32))), 0), height)
-    he = min(max(int(np.ceil(_r(_r((ph + 1) * bin_h, f32) + y1, f32))), 0), height)
-    ws = min(max(int(np.floor(_r(_r(pw * bin_w, f32) + x1, f32))), 0), width)
-    we = min(max(int(np.ceil(_r(_r((pw + 1) * bin_w, f32) + x1, f32))), 0), width)
-    gh = min(max(int(np.floor(_r(ph * group, f32) / pooled)), 0), group - 1)
-    gw = min(max(int(np.floor(_r(pw * group, f32) / pooled)), 0), group - 1)
+    hs = min(max(int(math.floor(_r(_r(ph * bin_h, f32) + y1, f32))), 0), height)
+    he = min(max(int(math.ceil(_r(_r((ph + 1) * bin_h, f32) + y1, f32))), 0), height)
+    ws = min(max(int(math.floor(_r(_r(pw * bin_w, f32) + x1, f32))), 0), width)
+    we = min(max(int(math.ceil(_r(_r((pw + 1) * bin_w, f32) + x1, f32))), 0), width)
+    gh = min(max(int(math.floor(_r(ph * group, f32) / pooled)), 0), group - 1)
+    gw = min(max(int(math.floor(_r(pw * group, f32) / pooled)), 0), group - 1)
     return hs, he, ws, we, gh, gw
+
+
+@njit(cache=True)
+def _psroi_bin_mean(data, rois, scale, group, f32, out, e):
+    """Output element ``e`` (flat) of :func:`psroi_forward`."""
+    R, D, P, _ = out.shape
+    H, W = data.shape[2], data.shape[3]
+    n, k, ph, pw = e // (D * P * P), (e // (P * P)) % D, (e // P) % P, e % P
+    hs, he, ws, we, gh, gw = _psroi_bin(rois[n, 1], rois[n, 2], rois[n, 3], rois[n, 4], ph, pw,
+                                        P, group, scale, H, W, f32)
+    b, c = int(rois[n, 0]), (k * group + gh) * group + gw
+    s = 0.0
+    for h in range(hs, he):
+        for w in range(ws, we):
+            s += data[b, c, h, w]
+    out[n, k, ph, pw] = 0.0 if he <= hs or we <= ws else s / ((he - hs) * (we - ws))
 
 
 @njit(cache=True, parallel=True)
@@ -264,17 +361,8 @@ def psroi_forward(data, rois, scale, group, f32, out):
     """Position-sensitive ROI average pooling: bin (ph, pw) of output channel k of roi n
     averages channel ``(k * group + gh) * group + gw`` of its image over the bin (0 if
     empty), (gh, gw) being the bin's cell in a group x group grid."""
-    R, D, P, _ = out.shape
-    H, W = data.shape[2], data.shape[3]
-    for e in prange(R * D * P * P):
-        n, k, ph, pw = e // (D * P * P), (e // (P * P)) % D, (e // P) % P, e % P
-        hs, he, ws, we, gh, gw = _psroi_bin(rois, n, ph, pw, P, group, scale, H, W, f32)
-        b, c = int(rois[n, 0]), (k * group + gh) * group + gw
-        s = 0.0
-        for h in range(hs, he):
-            for w in range(ws, we):
-                s += data[b, c, h, w]
-        out[n, k, ph, pw] = 0.0 if he <= hs or we <= ws else s / ((he - hs) * (we - ws))
+    for e in prange(out.size):
+        _psroi_bin_mean(data, rois, scale, group, f32, out, e)
 
 
 @njit(cache=True)
@@ -286,7 +374,8 @@ def psroi_backward(dy, rois, scale, group, f32, accumulate, dx):
         dx[...] = 0
     for e in range(R * D * P * P):
         n, k, ph, pw = e // (D * P * P), (e // (P * P)) % D, (e // P) % P, e % P
-        hs, he, ws, we, gh, gw = _psroi_bin(rois, n, ph, pw, P, group, scale, H, W, f32)
+        hs, he, ws, we, gh, gw = _psroi_bin(rois[n, 1], rois[n, 2], rois[n, 3], rois[n, 4], ph, pw,
+                                        P, group, scale, H, W, f32)
         if he <= hs or we <= ws:
             continue
         b, c = int(rois[n, 0]), (k * group + gh) * group + gw

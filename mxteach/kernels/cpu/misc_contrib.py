@@ -20,6 +20,30 @@ __all__ = ["multibox_prior", "multibox_target", "multibox_detection", "hawkes_fo
            "hawkes_backward", "kl_sparse_backward"]
 
 
+@njit(cache=True, inline="always")
+def _prior_half(sizes, ratios, i, hw):
+    """Half width and half height (float32) of anchor i at a position: sizes[i] at ratio 1
+    for i < S, else sizes[0] at ratio ``ratios[i - S + 1]``."""
+    f32 = np.float32
+    S = sizes.shape[0]
+    if i < S:
+        return sizes[i] * hw / f32(2), sizes[i] / f32(2)
+    q = f32(math.sqrt(ratios[i - S + 1]))
+    return sizes[0] * hw * q / f32(2), sizes[0] / q / f32(2)
+
+
+@njit(cache=True)
+def _prior_write(out, k, cx, cy, w, h, clip):
+    """Row k of the anchors: corners around (cx, cy), clipped to [0, 1] if ``clip``."""
+    f32 = np.float32
+    box = (cx - w, cy - h, cx + w, cy + h)
+    for j in range(4):
+        v = box[j]
+        if clip:
+            v = min(max(v, f32(0)), f32(1))
+        out[k, j] = v
+
+
 @njit(cache=True)
 def multibox_prior(height, width, sizes, ratios, steps, offsets, clip, out):
     """Anchors ``out (H * W * (S + R - 1), 4)`` (corner, relative units): per position
@@ -33,22 +57,46 @@ def multibox_prior(height, width, sizes, ratios, steps, offsets, clip, out):
         for c in range(width):
             cx = (f32(c) + offsets[1]) * steps[1]
             for i in range(sizes.shape[0] + ratios.shape[0] - 1):
-                if i < sizes.shape[0]:
-                    w = sizes[i] * hw / f32(2)
-                    h = sizes[i] / f32(2)
-                else:
-                    q = f32(math.sqrt(ratios[i - sizes.shape[0] + 1]))
-                    w = sizes[0] * hw * q / f32(2)
-                    h = sizes[0] / q / f32(2)
-                box = (cx - w, cy - h, cx + w, cy + h)
-                for j in range(4):
-                    v = box[j]
-                    if clip:
-                        v = min(max(v, f32(0)), f32(1))
-                    out[k, j] = v
+                w, h = _prior_half(sizes, ratios, i, hw)
+                _prior_write(out, k, cx, cy, w, h, clip)
                 k += 1
 
 
+@njit(cache=True, error_model="numpy")
+def _match_iou(a, g):
+    """IoU of anchor ``a`` and ground-truth box ``g`` (corners), in the data's precision."""
+    w = max(min(a[2], g[2]) - max(a[0], g[0]), 0.0)
+    h = max(min(a[3], g[3]) - max(a[1], g[1]), 0.0)
+    inter = w * h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (g[2] - g[0]) * (g[3] - g[1]) - inter
+    return 0.0 if union == 0 else inter / union
+
+
+@njit(cache=True)
+def _background_prob(preds, j):
+    """Softmax probability of class 0 (background) of anchor j; ``preds`` is (classes, A)."""
+    top = preds[0, j]
+    for c in range(1, preds.shape[0]):
+        top = max(top, preds[c, j])
+    s = 0.0
+    for c in range(preds.shape[0]):
+        s += math.exp(preds[c, j] - top)
+    return math.exp(preds[0, j] - top) / s
+
+
+@njit(cache=True, error_model="numpy")
+def _loc_target(a, g, var):
+    """Regression target of anchor ``a`` towards the label row ``g`` (class, corners)."""
+    aw, ah = a[2] - a[0], a[3] - a[1]
+    ax, ay = (a[0] + a[2]) * 0.5, (a[1] + a[3]) * 0.5
+    gw, gh = g[3] - g[1], g[4] - g[2]
+    gx, gy = (g[1] + g[3]) * 0.5, (g[2] + g[4]) * 0.5
+    return ((gx - ax) / aw / var[0], (gy - ay) / ah / var[1], math.log(gw / aw) / var[2],
+            math.log(gh / ah) / var[3])
+
+
+# Not folded with the CUDA match/mining/assign kernels: those split this greedy walk into three
+# launches (ranks instead of an argsort), so only the helpers above are shared.
 @njit(cache=True, error_model="numpy")
 def _target_one(anchors, labels, preds, thr, ignore_label, ratio, neg_thr, var, loc, mask, cls):
     A = anchors.shape[0]
@@ -64,14 +112,8 @@ def _target_one(anchors, labels, preds, thr, ignore_label, ratio, neg_thr, var, 
     # IoU of every anchor with every real ground truth, in the data's precision
     iou = np.empty((A, n_gt), anchors.dtype)
     for j in range(A):
-        a = anchors[j]
         for k in range(n_gt):
-            g = labels[k, 1:5]
-            w = max(min(a[2], g[2]) - max(a[0], g[0]), 0)
-            h = max(min(a[3], g[3]) - max(a[1], g[1]), 0)
-            inter = w * h
-            union = (a[2] - a[0]) * (a[3] - a[1]) + (g[2] - g[0]) * (g[3] - g[1]) - inter
-            iou[j, k] = 0 if union == 0 else inter / union
+            iou[j, k] = _match_iou(anchors[j], labels[k, 1:5])
     flags = np.full(A, -1, np.int64)          # -1 ignore, 0 negative, 1 positive
     best_iou = np.full(A, -1.0)
     best_gt = np.full(A, -1, np.int64)
@@ -111,16 +153,9 @@ def _target_one(anchors, labels, preds, thr, ignore_label, ratio, neg_thr, var, 
             cand = np.empty(A, np.int64)
             prob = np.empty(A)
             n = 0
-            C = preds.shape[0]
             for j in range(A):
                 if flags[j] == -1 and best_iou[j] < neg_thr:
-                    top = preds[0, j]
-                    for c in range(1, C):
-                        top = max(top, preds[c, j])
-                    s = 0.0
-                    for c in range(C):
-                        s += math.exp(preds[c, j] - top)
-                    prob[n] = math.exp(preds[0, j] - top) / s
+                    prob[n] = _background_prob(preds, j)
                     cand[n] = j
                     n += 1
             order = np.argsort(prob[:n], kind="mergesort")
@@ -134,14 +169,8 @@ def _target_one(anchors, labels, preds, thr, ignore_label, ratio, neg_thr, var, 
         if flags[j] == 1:
             g = labels[best_gt[j]]
             cls[j] = g[0] + 1
-            aw, ah = anchors[j, 2] - anchors[j, 0], anchors[j, 3] - anchors[j, 1]
-            ax, ay = (anchors[j, 0] + anchors[j, 2]) * 0.5, (anchors[j, 1] + anchors[j, 3]) * 0.5
-            gw, gh = g[3] - g[1], g[4] - g[2]
-            gx, gy = (g[1] + g[3]) * 0.5, (g[2] + g[4]) * 0.5
-            loc[4 * j] = (gx - ax) / aw / var[0]
-            loc[4 * j + 1] = (gy - ay) / ah / var[1]
-            loc[4 * j + 2] = math.log(gw / aw) / var[2]
-            loc[4 * j + 3] = math.log(gh / ah) / var[3]
+            loc[4 * j], loc[4 * j + 1], loc[4 * j + 2], loc[4 * j + 3] = \
+                _loc_target(anchors[j], g, var)
             for q in range(4):
                 mask[4 * j + q] = 1
         elif flags[j] == 0:
@@ -160,13 +189,51 @@ def multibox_target(anchors, labels, preds, thr, ignore_label, ratio, neg_thr, v
                     mask[b], cls[b])
 
 
+@njit(cache=True)
+def _best_class(prob, b, i, threshold):
+    """(class id, score) of anchor i's best non-background class; id 0 when none passes."""
+    score = -1.0
+    cid = 0
+    for c in range(1, prob.shape[1]):
+        if prob[b, c, i] > score:
+            score, cid = prob[b, c, i], c
+    if cid > 0 and score < threshold:
+        cid = 0
+    return cid, score
+
+
 @njit(cache=True, error_model="numpy")
-def _overlap(a, b):
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    i = w * h
-    u = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - i
-    return 0.0 if u <= 0 else i / u
+def _decode_anchor(loc, b, i, a, var):
+    """Corners of the box that ``loc[b, 4i:4i+4]`` predicts on anchor ``a``."""
+    aw, ah = a[2] - a[0], a[3] - a[1]
+    ax, ay = (a[0] + a[2]) / 2, (a[1] + a[3]) / 2
+    ox = loc[b, 4 * i] * var[0] * aw + ax
+    oy = loc[b, 4 * i + 1] * var[1] * ah + ay
+    ow = math.exp(loc[b, 4 * i + 2] * var[2]) * aw / 2
+    oh = math.exp(loc[b, 4 * i + 3] * var[3]) * ah / 2
+    return ox - ow, oy - oh, ox + ow, oy + oh
+
+
+@njit(cache=True, error_model="numpy")
+def _suppress_rows(out, b, keep, nms_thr, force):
+    """Greedy NMS over the first ``keep`` (score-sorted) rows of image b: a row of class -1
+    is out; a live row sets the class of each later one (same class unless ``force``) that
+    overlaps it by ``nms_thr`` or more to -1. (The IoU is written inline: the CUDA twin
+    compiles this function, and under the simulator it could not hand rows to another.)"""
+    for i in range(keep):
+        if out[b, i, 0] < 0:
+            continue
+        for j in range(i + 1, keep):
+            if out[b, j, 0] < 0:
+                continue
+            if force or out[b, i, 0] == out[b, j, 0]:
+                w = max(0.0, min(out[b, i, 4], out[b, j, 4]) - max(out[b, i, 2], out[b, j, 2]))
+                h = max(0.0, min(out[b, i, 5], out[b, j, 5]) - max(out[b, i, 3], out[b, j, 3]))
+                inter = w * h
+                u = ((out[b, i, 4] - out[b, i, 2]) * (out[b, i, 5] - out[b, i, 3])
+                     + (out[b, j, 4] - out[b, j, 2]) * (out[b, j, 5] - out[b, j, 3]) - inter)
+                if (0.0 if u <= 0 else inter / u) >= nms_thr:
+                    out[b, j, 0] = -1
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
@@ -182,23 +249,10 @@ def multibox_detection(prob, loc, anchors, threshold, clip, var, nms_thr, force,
         rows = np.empty((A, 6), out.dtype)
         n = 0
         for i in range(A):
-            score = -1.0
-            cid = 0
-            for c in range(1, C):
-                if prob[b, c, i] > score:
-                    score, cid = prob[b, c, i], c
-            if cid > 0 and score < threshold:
-                cid = 0
+            cid, score = _best_class(prob, b, i, threshold)
             if cid == 0:
                 continue
-            a = anchors[i]
-            aw, ah = a[2] - a[0], a[3] - a[1]
-            ax, ay = (a[0] + a[2]) / 2, (a[1] + a[3]) / 2
-            ox = loc[b, 4 * i] * var[0] * aw + ax
-            oy = loc[b, 4 * i + 1] * var[1] * ah + ay
-            ow = math.exp(loc[b, 4 * i + 2] * var[2]) * aw / 2
-            oh = math.exp(loc[b, 4 * i + 3] * var[3]) * ah / 2
-            box = (ox - ow, oy - oh, ox + ow, oy + oh)
+            box = _decode_anchor(loc, b, i, anchors[i], var)
             rows[n, 0], rows[n, 1] = cid - 1, score
             for j in range(4):
                 rows[n, 2 + j] = min(max(box[j], 0.0), 1.0) if clip else box[j]
@@ -215,15 +269,36 @@ def multibox_detection(prob, loc, anchors, threshold, clip, var, nms_thr, force,
             out[b, i, 0] = -1
         for i in range(keep):
             out[b, i] = rows[order[i]]
-        for i in range(keep):
-            if out[b, i, 0] < 0:
-                continue
-            for j in range(i + 1, keep):
-                if out[b, j, 0] < 0:
-                    continue
-                if force or out[b, i, 0] == out[b, j, 0]:
-                    if _overlap(out[b, i, 2:], out[b, j, 2:]) >= nms_thr:
-                        out[b, j, 0] = -1
+        _suppress_rows(out, b, keep, nms_thr, force)
+
+
+@njit(cache=True)
+def _hawkes_ll(mu, alpha, beta, state, lags, marks, valid_length, max_time, out_state, last, i):
+    """Sample i of :func:`hawkes_forward`: returns its log likelihood, leaves its decayed
+    states in ``out_state[i]``; ``last`` (K, float64) is scratch for the last event times."""
+    K = mu.shape[1]
+    for k in range(K):
+        out_state[i, k] = state[i, k]
+        last[k] = 0.0
+    s = 0.0
+    t = 0.0
+    j = 0
+    while j < valid_length[i]:
+        c = marks[i, j]
+        t += lags[i, j]
+        d = t - last[c]
+        ed = math.exp(-beta[c] * d)
+        lda = mu[i, c] + alpha[c] * beta[c] * out_state[i, c] * ed
+        s += math.log(lda) - (mu[i, c] * d + alpha[c] * out_state[i, c] * (1 - ed))
+        out_state[i, c] = 1 + out_state[i, c] * ed
+        last[c] = t
+        j += 1
+    for k in range(K):     # the compensator from each process' last event to max_time
+        d = max_time[i] - last[k]
+        ed = math.exp(-beta[k] * d)
+        s -= mu[i, k] * d + alpha[k] * out_state[i, k] * (1 - ed)
+        out_state[i, k] = ed * out_state[i, k]
+    return s
 
 
 @njit(cache=True, parallel=True)
@@ -233,28 +308,48 @@ def hawkes_forward(mu, alpha, beta, state, lags, marks, valid_length, max_time, 
     max_time. ``state`` is each process' memory at time 0."""
     N, K = mu.shape
     for i in prange(N):
-        last = np.zeros(K)
-        s = 0.0
-        t = 0.0
-        for k in range(K):
-            out_state[i, k] = state[i, k]
-        j = 0
-        while j < valid_length[i]:
-            c = marks[i, j]
-            t += lags[i, j]
-            d = t - last[c]
-            ed = math.exp(-beta[c] * d)
-            lda = mu[i, c] + alpha[c] * beta[c] * out_state[i, c] * ed
-            s += math.log(lda) - (mu[i, c] * d + alpha[c] * out_state[i, c] * (1 - ed))
-            out_state[i, c] = 1 + out_state[i, c] * ed
-            last[c] = t
-            j += 1
-        for k in range(K):     # the compensator from each process' last event to max_time
-            d = max_time[i] - last[k]
-            ed = math.exp(-beta[k] * d)
-            s -= mu[i, k] * d + alpha[k] * out_state[i, k] * (1 - ed)
-            out_state[i, k] = ed * out_state[i, k]
-        ll[i] = s
+        ll[i] = _hawkes_ll(mu, alpha, beta, state, lags, marks, valid_length, max_time,
+                           out_state, np.zeros(K), i)
+
+
+# walks the events exactly as _hawkes_ll does (the same lines open its loop, on purpose): the
+# gradient carries phi's derivative in beta alongside, which the forward does not need
+@njit(cache=True)
+def _hawkes_grad(dll, mu, alpha, beta, state, lags, marks, valid_length, max_time, dmu,
+                 dalpha_rows, dbeta_rows, last, work, i):
+    """Sample i of :func:`hawkes_backward`. Scratch (float64): ``last`` (K,) the last event
+    times, ``work`` (5, K) the state phi, its derivative in beta, and the running sums for
+    mu, alpha and beta."""
+    K = mu.shape[1]
+    for k in range(K):
+        last[k] = 0.0
+        work[0, k] = state[i, k]
+        for r in range(1, 5):
+            work[r, k] = 0.0
+    t = 0.0
+    j = 0
+    while j < valid_length[i]:
+        c = marks[i, j]
+        t += lags[i, j]
+        d = t - last[c]
+        ed = math.exp(-beta[c] * d)
+        phi, dphi = work[0, c], work[1, c]
+        lda = mu[i, c] + alpha[c] * beta[c] * phi * ed
+        work[2, c] += 1 / lda - d
+        work[3, c] += beta[c] * phi * ed / lda - phi * (1 - ed)
+        work[4, c] += (alpha[c] * ed * (phi * (1 - beta[c] * d) + beta[c] * dphi) / lda
+                       - alpha[c] * (dphi * (1 - ed) + phi * d * ed))
+        work[1, c] = ed * (-d * phi + dphi)
+        work[0, c] = 1 + phi * ed
+        last[c] = t
+        j += 1
+    for k in range(K):
+        d = max_time[i] - last[k]
+        ed = math.exp(-beta[k] * d)
+        phi, dphi = work[0, k], work[1, k]
+        dmu[i, k] = dll[i] * (work[2, k] - d)
+        dalpha_rows[i, k] = dll[i] * (work[3, k] - phi * (1 - ed))
+        dbeta_rows[i, k] = dll[i] * (work[4, k] - alpha[k] * (dphi * (1 - ed) + phi * d * ed))
 
 
 @njit(cache=True, parallel=True)
@@ -265,53 +360,30 @@ def hawkes_backward(dll, mu, alpha, beta, state, lags, marks, valid_length, max_
     carried with its derivative in beta, as MXNet does (no gradient for state or the data)."""
     N, K = mu.shape
     for i in prange(N):
-        last = np.zeros(K)
-        phi = np.empty(K)
-        dphi = np.zeros(K)
-        gm = np.zeros(K)
-        ga = np.zeros(K)
-        gb = np.zeros(K)
-        for k in range(K):
-            phi[k] = state[i, k]
-        t = 0.0
-        j = 0
-        while j < valid_length[i]:
-            c = marks[i, j]
-            t += lags[i, j]
-            d = t - last[c]
-            ed = math.exp(-beta[c] * d)
-            lda = mu[i, c] + alpha[c] * beta[c] * phi[c] * ed
-            gm[c] += 1 / lda - d
-            ga[c] += beta[c] * phi[c] * ed / lda - phi[c] * (1 - ed)
-            gb[c] += (alpha[c] * ed * (phi[c] * (1 - beta[c] * d) + beta[c] * dphi[c]) / lda
-                      - alpha[c] * (dphi[c] * (1 - ed) + phi[c] * d * ed))
-            dphi[c] = ed * (-d * phi[c] + dphi[c])
-            phi[c] = 1 + phi[c] * ed
-            last[c] = t
-            j += 1
-        for k in range(K):
-            d = max_time[i] - last[k]
-            ed = math.exp(-beta[k] * d)
-            dmu[i, k] = dll[i] * (gm[k] - d)
-            dalpha_rows[i, k] = dll[i] * (ga[k] - phi[k] * (1 - ed))
-            dbeta_rows[i, k] = dll[i] * (gb[k] - alpha[k] * (dphi[k] * (1 - ed)
-                                                             + phi[k] * d * ed))
+        _hawkes_grad(dll, mu, alpha, beta, state, lags, marks, valid_length, max_time, dmu,
+                     dalpha_rows, dbeta_rows, np.zeros(K), np.zeros((5, K)), i)
+
+
+@njit(cache=True)
+def _kl_column(data2, dy2, target, penalty, momentum, moving_avg, accumulate, dx2, c):
+    """Column c of :func:`kl_sparse_backward`."""
+    N = data2.shape[0]
+    s = 0.0
+    for n in range(N):
+        s += data2[n, c]
+    m = momentum * moving_avg[c] + (1 - momentum) * (s / N)
+    moving_avg[c] = m
+    g = penalty * (-target / m + (1 - target) / (1 - m))
+    for n in range(N):
+        if accumulate:
+            dx2[n, c] += dy2[n, c] + g
+        else:
+            dx2[n, c] = dy2[n, c] + g
 
 
 @njit(cache=True, parallel=True)
 def kl_sparse_backward(data2, dy2, target, penalty, momentum, moving_avg, accumulate, dx2):
     """Per column: fold the batch mean of ``data2`` into ``moving_avg`` (in place), then
     ``dx = dy + penalty * (-target / avg + (1 - target) / (1 - avg))``."""
-    N, D = data2.shape
-    for c in prange(D):
-        s = 0.0
-        for n in range(N):
-            s += data2[n, c]
-        m = momentum * moving_avg[c] + (1 - momentum) * (s / N)
-        moving_avg[c] = m
-        g = penalty * (-target / m + (1 - target) / (1 - m))
-        for n in range(N):
-            if accumulate:
-                dx2[n, c] += dy2[n, c] + g
-            else:
-                dx2[n, c] = dy2[n, c] + g
+    for c in prange(data2.shape[1]):
+        _kl_column(data2, dy2, target, penalty, momentum, moving_avg, accumulate, dx2, c)

@@ -98,6 +98,15 @@ def _dlpdf(code, x, a, b):
             -g_lim / (alpha * alpha) - g_prob * mu / (den * den))
 
 
+@njit(cache=True, inline="always")
+def _put(dst, i, mode, v):
+    """Gradient mode (0 skip, 1 write, 2 add) applied to ``dst[i]`` (``i`` an index or a tuple)."""
+    if mode == 1:
+        dst[i] = v
+    elif mode == 2:
+        dst[i] += v
+
+
 @njit(cache=True, parallel=True)
 def pdf_forward(code, x, p1, p2, M, is_log, out):
     """out[i] = (log-)density of sample x[i] under parameters (p1, p2)[i // M]."""
@@ -117,18 +126,9 @@ def pdf_backward(code, x, p1, p2, out, dy, M, is_log, gx, mode_x, g1, mode_1, g2
             dx, da, db = _dlpdf(code, x[i], p1[n], p2[n])
             s1 += scale * da
             s2 += scale * db
-            if mode_x == 1:
-                gx[i] = scale * dx
-            elif mode_x == 2:
-                gx[i] += scale * dx
-        if mode_1 == 1:
-            g1[n] = s1
-        elif mode_1 == 2:
-            g1[n] += s1
-        if mode_2 == 1:
-            g2[n] = s2
-        elif mode_2 == 2:
-            g2[n] += s2
+            _put(gx, i, mode_x, scale * dx)
+        _put(g1, n, mode_1, s1)
+        _put(g2, n, mode_2, s2)
 
 
 @njit(cache=True, parallel=True)
@@ -164,12 +164,5 @@ def dirichlet_backward(x, alpha, out, dy, M, is_log, gx, mode_x, ga, mode_a):
             for i in range(n * M, (n + 1) * M):
                 scale = dy[i] if is_log else dy[i] * out[i]
                 acc += scale * (math.log(x[i, j]) + psi_sum - psi_j)
-                g = scale * (alpha[n, j] - 1.0) / x[i, j]
-                if mode_x == 1:
-                    gx[i, j] = g
-                elif mode_x == 2:
-                    gx[i, j] += g
-            if mode_a == 1:
-                ga[n, j] = acc
-            elif mode_a == 2:
-                ga[n, j] += acc
+                _put(gx, (i, j), mode_x, scale * (alpha[n, j] - 1.0) / x[i, j])
+            _put(ga, (n, j), mode_a, acc)

@@ -39,6 +39,21 @@ def pool_bin(roi, scale, PH, PW, H, W, ph, pw):
     return hs, he, ws, we
 
 
+@njit(cache=True)
+def pool_max(data, b, c, hs, he, ws, we):
+    """(maximum of ``data[b, c]`` over rows [hs, he) and columns [ws, we), its flat index into
+    ``data``); (0, -1) for an empty bin, the first maximum wins."""
+    C, H, W = data.shape[1], data.shape[2], data.shape[3]
+    best = 0.0
+    where = -1
+    for h in range(hs, he):
+        for w in range(ws, we):
+            v = data[b, c, h, w]
+            if where < 0 or v > best:
+                best, where = v, ((b * C + c) * H + h) * W + w
+    return best, where
+
+
 @njit(cache=True, parallel=True)
 def roi_pool_forward(data, rois, scale, out, argmax):
     """``out[r, c, ph, pw]``: the maximum of ``data[batch, c]`` over bin (ph, pw) of region
@@ -52,15 +67,8 @@ def roi_pool_forward(data, rois, scale, out, argmax):
             for pw in range(PW):
                 hs, he, ws, we = pool_bin(rois[r], scale, PH, PW, H, W, ph, pw)
                 for c in range(C):
-                    best = 0.0
-                    where = -1
-                    for h in range(hs, he):
-                        for w in range(ws, we):
-                            v = data[b, c, h, w]
-                            if where < 0 or v > best:
-                                best, where = v, ((b * C + c) * H + h) * W + w
-                    out[r, c, ph, pw] = best
-                    argmax[r, c, ph, pw] = where
+                    out[r, c, ph, pw], argmax[r, c, ph, pw] = pool_max(data, b, c, hs, he, ws,
+                                                                       we)
 
 
 @njit(cache=True)
@@ -114,6 +122,25 @@ def align_weights(H, W, y, x):
     return (True, y0, y1, x0, x1, (1 - ly) * (1 - lx), (1 - ly) * lx, ly * (1 - lx), ly * lx)
 
 
+@njit(cache=True, inline="always")
+def align_point(s0, p, bin_size, i, grid):
+    """Sample i of ``grid`` evenly spaced ones inside bin p (one axis)."""
+    return s0 + p * bin_size + (i + 0.5) * bin_size / grid
+
+
+@njit(cache=True)
+def align_read(data, b, cu, y0, y1, x0, x1, w1, w2, w3, w4):
+    """The bilinear sample of ``data[b, cu]`` from its four pixels and weights."""
+    return (w1 * data[b, cu, y0, x0] + w2 * data[b, cu, y0, x1]
+            + w3 * data[b, cu, y1, x0] + w4 * data[b, cu, y1, x1])
+
+
+@njit(cache=True)
+def adaptive_bin(i, size, out_size):
+    """[start, end) of adaptive bin i: floor(i * size / out) to ceil((i + 1) * size / out)."""
+    return (i * size) // out_size, -((-(i + 1) * size) // out_size)
+
+
 @njit(cache=True, parallel=True)
 def roi_align_forward(data, rois, scale, sample_ratio, position_sensitive, aligned, out):
     """``out[r, c, ph, pw]``: the mean of bilinear samples on a regular grid inside bin
@@ -131,13 +158,12 @@ def roi_align_forward(data, rois, scale, sample_ratio, position_sensitive, align
                     cu = (c * PH + ph) * PW + pw if position_sensitive else c
                     acc = 0.0
                     for iy in range(gh if b >= 0 else 0):
-                        y = sy + ph * bh + (iy + 0.5) * bh / gh
+                        y = align_point(sy, ph, bh, iy, gh)
                         for ix in range(gw):
-                            x = sx + pw * bw + (ix + 0.5) * bw / gw
+                            x = align_point(sx, pw, bw, ix, gw)
                             ok, y0, y1, x0, x1, w1, w2, w3, w4 = align_weights(H, W, y, x)
                             if ok:
-                                acc += (w1 * data[b, cu, y0, x0] + w2 * data[b, cu, y0, x1]
-                                        + w3 * data[b, cu, y1, x0] + w4 * data[b, cu, y1, x1])
+                                acc += align_read(data, b, cu, y0, y1, x0, x1, w1, w2, w3, w4)
                     out[r, c, ph, pw] = acc / count
 
 
@@ -163,9 +189,9 @@ def roi_align_backward(dout, rois, scale, sample_ratio, position_sensitive, alig
                     cu = (c * PH + ph) * PW + pw if position_sensitive else c
                     g = dout[r, c, ph, pw] / count
                     for iy in range(gh):
-                        y = sy + ph * bh + (iy + 0.5) * bh / gh
+                        y = align_point(sy, ph, bh, iy, gh)
                         for ix in range(gw):
-                            x = sx + pw * bw + (ix + 0.5) * bw / gw
+                            x = align_point(sx, pw, bw, ix, gw)
                             ok, y0, y1, x0, x1, w1, w2, w3, w4 = align_weights(H, W, y, x)
                             if ok:
                                 ddata[b, cu, y0, x0] += g * w1
@@ -182,9 +208,9 @@ def adaptive_avg_forward(x, out):
     H, W = x.shape[1], x.shape[2]
     for m in prange(M):
         for i in range(OH):
-            hs, he = (i * H) // OH, -((-(i + 1) * H) // OH)
+            hs, he = adaptive_bin(i, H, OH)
             for j in range(OW):
-                ws, we = (j * W) // OW, -((-(j + 1) * W) // OW)
+                ws, we = adaptive_bin(j, W, OW)
                 acc = 0.0
                 for h in range(hs, he):
                     for w in range(ws, we):
@@ -202,9 +228,9 @@ def adaptive_avg_backward(dout, accumulate, dx):
         if not accumulate:
             dx[m] = 0.0
         for i in range(OH):
-            hs, he = (i * H) // OH, -((-(i + 1) * H) // OH)
+            hs, he = adaptive_bin(i, H, OH)
             for j in range(OW):
-                ws, we = (j * W) // OW, -((-(j + 1) * W) // OW)
+                ws, we = adaptive_bin(j, W, OW)
                 g = dout[m, i, j] / ((he - hs) * (we - ws))
                 for h in range(hs, he):
                     for w in range(ws, we):

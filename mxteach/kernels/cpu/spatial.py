@@ -20,6 +20,12 @@ __all__ = ["affine_grid", "affine_grid_backward", "warp_grid", "warp_grid_backwa
            "correlation_forward", "correlation_backward", "pad_nhwc", "unpad_nhwc"]
 
 
+@njit(cache=True, inline="always")
+def _target(k, size):
+    """Coordinate k of ``size`` spread evenly over [-1, 1] (-1 for a single one)."""
+    return -1.0 + 2.0 * k / (size - 1) if size > 1 else -1.0
+
+
 @njit(cache=True, parallel=True)
 def affine_grid(theta, out):
     """``out[n, :, i, j] = theta[n].reshape(2, 3) @ (x_j, y_i, 1)`` with ``x_j`` and ``y_i``
@@ -27,9 +33,9 @@ def affine_grid(theta, out):
     N, _, H, W = out.shape
     for n in prange(N):
         for i in range(H):
-            y = -1.0 + 2.0 * i / (H - 1) if H > 1 else -1.0
+            y = _target(i, H)
             for j in range(W):
-                x = -1.0 + 2.0 * j / (W - 1) if W > 1 else -1.0
+                x = _target(j, W)
                 out[n, 0, i, j] = theta[n, 0] * x + theta[n, 1] * y + theta[n, 2]
                 out[n, 1, i, j] = theta[n, 3] * x + theta[n, 4] * y + theta[n, 5]
 
@@ -42,9 +48,9 @@ def affine_grid_backward(dout, accumulate, dtheta):
     for n in prange(N):
         acc = np.zeros(6)
         for i in range(H):
-            y = -1.0 + 2.0 * i / (H - 1) if H > 1 else -1.0
+            y = _target(i, H)
             for j in range(W):
-                x = -1.0 + 2.0 * j / (W - 1) if W > 1 else -1.0
+                x = _target(j, W)
                 for r in range(2):
                     g = dout[n, r, i, j]
                     acc[3 * r] += g * x
@@ -57,42 +63,86 @@ def affine_grid_backward(dout, accumulate, dtheta):
                 dtheta[n, k] = acc[k]
 
 
+@njit(cache=True, inline="always")
+def _warp_point(src, n, i, j, hx, hy, inverse):
+    """Grid point (i, j) of :func:`warp_grid` from the flow, or (``inverse``) the flow's
+    gradient from the grid's."""
+    if inverse:
+        return src[n, 0, i, j] / hx, src[n, 1, i, j] / hy
+    return (src[n, 0, i, j] + j) / hx - 1.0, (src[n, 1, i, j] + i) / hy - 1.0
+
+
+@njit(cache=True, inline="always")
+def _put_xy(dst, n, i, j, gx, gy, accumulate):
+    """Write (or add) the pair (gx, gy) into channels 0 and 1 of ``dst`` at (i, j)."""
+    if accumulate:
+        dst[n, 0, i, j] += gx
+        dst[n, 1, i, j] += gy
+    else:
+        dst[n, 0, i, j] = gx
+        dst[n, 1, i, j] = gy
+
+
 @njit(cache=True, parallel=True)
-def warp_grid(flow, out):
-    """``out = (pixel position + flow)`` normalised to [-1, 1]: x by ``(W - 1) / 2``, y by
-    ``(H - 1) / 2`` (``flow`` and ``out`` are (N, 2, H, W))."""
-    N, _, H, W = out.shape
+def _warp(src, dst, inverse, accumulate):
+    """warp_grid (``inverse`` False: flow -> grid) or its backward (d grid -> d flow)."""
+    N, _, H, W = src.shape
     hx, hy = (W - 1) / 2.0, (H - 1) / 2.0
     for n in prange(N):
         for i in range(H):
             for j in range(W):
-                out[n, 0, i, j] = (flow[n, 0, i, j] + j) / hx - 1.0
-                out[n, 1, i, j] = (flow[n, 1, i, j] + i) / hy - 1.0
-
-
-@njit(cache=True, parallel=True)
-def warp_grid_backward(dout, accumulate, dflow):
-    """The gradient of :func:`warp_grid`: the grid's gradient divided by the half sizes."""
-    N, _, H, W = dout.shape
-    hx, hy = (W - 1) / 2.0, (H - 1) / 2.0
-    for n in prange(N):
-        for i in range(H):
-            for j in range(W):
-                gx, gy = dout[n, 0, i, j] / hx, dout[n, 1, i, j] / hy
-                if accumulate:
-                    dflow[n, 0, i, j] += gx
-                    dflow[n, 1, i, j] += gy
-                else:
-                    dflow[n, 0, i, j] = gx
-                    dflow[n, 1, i, j] = gy
+                gx, gy = _warp_point(src, n, i, j, hx, hy, inverse)
+                _put_xy(dst, n, i, j, gx, gy, accumulate)
 
 
 @njit(cache=True)
-def _pixel(data, n, c, y, x):
-    """data[n, c, y, x], or 0 outside the image (the sampler's zero padding)."""
-    if 0 <= y < data.shape[2] and 0 <= x < data.shape[3]:
-        return data[n, c, y, x]
-    return 0.0
+def warp_grid(flow, out):
+    """``out = (pixel position + flow)`` normalised to [-1, 1]: x by ``(W - 1) / 2``, y by
+    ``(H - 1) / 2`` (``flow`` and ``out`` are (N, 2, H, W))."""
+    _warp(flow, out, False, False)
+
+
+@njit(cache=True)
+def warp_grid_backward(dout, accumulate, dflow):
+    """The gradient of :func:`warp_grid`: the grid's gradient divided by the half sizes."""
+    _warp(dout, dflow, True, accumulate)
+
+
+@njit(cache=True, inline="always")
+def _sample_point(grid, n, i, j, H, W):
+    """Grid point (i, j) in pixels: the top-left neighbour (x0, y0) and its weights (wx, wy)."""
+    xr = (grid[n, 0, i, j] + 1.0) * (W - 1) / 2.0
+    yr = (grid[n, 1, i, j] + 1.0) * (H - 1) / 2.0
+    x0, y0 = int(math.floor(xr)), int(math.floor(yr))
+    return x0, y0, 1.0 - (xr - x0), 1.0 - (yr - y0)
+
+
+@njit(cache=True)
+def _corners(data, n, c, y0, x0):
+    """(top-left, top-right, bottom-left, bottom-right) neighbours of (y0, x0) in ``data[n, c]``,
+    0 outside the image (the sampler's zero padding)."""
+    H, W = data.shape[2], data.shape[3]
+    top, bottom = 0 <= y0 < H, 0 <= y0 + 1 < H
+    left, right = 0 <= x0 < W, 0 <= x0 + 1 < W
+    tl = data[n, c, y0, x0] if top and left else 0.0
+    tr = data[n, c, y0, x0 + 1] if top and right else 0.0
+    bl = data[n, c, y0 + 1, x0] if bottom and left else 0.0
+    br = data[n, c, y0 + 1, x0 + 1] if bottom and right else 0.0
+    return tl, tr, bl, br
+
+
+# The helpers the CUDA twin shares pass each other numbers, never arrays: the simulator runs a
+# device function as Python, which cannot hand its arrays to a compiled function.
+@njit(cache=True, inline="always")
+def _mix(tl, tr, bl, br, wx, wy):
+    """The bilinear interpolation of four neighbours (wx, wy: weights of the top-left one)."""
+    return tl * wy * wx + tr * wy * (1.0 - wx) + bl * (1.0 - wy) * wx + br * (1.0 - wy) * (1.0 - wx)
+
+
+@njit(cache=True, inline="always")
+def _slopes(tl, tr, bl, br, wx, wy):
+    """(d out / d yr, d out / d xr) of :func:`_mix`, with a minus sign."""
+    return tr - br + (tl - tr - bl + br) * wx, bl - br + (tl - tr - bl + br) * wy
 
 
 @njit(cache=True, parallel=True)
@@ -104,18 +154,13 @@ def bilinear_sample(data, grid, out):
     for n in prange(N):
         for i in range(Ho):
             for j in range(Wo):
-                xr = (grid[n, 0, i, j] + 1.0) * (W - 1) / 2.0
-                yr = (grid[n, 1, i, j] + 1.0) * (H - 1) / 2.0
-                x0, y0 = int(math.floor(xr)), int(math.floor(yr))
-                wx, wy = 1.0 - (xr - x0), 1.0 - (yr - y0)    # weights of the top-left pixel
+                x0, y0, wx, wy = _sample_point(grid, n, i, j, H, W)
                 for c in range(C):
-                    out[n, c, i, j] = (_pixel(data, n, c, y0, x0) * wy * wx
-                                       + _pixel(data, n, c, y0, x0 + 1) * wy * (1.0 - wx)
-                                       + _pixel(data, n, c, y0 + 1, x0) * (1.0 - wy) * wx
-                                       + _pixel(data, n, c, y0 + 1, x0 + 1)
-                                       * (1.0 - wy) * (1.0 - wx))
+                    tl, tr, bl, br = _corners(data, n, c, y0, x0)
+                    out[n, c, i, j] = _mix(tl, tr, bl, br, wx, wy)
 
 
+# not shared with the CUDA twin, which adds atomically
 @njit(cache=True)
 def _scatter(ddata, n, c, y, x, v):
     if 0 <= y < ddata.shape[2] and 0 <= x < ddata.shape[3]:
@@ -136,35 +181,30 @@ def bilinear_sample_backward(data, grid, dout, want_data, acc_data, ddata, want_
             ddata[n] = 0.0
         for i in range(Ho):
             for j in range(Wo):
-                xr = (grid[n, 0, i, j] + 1.0) * (W - 1) / 2.0
-                yr = (grid[n, 1, i, j] + 1.0) * (H - 1) / 2.0
-                x0, y0 = int(math.floor(xr)), int(math.floor(yr))
-                wx, wy = 1.0 - (xr - x0), 1.0 - (yr - y0)
+                x0, y0, wx, wy = _sample_point(grid, n, i, j, H, W)
                 gx = 0.0
                 gy = 0.0
                 for c in range(C):
                     g = dout[n, c, i, j]
-                    tl = _pixel(data, n, c, y0, x0)
-                    tr = _pixel(data, n, c, y0, x0 + 1)
-                    bl = _pixel(data, n, c, y0 + 1, x0)
-                    br = _pixel(data, n, c, y0 + 1, x0 + 1)
                     if want_data:
                         _scatter(ddata, n, c, y0, x0, g * wy * wx)
                         _scatter(ddata, n, c, y0, x0 + 1, g * wy * (1.0 - wx))
                         _scatter(ddata, n, c, y0 + 1, x0, g * (1.0 - wy) * wx)
                         _scatter(ddata, n, c, y0 + 1, x0 + 1, g * (1.0 - wy) * (1.0 - wx))
-                    # d out / d yr and d out / d xr of the bilinear formula
-                    gy -= g * (tr - br + (tl - tr - bl + br) * wx)
-                    gx -= g * (bl - br + (tl - tr - bl + br) * wy)
+                    tl, tr, bl, br = _corners(data, n, c, y0, x0)
+                    sy, sx = _slopes(tl, tr, bl, br, wx, wy)
+                    gy -= g * sy
+                    gx -= g * sx
                 if want_grid:
-                    gx *= (W - 1) / 2.0
-                    gy *= (H - 1) / 2.0
-                    if acc_grid:
-                        dgrid[n, 0, i, j] += gx
-                        dgrid[n, 1, i, j] += gy
-                    else:
-                        dgrid[n, 0, i, j] = gx
-                        dgrid[n, 1, i, j] = gy
+                    _put_xy(dgrid, n, i, j, gx * ((W - 1) / 2.0), gy * ((H - 1) / 2.0),
+                            acc_grid)
+
+
+@njit(cache=True, inline="always")
+def _resize_at(x, m, a, b, t, c, d, s):
+    """``x[m]`` between rows a, b (weight t on b) and columns c, d (weight s on d)."""
+    return ((1.0 - t) * ((1.0 - s) * x[m, a, c] + s * x[m, a, d])
+            + t * ((1.0 - s) * x[m, b, c] + s * x[m, b, d]))
 
 
 @njit(cache=True, parallel=True)
@@ -178,8 +218,7 @@ def resize_forward(x, h0, h1, lh, w0, w1, lw, out):
             a, b, t = h0[i], h1[i], lh[i]
             for j in range(Wo):
                 c, d, s = w0[j], w1[j], lw[j]
-                out[m, i, j] = ((1.0 - t) * ((1.0 - s) * x[m, a, c] + s * x[m, a, d])
-                                + t * ((1.0 - s) * x[m, b, c] + s * x[m, b, d]))
+                out[m, i, j] = _resize_at(x, m, a, b, t, c, d, s)
 
 
 @njit(cache=True, parallel=True)
@@ -201,6 +240,28 @@ def resize_backward(dout, h0, h1, lh, w0, w1, lw, accumulate, dx):
                 dx[m, b, d] += t * s * g
 
 
+@njit(cache=True, inline="always")
+def _corr_origins(i, j, t, maxd, s1, s2, radius):
+    """Top-left corners (y1, x1) of the p1 patch and (y2, x2) of the displaced p2 patch."""
+    width = 2 * radius + 1
+    y1, x1 = i * s1 + maxd, j * s1 + maxd
+    return y1, x1, y1 + (t // width - radius) * s2, x1 + (t % width - radius) * s2
+
+
+@njit(cache=True)
+def _corr_value(p1, p2, n, t, i, j, k, maxd, s1, s2, radius, multiply):
+    """out[n, t, i, j] of :func:`correlation_forward`."""
+    C = p1.shape[3]
+    y1, x1, y2, x2 = _corr_origins(i, j, t, maxd, s1, s2, radius)
+    acc = 0.0
+    for h in range(k):
+        for w in range(k):
+            for c in range(C):
+                a, b = p1[n, y1 + h, x1 + w, c], p2[n, y2 + h, x2 + w, c]
+                acc += a * b if multiply else abs(a - b)
+    return acc / (k * k * C)
+
+
 @njit(cache=True, parallel=True)
 def correlation_forward(p1, p2, k, maxd, s1, s2, radius, multiply, out):
     """Correlation of the zero-padded (N, Hp, Wp, C) maps ``p1``, ``p2``: ``out[n, t, i, j]``
@@ -208,23 +269,12 @@ def correlation_forward(p1, p2, k, maxd, s1, s2, radius, multiply, out):
     patch of ``p1`` starting at ``(i*s1 + maxd, j*s1 + maxd)`` and that of ``p2`` displaced by
     ``((t // grid - radius) * s2, (t % grid - radius) * s2)``, ``grid = 2 * radius + 1``."""
     N, T, Ho, Wo = out.shape
-    C = p1.shape[3]
-    width = 2 * radius + 1
-    norm = k * k * C
     for n in prange(N):
         for i in range(Ho):
             for j in range(Wo):
-                y1, x1 = i * s1 + maxd, j * s1 + maxd
                 for t in range(T):
-                    y2 = y1 + (t // width - radius) * s2
-                    x2 = x1 + (t % width - radius) * s2
-                    acc = 0.0
-                    for h in range(k):
-                        for w in range(k):
-                            for c in range(C):
-                                a, b = p1[n, y1 + h, x1 + w, c], p2[n, y2 + h, x2 + w, c]
-                                acc += a * b if multiply else abs(a - b)
-                    out[n, t, i, j] = acc / norm
+                    out[n, t, i, j] = _corr_value(p1, p2, n, t, i, j, k, maxd, s1, s2, radius,
+                                                  multiply)
 
 
 @njit(cache=True, parallel=True)
@@ -234,18 +284,14 @@ def correlation_backward(p1, p2, dout, k, maxd, s1, s2, radius, multiply, dp1, d
     ``a >= b`` (MXNet's sign at a tie)."""
     N, T, Ho, Wo = dout.shape
     C = p1.shape[3]
-    width = 2 * radius + 1
-    norm = k * k * C
     for n in prange(N):
         dp1[n] = 0.0
         dp2[n] = 0.0
         for i in range(Ho):
             for j in range(Wo):
-                y1, x1 = i * s1 + maxd, j * s1 + maxd
                 for t in range(T):
-                    y2 = y1 + (t // width - radius) * s2
-                    x2 = x1 + (t % width - radius) * s2
-                    g = dout[n, t, i, j] / norm
+                    y1, x1, y2, x2 = _corr_origins(i, j, t, maxd, s1, s2, radius)
+                    g = dout[n, t, i, j] / (k * k * C)
                     for h in range(k):
                         for w in range(k):
                             for c in range(C):

@@ -10,16 +10,16 @@ candidate among the image's (stable order) to pick the hard negatives; (3) one t
 anchor writes the targets. MultiBoxDetection likewise: (1) one thread per anchor decodes its
 box, (2) one per anchor places it (anchor order, then score order), (3) one per image
 suppresses. The Hawkes recursion is one thread per sample; the per-sample alpha/beta gradient
-rows are then summed by one thread per process. The KL penalty is one thread per unit. The
-kernel bodies repeat the CPU kernels' on purpose: the two read side by side.
+rows are then summed by one thread per process. The KL penalty is one thread per unit. What one
+thread computes (an anchor, a row, a sample, a unit) is the CPU module's own function compiled
+for the device; the greedy matching differs (three launches here, one loop on the CPU).
 """
 from __future__ import annotations
-
-import math
 
 import numpy as np
 from numba import cuda, float32
 
+from ..cpu import misc_contrib as _cpu
 from .launch import grid_1d, check_device_arrays
 
 __all__ = ["multibox_prior", "multibox_target", "multibox_detection", "hawkes_forward",
@@ -48,41 +48,30 @@ PTX_SIGNATURES = {
 }
 
 
+# The per-anchor, per-row and per-sample work is the CPU module's own functions compiled for
+# the device; the kernels below only spread it over threads.
+_prior_half, _prior_write, _iou, _background_prob, _loc_target, _best_class, _decode_anchor, \
+    _suppress_rows, _hawkes_ll, _hawkes_grad, _kl_column = (
+        cuda.jit(device=True)(f.py_func) for f in (
+            _cpu._prior_half, _cpu._prior_write, _cpu._match_iou, _cpu._background_prob,
+            _cpu._loc_target, _cpu._best_class, _cpu._decode_anchor, _cpu._suppress_rows,
+            _cpu._hawkes_ll, _cpu._hawkes_grad, _cpu._kl_column))
+
+
 # -- MultiBoxPrior -----------------------------------------------------------------------------
 @cuda.jit
 def _prior_kernel(height, width, sizes, ratios, steps, offsets, clip, out):
-    S, R = sizes.shape[0], ratios.shape[0]
-    per = S + R - 1
-    two = float32(2.0)
+    per = sizes.shape[0] + ratios.shape[0] - 1
     hw = float32(height) / float32(width)
     for e in range(cuda.grid(1), height * width * per, cuda.gridsize(1)):
         pos, i = e // per, e % per
         cy = (float32(pos // width) + offsets[0]) * steps[0]
         cx = (float32(pos % width) + offsets[1]) * steps[1]
-        if i < S:
-            w = sizes[i] * hw / two
-            h = sizes[i] / two
-        else:
-            q = float32(math.sqrt(ratios[i - S + 1]))
-            w = sizes[0] * hw * q / two
-            h = sizes[0] / q / two
-        for j in range(4):
-            v = cx - w if j == 0 else (cy - h if j == 1 else (cx + w if j == 2 else cy + h))
-            if clip:
-                v = min(max(v, float32(0.0)), float32(1.0))
-            out[e, j] = v
+        w, h = _prior_half(sizes, ratios, i, hw)
+        _prior_write(out, e, cx, cy, w, h, clip)
 
 
 # -- MultiBoxTarget ----------------------------------------------------------------------------
-@cuda.jit(device=True)
-def _iou(a, g):
-    w = max(min(a[2], g[2]) - max(a[0], g[0]), 0.0)
-    h = max(min(a[3], g[3]) - max(a[1], g[1]), 0.0)
-    inter = w * h
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (g[2] - g[0]) * (g[3] - g[1]) - inter
-    return 0.0 if union == 0 else inter / union
-
-
 @cuda.jit
 def _match_kernel(anchors, labels, preds, thr, ratio, neg_thr, var, iou, flags, match, prob,
                   gt_done, n_neg, cand):
@@ -134,16 +123,9 @@ def _match_kernel(anchors, labels, preds, thr, ratio, neg_thr, var, iou, flags, 
                 positives += 1
         if ratio > 0:
             n_neg[b] = min(int(positives * ratio), A - positives)
-            C = preds.shape[1]
             for j in range(A):
                 if flags[b, j] == -1 and prob[b, j] < neg_thr:
-                    top = preds[b, 0, j]
-                    for c in range(1, C):
-                        top = max(top, preds[b, c, j])
-                    s = 0.0
-                    for c in range(C):
-                        s += math.exp(preds[b, c, j] - top)
-                    prob[b, j] = math.exp(preds[b, 0, j] - top) / s
+                    prob[b, j] = _background_prob(preds[b], j)
                     cand[b, j] = 1
         else:
             for j in range(A):
@@ -183,13 +165,8 @@ def _assign_kernel(anchors, labels, ignore_label, ratio, var, flags, match, neg,
             mask[b, 4 * j + q] = 0
         if f == 1:
             g = labels[b, match[b, j]]
-            a = anchors[j]
-            aw, ah = a[2] - a[0], a[3] - a[1]
-            gw, gh = g[3] - g[1], g[4] - g[2]
-            loc[b, 4 * j] = ((g[1] + g[3]) * 0.5 - (a[0] + a[2]) * 0.5) / aw / var[0]
-            loc[b, 4 * j + 1] = ((g[2] + g[4]) * 0.5 - (a[1] + a[3]) * 0.5) / ah / var[1]
-            loc[b, 4 * j + 2] = math.log(gw / aw) / var[2]
-            loc[b, 4 * j + 3] = math.log(gh / ah) / var[3]
+            loc[b, 4 * j], loc[b, 4 * j + 1], loc[b, 4 * j + 2], loc[b, 4 * j + 3] = \
+                _loc_target(anchors[j], g, var)
             for q in range(4):
                 mask[b, 4 * j + q] = 1
             cls[b, j] = g[0] + 1
@@ -205,24 +182,12 @@ def _decode_kernel(prob, loc, anchors, threshold, clip, var, rows):
     B, C, A = prob.shape
     for e in range(cuda.grid(1), B * A, cuda.gridsize(1)):
         b, i = e // A, e % A
-        score = -1.0
-        cid = 0
-        for c in range(1, C):
-            if prob[b, c, i] > score:
-                score, cid = prob[b, c, i], c
-        if cid > 0 and score < threshold:
-            cid = 0
+        cid, score = _best_class(prob, b, i, threshold)
         rows[b, i, 0] = cid - 1
         rows[b, i, 1] = score
-        a = anchors[i]
-        aw, ah = a[2] - a[0], a[3] - a[1]
-        ox = loc[b, 4 * i] * var[0] * aw + (a[0] + a[2]) / 2
-        oy = loc[b, 4 * i + 1] * var[1] * ah + (a[1] + a[3]) / 2
-        ow = math.exp(loc[b, 4 * i + 2] * var[2]) * aw / 2
-        oh = math.exp(loc[b, 4 * i + 3] * var[3]) * ah / 2
+        box = _decode_anchor(loc, b, i, anchors[i], var)
         for j in range(4):
-            v = ox - ow if j == 0 else (oy - oh if j == 1 else (ox + ow if j == 2 else oy + oh))
-            rows[b, i, 2 + j] = min(max(v, 0.0), 1.0) if clip else v
+            rows[b, i, 2 + j] = min(max(box[j], 0.0), 1.0) if clip else box[j]
 
 
 @cuda.jit
@@ -259,16 +224,6 @@ def _place_kernel(rows, nms_thr, topk, out):
             out[b, pos, 0] = -1
 
 
-@cuda.jit(device=True)
-def _overlap(out, b, i, j):
-    w = max(0.0, min(out[b, i, 4], out[b, j, 4]) - max(out[b, i, 2], out[b, j, 2]))
-    h = max(0.0, min(out[b, i, 5], out[b, j, 5]) - max(out[b, i, 3], out[b, j, 3]))
-    inter = w * h
-    u = (out[b, i, 4] - out[b, i, 2]) * (out[b, i, 5] - out[b, i, 3]) + \
-        (out[b, j, 4] - out[b, j, 2]) * (out[b, j, 5] - out[b, j, 3]) - inter
-    return 0.0 if u <= 0 else inter / u
-
-
 @cuda.jit
 def _suppress_kernel(rows, nms_thr, force, topk, out):
     B, A, _ = rows.shape
@@ -279,84 +234,24 @@ def _suppress_kernel(rows, nms_thr, force, topk, out):
         for q in range(A):
             if rows[b, q, 0] >= 0:
                 n += 1
-        keep = n if topk <= 0 or topk >= n else topk
-        for i in range(keep):
-            if out[b, i, 0] < 0:
-                continue
-            for j in range(i + 1, keep):
-                if out[b, j, 0] < 0:
-                    continue
-                if force or out[b, i, 0] == out[b, j, 0]:
-                    if _overlap(out, b, i, j) >= nms_thr:
-                        out[b, j, 0] = -1
+        _suppress_rows(out, b, n if topk <= 0 or topk >= n else topk, nms_thr, force)
 
 
 # -- hawkesll ----------------------------------------------------------------------------------
 @cuda.jit
 def _hawkes_forward_kernel(mu, alpha, beta, state, lags, marks, valid_length, max_time, ll,
                            out_state, last):
-    N, K = mu.shape
-    for i in range(cuda.grid(1), N, cuda.gridsize(1)):
-        for k in range(K):
-            out_state[i, k] = state[i, k]
-            last[i, k] = 0.0
-        s = 0.0
-        t = 0.0
-        j = 0
-        while j < valid_length[i]:
-            c = marks[i, j]
-            t += lags[i, j]
-            d = t - last[i, c]
-            ed = math.exp(-beta[c] * d)
-            lda = mu[i, c] + alpha[c] * beta[c] * out_state[i, c] * ed
-            s += math.log(lda) - (mu[i, c] * d + alpha[c] * out_state[i, c] * (1 - ed))
-            out_state[i, c] = 1 + out_state[i, c] * ed
-            last[i, c] = t
-            j += 1
-        for k in range(K):
-            d = max_time[i] - last[i, k]
-            ed = math.exp(-beta[k] * d)
-            s -= mu[i, k] * d + alpha[k] * out_state[i, k] * (1 - ed)
-            out_state[i, k] = ed * out_state[i, k]
-        ll[i] = s
+    for i in range(cuda.grid(1), mu.shape[0], cuda.gridsize(1)):
+        ll[i] = _hawkes_ll(mu, alpha, beta, state, lags, marks, valid_length, max_time,
+                           out_state, last[i], i)
 
 
 @cuda.jit
 def _hawkes_backward_kernel(dll, mu, alpha, beta, state, lags, marks, valid_length, max_time,
                             dmu, dalpha_rows, dbeta_rows, last, work):
-    N, K = mu.shape
-    for i in range(cuda.grid(1), N, cuda.gridsize(1)):
-        # work[i]: phi, dphi, and the running sums for mu, alpha, beta (5 x K)
-        for k in range(K):
-            last[i, k] = 0.0
-            work[i, 0, k] = state[i, k]
-            for r in range(1, 5):
-                work[i, r, k] = 0.0
-        t = 0.0
-        j = 0
-        while j < valid_length[i]:
-            c = marks[i, j]
-            t += lags[i, j]
-            d = t - last[i, c]
-            ed = math.exp(-beta[c] * d)
-            phi, dphi = work[i, 0, c], work[i, 1, c]
-            lda = mu[i, c] + alpha[c] * beta[c] * phi * ed
-            work[i, 2, c] += 1 / lda - d
-            work[i, 3, c] += beta[c] * phi * ed / lda - phi * (1 - ed)
-            work[i, 4, c] += (alpha[c] * ed * (phi * (1 - beta[c] * d) + beta[c] * dphi) / lda
-                              - alpha[c] * (dphi * (1 - ed) + phi * d * ed))
-            work[i, 1, c] = ed * (-d * phi + dphi)
-            work[i, 0, c] = 1 + phi * ed
-            last[i, c] = t
-            j += 1
-        for k in range(K):
-            d = max_time[i] - last[i, k]
-            ed = math.exp(-beta[k] * d)
-            phi, dphi = work[i, 0, k], work[i, 1, k]
-            dmu[i, k] = dll[i] * (work[i, 2, k] - d)
-            dalpha_rows[i, k] = dll[i] * (work[i, 3, k] - phi * (1 - ed))
-            dbeta_rows[i, k] = dll[i] * (work[i, 4, k] - alpha[k] * (dphi * (1 - ed)
-                                                                      + phi * d * ed))
+    for i in range(cuda.grid(1), mu.shape[0], cuda.gridsize(1)):
+        _hawkes_grad(dll, mu, alpha, beta, state, lags, marks, valid_length, max_time, dmu,
+                     dalpha_rows, dbeta_rows, last[i], work[i], i)
 
 
 @cuda.jit
@@ -375,19 +270,8 @@ def _sum_rows_kernel(rows, accumulate, out):
 # -- IdentityAttachKLSparseReg -----------------------------------------------------------------
 @cuda.jit
 def _kl_kernel(data2, dy2, target, penalty, momentum, moving_avg, accumulate, dx2):
-    N, D = data2.shape
-    for c in range(cuda.grid(1), D, cuda.gridsize(1)):
-        s = 0.0
-        for n in range(N):
-            s += data2[n, c]
-        m = momentum * moving_avg[c] + (1 - momentum) * (s / N)
-        moving_avg[c] = m
-        g = penalty * (-target / m + (1 - target) / (1 - m))
-        for n in range(N):
-            if accumulate:
-                dx2[n, c] += dy2[n, c] + g
-            else:
-                dx2[n, c] = dy2[n, c] + g
+    for c in range(cuda.grid(1), data2.shape[1], cuda.gridsize(1)):
+        _kl_column(data2, dy2, target, penalty, momentum, moving_avg, accumulate, dx2, c)
 
 
 # -- host launchers: the signatures of kernels/cpu/misc_contrib.py ----------------------------

@@ -5,9 +5,8 @@ numpy twins in ``kernels/reference/random_pdf.py``.
 **Launch strategy.** The forward is one thread per sample. The backward is one thread per
 *parameter set* (per ``(set, component)`` for Dirichlet): the thread walks the set's ``M``
 samples, writes their sample gradients and sums the parameter gradient itself, so no two
-threads write one sum (no atomics, deterministic). The device functions repeat the CPU
-kernel's formulas line for line (a deliberate twin: Numba cannot share one body between
-``njit`` and ``cuda.jit``).
+threads write one sum (no atomics, deterministic). The formulas (``_lpdf``, ``_dlpdf``,
+``digamma``) are the CPU module's own functions compiled for the device.
 """
 from __future__ import annotations
 
@@ -15,6 +14,7 @@ import math
 
 from numba import cuda
 
+from ..cpu import random_pdf as _cpu
 from .launch import grid_1d, check_device_arrays
 
 __all__ = ["pdf_forward", "pdf_backward", "dirichlet_forward", "dirichlet_backward"]
@@ -30,75 +30,17 @@ PTX_SIGNATURES = {
                                    f"{_M}, int64"],
 }
 
-_LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
+# the log-densities, their derivatives and digamma are the CPU module's functions, compiled for
+# the device
+_lpdf = cuda.jit(device=True)(_cpu._lpdf.py_func)
+_dlpdf = cuda.jit(device=True)(_cpu._dlpdf.py_func)
+_digamma = cuda.jit(device=True)(_cpu.digamma.py_func)
+_put = cuda.jit(device=True)(_cpu._put.py_func)
 
 
-@cuda.jit(device=True)
-def _digamma(x):
-    if x <= 0.0 and math.floor(x) == x:
-        return math.nan
-    shift = 0.0
-    if x < 0.0:
-        shift = -math.pi / math.tan(math.pi * x)
-        x = 1.0 - x
-    while x < 10.0:
-        shift -= 1.0 / x
-        x += 1.0
-    f = 1.0 / (x * x)
-    series = f * (1.0 / 12 - f * (1.0 / 120 - f * (1.0 / 252 - f * (1.0 / 240 - f / 132))))
-    return shift + math.log(x) - 0.5 / x - series
-
-
-@cuda.jit(device=True)
-def _lpdf(code, x, a, b):
-    if code == 0:
-        return -math.log(b - a)
-    if code == 1:
-        return -0.5 * (x - a) * (x - a) / (b * b) - math.log(b) - _LOG_SQRT_2PI
-    if code == 2:
-        return a * math.log(b) + (a - 1.0) * math.log(x) - b * x - math.lgamma(a)
-    if code == 3:
-        return math.log(a) - a * x
-    if code == 4:
-        return x * math.log(a) - math.lgamma(x + 1.0) - a
-    if code == 6:
-        a, b = 1.0 / b, 1.0 / (a * b + 1.0)
-    return (math.lgamma(x + a) - math.lgamma(x + 1.0) - math.lgamma(a) + a * math.log(b)
-            + x * math.log(1.0 - b))
-
-
-@cuda.jit(device=True)
-def _dlpdf(code, x, a, b):
-    if code == 0:
-        return 0.0, 1.0 / (b - a), 1.0 / (a - b)
-    if code == 1:
-        s2 = b * b
-        return (a - x) / s2, (x - a) / s2, ((x - a) * (x - a) - s2) / (s2 * b)
-    if code == 2:
-        return (a - 1.0) / x - b, math.log(b) + math.log(x) - _digamma(a), a / b - x
-    if code == 3:
-        return -a, 1.0 / a - x, 0.0
-    if code == 4:
-        return 0.0, x / a - 1.0, 0.0
-    if code == 5:
-        return 0.0, _digamma(x + a) - _digamma(a) + math.log(b), a / b - x / (1.0 - b)
-    mu, alpha = a, b
-    den = mu * alpha + 1.0
-    lim, prob = 1.0 / alpha, 1.0 / den
-    g_lim = _digamma(x + lim) - _digamma(lim) + math.log(prob)
-    g_prob = lim / prob - x / (1.0 - prob)
-    return (0.0, -g_prob * alpha / (den * den),
-            -g_lim / (alpha * alpha) - g_prob * mu / (den * den))
-
-
-@cuda.jit(device=True)
-def _put(dst, i, mode, v):
-    if mode == 1:
-        dst[i] = v
-    elif mode == 2:
-        dst[i] += v
-
-
+# Not folded with the CPU kernels: these read every value as float64 first (``float(x[i])``),
+# where the CPU kernels compute in the arrays' dtype; sharing one body would change one side's
+# float32 numbers.
 @cuda.jit
 def _pdf_forward_kernel(code, x, p1, p2, M, is_log, out):
     start, stride = cuda.grid(1), cuda.gridsize(1)
@@ -159,15 +101,8 @@ def _dirichlet_backward_kernel(x, alpha, out, dy, M, is_log, gx, mode_x, ga, mod
             scale = float(dy[i]) if is_log else float(dy[i]) * float(out[i])
             xv = float(x[i, j])
             acc += scale * (math.log(xv) + psi)
-            g = scale * (a - 1.0) / xv
-            if mode_x == 1:
-                gx[i, j] = g
-            elif mode_x == 2:
-                gx[i, j] += g
-        if mode_a == 1:
-            ga[n, j] = acc
-        elif mode_a == 2:
-            ga[n, j] += acc
+            _put(gx, (i, j), mode_x, scale * (a - 1.0) / xv)
+        _put(ga, (n, j), mode_a, acc)
 
 
 def pdf_forward(code, x, p1, p2, M, is_log, out):

@@ -1,15 +1,14 @@
 """CUDA twins of ``kernels/cpu/roi.py``: one thread per output element (region, channel, bin);
 the backward kernels scatter into the data gradient with ``cuda.atomic.add`` (regions and
 adaptive bins overlap), after the host clears it unless ``accumulate``. The device functions
-are deliberate twins of the CPU helpers (``pool_bin``, ``align_geometry``,
-``align_weights``): numba cannot call an ``@njit`` function from a CUDA kernel. numpy twins
-in ``kernels/reference/roi.py``."""
+are the CPU helpers themselves (``pool_bin``, ``align_geometry``, ``align_weights`` ...)
+compiled for the device; the loops differ (one thread per output, atomics). numpy twins in
+``kernels/reference/roi.py``."""
 from __future__ import annotations
-
-import math
 
 from numba import cuda
 
+from ..cpu import roi as _cpu
 from .launch import grid_1d, check_device_arrays
 from .elemwise import fill
 
@@ -27,22 +26,12 @@ PTX_SIGNATURES = {
 }
 
 
-@cuda.jit(device=True)
-def _round(v):
-    return math.floor(v + 0.5) if v >= 0 else -math.floor(-v + 0.5)
-
-
-@cuda.jit(device=True)
-def _pool_bin(rois, r, scale, PH, PW, H, W, ph, pw):
-    x1, y1 = _round(rois[r, 1] * scale), _round(rois[r, 2] * scale)
-    x2, y2 = _round(rois[r, 3] * scale), _round(rois[r, 4] * scale)
-    rh, rw = max(y2 - y1 + 1.0, 1.0), max(x2 - x1 + 1.0, 1.0)
-    bh, bw = rh / PH, rw / PW
-    hs = min(max(int(math.floor(ph * bh)) + int(y1), 0), H)
-    he = min(max(int(math.ceil((ph + 1) * bh)) + int(y1), 0), H)
-    ws = min(max(int(math.floor(pw * bw)) + int(x1), 0), W)
-    we = min(max(int(math.ceil((pw + 1) * bw)) + int(x1), 0), W)
-    return hs, he, ws, we
+# the bins, the sample points and their weights are the CPU module's functions, compiled for
+# the device
+_pool_bin, _pool_max, _align_geometry, _align_point, _align_weights, _align_read, _adaptive_bin = (
+        cuda.jit(device=True)(f.py_func) for f in (
+            _cpu.pool_bin, _cpu.pool_max, _cpu.align_geometry, _cpu.align_point, _cpu.align_weights,
+            _cpu.align_read, _cpu.adaptive_bin))
 
 
 @cuda.jit
@@ -51,17 +40,9 @@ def _roi_pool_kernel(data, rois, scale, out, argmax):
     H, W = data.shape[2], data.shape[3]
     for e in range(cuda.grid(1), out.size, cuda.gridsize(1)):
         pw, ph, c, r = e % PW, (e // PW) % PH, (e // (PW * PH)) % C, e // (PW * PH * C)
-        b = int(rois[r, 0])
-        hs, he, ws, we = _pool_bin(rois, r, scale, PH, PW, H, W, ph, pw)
-        best = 0.0
-        where = -1
-        for h in range(hs, he):
-            for w in range(ws, we):
-                v = data[b, c, h, w]
-                if where < 0 or v > best:
-                    best, where = v, ((b * C + c) * H + h) * W + w
-        out[r, c, ph, pw] = best
-        argmax[r, c, ph, pw] = where
+        hs, he, ws, we = _pool_bin(rois[r], scale, PH, PW, H, W, ph, pw)
+        out[r, c, ph, pw], argmax[r, c, ph, pw] = _pool_max(data, int(rois[r, 0]), c, hs, he, ws,
+                                                            we)
 
 
 @cuda.jit
@@ -71,26 +52,6 @@ def _roi_pool_backward_kernel(dout, argmax, ddata):
             cuda.atomic.add(ddata, argmax[k], dout[k])
 
 
-@cuda.jit(device=True)
-def _weights(H, W, y, x):
-    if y < -1.0 or y > H or x < -1.0 or x > W:
-        return False, 0, 0, 0, 0, 0.0, 0.0, 0.0, 0.0
-    y, x = max(y, 0.0), max(x, 0.0)
-    y0, x0 = int(y), int(x)
-    if y0 >= H - 1:
-        y0 = y1 = H - 1
-        y = float(y0)
-    else:
-        y1 = y0 + 1
-    if x0 >= W - 1:
-        x0 = x1 = W - 1
-        x = float(x0)
-    else:
-        x1 = x0 + 1
-    ly, lx = y - y0, x - x0
-    return (True, y0, y1, x0, x1, (1 - ly) * (1 - lx), (1 - ly) * lx, ly * (1 - lx), ly * lx)
-
-
 # forward (backward=False): out = mean of samples; backward: data <- atomics of out's gradient
 @cuda.jit
 def _roi_align_kernel(data, rois, scale, ratio, sensitive, aligned, out, backward):
@@ -98,24 +59,16 @@ def _roi_align_kernel(data, rois, scale, ratio, sensitive, aligned, out, backwar
     H, W = data.shape[2], data.shape[3]
     for e in range(cuda.grid(1), out.size, cuda.gridsize(1)):
         pw, ph, c, r = e % PW, (e // PW) % PH, (e // (PW * PH)) % C, e // (PW * PH * C)
-        off = 0.5 if aligned else 0.0
-        sx, sy = rois[r, 1] * scale - off, rois[r, 2] * scale - off
-        rw, rh = rois[r, 3] * scale - off - sx, rois[r, 4] * scale - off - sy
-        if not aligned:
-            rw, rh = max(rw, 1.0), max(rh, 1.0)
-        bh, bw = rh / PH, rw / PW
-        gh = ratio if ratio > 0 else int(math.ceil(rh / PH))
-        gw = ratio if ratio > 0 else int(math.ceil(rw / PW))
-        b = int(rois[r, 0])
+        b, sy, sx, bh, bw, gh, gw = _align_geometry(rois[r], scale, PH, PW, ratio, aligned)
         count = max(gh * gw, 1)
         cu = (c * PH + ph) * PW + pw if sensitive else c
         g = out[r, c, ph, pw] / count
         acc = 0.0
         for iy in range(gh if b >= 0 else 0):
-            y = sy + ph * bh + (iy + 0.5) * bh / gh
+            y = _align_point(sy, ph, bh, iy, gh)
             for ix in range(gw):
-                x = sx + pw * bw + (ix + 0.5) * bw / gw
-                ok, y0, y1, x0, x1, w1, w2, w3, w4 = _weights(H, W, y, x)
+                x = _align_point(sx, pw, bw, ix, gw)
+                ok, y0, y1, x0, x1, w1, w2, w3, w4 = _align_weights(H, W, y, x)
                 if not ok:
                     continue
                 if backward:
@@ -124,8 +77,7 @@ def _roi_align_kernel(data, rois, scale, ratio, sensitive, aligned, out, backwar
                     cuda.atomic.add(data, (b, cu, y1, x0), g * w3)
                     cuda.atomic.add(data, (b, cu, y1, x1), g * w4)
                 else:
-                    acc += (w1 * data[b, cu, y0, x0] + w2 * data[b, cu, y0, x1]
-                            + w3 * data[b, cu, y1, x0] + w4 * data[b, cu, y1, x1])
+                    acc += _align_read(data, b, cu, y0, y1, x0, x1, w1, w2, w3, w4)
         if not backward:
             out[r, c, ph, pw] = acc / count
 
@@ -137,8 +89,8 @@ def _adaptive_kernel(x, out, backward):
     H, W = x.shape[1], x.shape[2]
     for e in range(cuda.grid(1), out.size, cuda.gridsize(1)):
         m, i, j = e // (OH * OW), (e // OW) % OH, e % OW
-        hs, he = (i * H) // OH, -((-(i + 1) * H) // OH)
-        ws, we = (j * W) // OW, -((-(j + 1) * W) // OW)
+        hs, he = _adaptive_bin(i, H, OH)
+        ws, we = _adaptive_bin(j, W, OW)
         n = (he - hs) * (we - ws)
         acc = 0.0
         g = out[m, i, j] / n

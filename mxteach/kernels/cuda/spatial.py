@@ -1,14 +1,14 @@
 """CUDA twins of ``kernels/cpu/spatial.py``: one thread per output element (grid point, pixel
 of the resized image, correlation value). Backward kernels scatter with ``cuda.atomic.add``
 because neighbouring outputs share source pixels; without ``accumulate`` the host clears the
-gradient first. The kernel bodies are deliberate twins of the CPU ones (numba cannot call an
-``@njit`` function from a CUDA kernel). numpy twins in ``kernels/reference/spatial.py``."""
+gradient first. The per-point arithmetic (grid targets, bilinear weights and slopes, the
+correlation of one patch pair) is the CPU module's own functions compiled for the device; only
+the scatters differ (atomics here). numpy twins in ``kernels/reference/spatial.py``."""
 from __future__ import annotations
-
-import math
 
 from numba import cuda
 
+from ..cpu import spatial as _cpu
 from .launch import grid_1d, check_device_arrays
 from .elemwise import fill
 
@@ -36,9 +36,11 @@ PTX_SIGNATURES = {
 }
 
 
-@cuda.jit(device=True)
-def _target(k, size):
-    return -1.0 + 2.0 * k / (size - 1) if size > 1 else -1.0
+_target, _warp_point, _put_xy, _sample_point, _corners, _mix, _slopes, _resize_at, \
+    _corr_origins, _corr_value = (
+        cuda.jit(device=True)(f.py_func) for f in (
+            _cpu._target, _cpu._warp_point, _cpu._put_xy, _cpu._sample_point, _cpu._corners,
+            _cpu._mix, _cpu._slopes, _cpu._resize_at, _cpu._corr_origins, _cpu._corr_value))
 
 
 @cuda.jit
@@ -80,25 +82,11 @@ def _warp_grid_kernel(src, dst, inverse, accumulate):
     hx, hy = (W - 1) / 2.0, (H - 1) / 2.0
     for e in range(cuda.grid(1), N * H * W, cuda.gridsize(1)):
         n, i, j = e // (H * W), (e // W) % H, e % W
-        if inverse:
-            gx, gy = src[n, 0, i, j] / hx, src[n, 1, i, j] / hy
-        else:
-            gx, gy = (src[n, 0, i, j] + j) / hx - 1.0, (src[n, 1, i, j] + i) / hy - 1.0
-        if accumulate:
-            dst[n, 0, i, j] += gx
-            dst[n, 1, i, j] += gy
-        else:
-            dst[n, 0, i, j] = gx
-            dst[n, 1, i, j] = gy
+        gx, gy = _warp_point(src, n, i, j, hx, hy, inverse)
+        _put_xy(dst, n, i, j, gx, gy, accumulate)
 
 
-@cuda.jit(device=True)
-def _pixel(data, n, c, y, x):
-    if 0 <= y < data.shape[2] and 0 <= x < data.shape[3]:
-        return data[n, c, y, x]
-    return 0.0
-
-
+# not shared: the CPU backward adds plainly (one sample per thread), this one atomically
 @cuda.jit(device=True)
 def _scatter(ddata, n, c, y, x, v):
     if 0 <= y < ddata.shape[2] and 0 <= x < ddata.shape[3]:
@@ -111,51 +99,37 @@ def _bilinear_kernel(data, grid, out):
     H, W = data.shape[2], data.shape[3]
     for e in range(cuda.grid(1), N * C * Ho * Wo, cuda.gridsize(1)):
         j, i, c, n = e % Wo, (e // Wo) % Ho, (e // (Wo * Ho)) % C, e // (Wo * Ho * C)
-        xr = (grid[n, 0, i, j] + 1.0) * (W - 1) / 2.0
-        yr = (grid[n, 1, i, j] + 1.0) * (H - 1) / 2.0
-        x0, y0 = int(math.floor(xr)), int(math.floor(yr))
-        wx, wy = 1.0 - (xr - x0), 1.0 - (yr - y0)
-        out[n, c, i, j] = (_pixel(data, n, c, y0, x0) * wy * wx
-                           + _pixel(data, n, c, y0, x0 + 1) * wy * (1.0 - wx)
-                           + _pixel(data, n, c, y0 + 1, x0) * (1.0 - wy) * wx
-                           + _pixel(data, n, c, y0 + 1, x0 + 1) * (1.0 - wy) * (1.0 - wx))
+        x0, y0, wx, wy = _sample_point(grid, n, i, j, H, W)
+        tl, tr, bl, br = _corners(data, n, c, y0, x0)
+        out[n, c, i, j] = _mix(tl, tr, bl, br, wx, wy)
 
 
-# one thread per grid point: it owns its grid gradient and scatters into the data's
+# one thread per grid point: it owns its grid gradient and scatters into the data's. Not folded
+# with the CPU backward: the scatter is atomic here (_scatter), and a shared per-point helper
+# would have to call _corners with arrays, which the simulator cannot do from Python.
 @cuda.jit
 def _bilinear_backward_kernel(data, grid, dout, want_data, ddata, want_grid, acc_grid, dgrid):
     N, C, Ho, Wo = dout.shape
     H, W = data.shape[2], data.shape[3]
     for e in range(cuda.grid(1), N * Ho * Wo, cuda.gridsize(1)):
         n, i, j = e // (Ho * Wo), (e // Wo) % Ho, e % Wo
-        xr = (grid[n, 0, i, j] + 1.0) * (W - 1) / 2.0
-        yr = (grid[n, 1, i, j] + 1.0) * (H - 1) / 2.0
-        x0, y0 = int(math.floor(xr)), int(math.floor(yr))
-        wx, wy = 1.0 - (xr - x0), 1.0 - (yr - y0)
+        x0, y0, wx, wy = _sample_point(grid, n, i, j, H, W)
         gx = 0.0
         gy = 0.0
         for c in range(C):
             g = dout[n, c, i, j]
-            tl = _pixel(data, n, c, y0, x0)
-            tr = _pixel(data, n, c, y0, x0 + 1)
-            bl = _pixel(data, n, c, y0 + 1, x0)
-            br = _pixel(data, n, c, y0 + 1, x0 + 1)
             if want_data:
                 _scatter(ddata, n, c, y0, x0, g * wy * wx)
                 _scatter(ddata, n, c, y0, x0 + 1, g * wy * (1.0 - wx))
                 _scatter(ddata, n, c, y0 + 1, x0, g * (1.0 - wy) * wx)
                 _scatter(ddata, n, c, y0 + 1, x0 + 1, g * (1.0 - wy) * (1.0 - wx))
-            gy -= g * (tr - br + (tl - tr - bl + br) * wx)
-            gx -= g * (bl - br + (tl - tr - bl + br) * wy)
+            tl, tr, bl, br = _corners(data, n, c, y0, x0)
+            sy, sx = _slopes(tl, tr, bl, br, wx, wy)
+            gy -= g * sy
+            gx -= g * sx
         if want_grid:
-            gx *= (W - 1) / 2.0
-            gy *= (H - 1) / 2.0
-            if acc_grid:
-                dgrid[n, 0, i, j] += gx
-                dgrid[n, 1, i, j] += gy
-            else:
-                dgrid[n, 0, i, j] = gx
-                dgrid[n, 1, i, j] = gy
+            _put_xy(dgrid, n, i, j, gx * ((W - 1) / 2.0), gy * ((H - 1) / 2.0),
+                    acc_grid)
 
 
 @cuda.jit
@@ -165,10 +139,10 @@ def _resize_kernel(x, h0, h1, lh, w0, w1, lw, out):
         m, i, j = e // (Ho * Wo), (e // Wo) % Ho, e % Wo
         a, b, t = h0[i], h1[i], lh[i]
         c, d, s = w0[j], w1[j], lw[j]
-        out[m, i, j] = ((1.0 - t) * ((1.0 - s) * x[m, a, c] + s * x[m, a, d])
-                        + t * ((1.0 - s) * x[m, b, c] + s * x[m, b, d]))
+        out[m, i, j] = _resize_at(x, m, a, b, t, c, d, s)
 
 
+# not folded with the CPU backward, which loops over a plane: one thread per output, atomics
 @cuda.jit
 def _resize_backward_kernel(dout, h0, h1, lh, w0, w1, lw, dx):
     M, Ho, Wo = dout.shape
@@ -186,32 +160,19 @@ def _resize_backward_kernel(dout, h0, h1, lh, w0, w1, lw, dx):
 @cuda.jit
 def _correlation_kernel(p1, p2, k, maxd, s1, s2, radius, multiply, out):
     N, T, Ho, Wo = out.shape
-    C = p1.shape[3]
-    width = 2 * radius + 1
     for e in range(cuda.grid(1), N * T * Ho * Wo, cuda.gridsize(1)):
         j, i, t, n = e % Wo, (e // Wo) % Ho, (e // (Wo * Ho)) % T, e // (Wo * Ho * T)
-        y1, x1 = i * s1 + maxd, j * s1 + maxd
-        y2 = y1 + (t // width - radius) * s2
-        x2 = x1 + (t % width - radius) * s2
-        acc = 0.0
-        for h in range(k):
-            for w in range(k):
-                for c in range(C):
-                    a, b = p1[n, y1 + h, x1 + w, c], p2[n, y2 + h, x2 + w, c]
-                    acc += a * b if multiply else abs(a - b)
-        out[n, t, i, j] = acc / (k * k * C)
+        out[n, t, i, j] = _corr_value(p1, p2, n, t, i, j, k, maxd, s1, s2, radius, multiply)
 
 
+# not folded with the CPU backward: one thread per output value scatters with atomics
 @cuda.jit
 def _correlation_backward_kernel(p1, p2, dout, k, maxd, s1, s2, radius, multiply, dp1, dp2):
     N, T, Ho, Wo = dout.shape
     C = p1.shape[3]
-    width = 2 * radius + 1
     for e in range(cuda.grid(1), N * T * Ho * Wo, cuda.gridsize(1)):
         j, i, t, n = e % Wo, (e // Wo) % Ho, (e // (Wo * Ho)) % T, e // (Wo * Ho * T)
-        y1, x1 = i * s1 + maxd, j * s1 + maxd
-        y2 = y1 + (t // width - radius) * s2
-        x2 = x1 + (t % width - radius) * s2
+        y1, x1, y2, x2 = _corr_origins(i, j, t, maxd, s1, s2, radius)
         g = dout[n, t, i, j] / (k * k * C)
         for h in range(k):
             for w in range(k):
