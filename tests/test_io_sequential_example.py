@@ -46,6 +46,20 @@ def _prepare(folder, script_text, data_dir):
     return folder / "sequential_module.py"
 
 
+def run_scripts(runs, env=None):
+    """Run each ``(python, script)`` at once, each in its script's folder; the numbers each
+    logged (``_numbers``), after checking every run ended well."""
+    procs = [subprocess.Popen([python, str(path)], cwd=path.parent, text=True, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for python, path in runs]
+    numbers = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err[-3000:]
+        numbers.append(_numbers(out + err))
+    return numbers
+
+
 def _scripts():
     """The script for mxteach on the gpus (only the import swapped), and the script on
     ``cpu(0..3)`` for MXNet and for mxteach's own CPU reference run."""
@@ -63,16 +77,8 @@ def test_sequential_module_example_runs_unchanged_on_four_simulated_gpus(tmp_pat
                                   (sys.executable, os.path.abspath(require_oracle()),
                                    sys.executable)):
         runs.append((python, _prepare(tmp_path / name, text, tmp_path / "data")))
-    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1", MXTEACH_SIM_GPUS="4")
     # all at once: the two CPU runs take a few seconds next to the simulated one
-    procs = [subprocess.Popen([python, str(path)], cwd=path.parent, text=True, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-             for python, path in runs]
-    numbers = []
-    for proc in procs:
-        out, err = proc.communicate(timeout=600)
-        assert proc.returncode == 0, err[-3000:]
-        numbers.append(_numbers(out + err))
+    numbers = run_scripts(runs, dict(os.environ, NUMBA_ENABLE_CUDASIM="1", MXTEACH_SIM_GPUS="4"))
     gpu, mxnet, cpu = numbers
     for key in ("train", "val"):
         assert len(gpu[key]) == len(mxnet[key]) == len(cpu[key]) == 2, (key, numbers)

@@ -11,13 +11,11 @@ full size gets two epochs off it (0.957 here, 0.958 in MXNet, measured 2026-12-0
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 
 from mxteach import datasets
 from oracle import require_oracle
-from test_io_sequential_example import _prepare, _scripts
-from test_io_mnist_example import _numbers
+from test_io_sequential_example import _prepare, _scripts, run_scripts
 
 
 def test_sequential_module_example_learns_as_in_mxnet_on_four_cpus(tmp_path):
@@ -26,14 +24,7 @@ def test_sequential_module_example_learns_as_in_mxnet_on_four_cpus(tmp_path):
     runs = [(sys.executable, _prepare(tmp_path / "ours", ours_text, tmp_path / "data")),
             (os.path.abspath(require_oracle()),
              _prepare(tmp_path / "mxnet", mxnet_text, tmp_path / "data"))]
-    procs = [subprocess.Popen([python, str(path)], cwd=path.parent, text=True,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-             for python, path in runs]
-    numbers = []
-    for proc in procs:
-        out, err = proc.communicate(timeout=600)
-        assert proc.returncode == 0, err[-3000:]
-        numbers.append(_numbers(out + err))
+    numbers = run_scripts(runs)
     ours, mxnet = numbers
     for key in ("train", "val"):
         assert len(ours[key]) == len(mxnet[key]) == 2, (key, numbers)

@@ -254,17 +254,7 @@ class GPUCSRNDArray(_OnDevice, CSRNDArray):
     def __getitem__(self, key):
         """Rows as a GPUCSRNDArray: ``a[i]`` (kept 2-d) or ``a[i:j]``; the two row offsets
         that bound the slice are read back, the rest stays on the device."""
-        n = self._shape[0]
-        if isinstance(key, (int, np.integer)):
-            i = int(key) + (n if key < 0 else 0)
-            if not 0 <= i < n:
-                raise IndexError(f"row {key} out of range for a CSRNDArray of {n} rows")
-            key = slice(i, i + 1)
-        if not isinstance(key, slice) or key.indices(n)[2] != 1:
-            raise MXNetError(f"CSRNDArray supports row indexing by an int or a slice of step "
-                             f"1, got {key!r}")
-        start, stop, _ = key.indices(n)
-        stop = max(stop, start)
+        start, stop = S.csr_row_range(key, self._shape[0])
         indptr = self._aux[0]
         lo, hi = (int(v) for v in indptr[start:stop + 1].copy_to_host()[[0, -1]])
         be = self._be

@@ -290,24 +290,29 @@ class CSRNDArray(BaseSparseNDArray):
 
     def __getitem__(self, key):
         """Rows as a CSRNDArray: ``a[i]`` (one row, kept 2-d as MXNet does) or ``a[i:j]``."""
-        n = self._shape[0]
-        if isinstance(key, (int, np.integer)):
-            i = int(key) + (n if key < 0 else 0)
-            if not 0 <= i < n:
-                raise IndexError(f"row {key} out of range for a CSRNDArray of {n} rows")
-            key = slice(i, i + 1)
-        if not isinstance(key, slice):
-            raise MXNetError(f"CSRNDArray supports row indexing by an int or a slice, got "
-                             f"{key!r}")
-        start, stop, step = key.indices(n)
-        if step != 1:
-            raise MXNetError(f"CSRNDArray row slices take step 1, got {step}")
-        stop = max(stop, start)
+        start, stop = csr_row_range(key, self._shape[0])
         indptr = self._aux[0]
         lo, hi = indptr[start], indptr[stop]
         return CSRNDArray(self._values[lo:hi].copy(),
                           [indptr[start:stop + 1] - lo, self._aux[1][lo:hi].copy()],
                           (stop - start, self._shape[1]), self._ctx)
+
+
+def csr_row_range(key, n):
+    """``(start, stop)`` of the rows a CSRNDArray index names: an int (one row, kept 2-d as
+    MXNet does) or a slice of step 1, over ``n`` rows."""
+    if isinstance(key, (int, np.integer)):
+        i = int(key) + (n if key < 0 else 0)
+        if not 0 <= i < n:
+            raise IndexError(f"row {key} out of range for a CSRNDArray of {n} rows")
+        key = slice(i, i + 1)
+    if not isinstance(key, slice):
+        raise MXNetError(f"CSRNDArray supports row indexing by an int or a slice, got "
+                         f"{key!r}")
+    start, stop, step = key.indices(n)
+    if step != 1:
+        raise MXNetError(f"CSRNDArray row slices take step 1, got {step}")
+    return start, max(stop, start)
 
 
 def _rebuild(stype, values, aux, shape):

@@ -248,3 +248,44 @@ def rows_scatter(src, rows, inner, mode, dst):
 
 
 __all__ += ["to_host", "to_device", "inner_size", "rows_gather", "rows_scatter"]
+
+
+def table_unary_sides(K, cuda_module, name, st):
+    """``forward, backward, gpu_forward, gpu_backward`` of the unary operator ``name`` whose
+    kernels run a table of functions (``kernels/cpu/<module>.py``'s ``unary_forward`` /
+    ``unary_backward`` with ``K.CODES``; the CUDA twins in ``kernels/cuda/<cuda_module>.py``).
+    ``st(p, shape)`` gives the kernels' extra scalar parameters (ops/math.py, ops/math_extra.py)."""
+    import importlib
+    code = K.CODES[name]
+
+    def forward(p, ins, outs, is_train, state):
+        out, commit = kernel_view(outs[0], -1)
+        K.unary_forward(flat_in(ins[0]).astype(out.dtype, copy=False), out,
+                        *st(p, ins[0].shape), code)
+        commit()
+
+    def backward(p, ograds, ins, outs, igrads, reqs, state):
+        mode = grad_mode(reqs[0], igrads[0])
+        if mode == 0:
+            return
+        dx, commit = kernel_view(igrads[0], -1)
+        t = dx.dtype
+        K.unary_backward(flat_in(ins[0]).astype(t, copy=False),
+                         flat_in(outs[0]).astype(t, copy=False),
+                         flat_in(ograds[0]).astype(t, copy=False), dx, *st(p, ins[0].shape),
+                         code, mode == 2)
+        commit()
+
+    def gpu_forward(p, ins, outs, is_train, state):
+        C = importlib.import_module(f"..kernels.cuda.{cuda_module}", __package__)
+        C.unary_forward(gpu_flat(ins[0]), gpu_flat(outs[0]), name, *st(p, ins[0].shape))
+
+    def gpu_backward(p, ograds, ins, outs, igrads, reqs, state):
+        if grad_mode(reqs[0], igrads[0]):
+            C = importlib.import_module(f"..kernels.cuda.{cuda_module}", __package__)
+            C.unary_backward(gpu_flat(ins[0]), gpu_flat(outs[0]), gpu_flat(ograds[0]),
+                             gpu_flat(igrads[0]), name, reqs[0] == "add", *st(p, ins[0].shape))
+    return forward, backward, gpu_forward, gpu_backward
+
+
+__all__ += ["table_unary_sides"]

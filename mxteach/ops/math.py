@@ -12,7 +12,7 @@ Rounding functions have a zero gradient, as in MXNet. ``round`` takes halves awa
 from __future__ import annotations
 
 from .registry import Op, Param, register
-from .common import identity_shape, grad_mode, kernel_view, flat_in, gpu_flat
+from .common import identity_shape, table_unary_sides
 from ..kernels.cpu import math as K
 
 __all__ = ["MATH_OPS"]
@@ -30,34 +30,9 @@ _NONE = ({}, lambda p: (0.0, 0.0))
 
 
 def _make(name):
-    code = K.CODES[name]
     params, st = _PARAMS.get(name, _NONE)
-
-    def forward(p, ins, outs, is_train, state):
-        out, commit = kernel_view(outs[0], -1)
-        K.unary_forward(flat_in(ins[0]).astype(out.dtype, copy=False), out, *st(p), code)
-        commit()
-
-    def backward(p, ograds, ins, outs, igrads, reqs, state):
-        mode = grad_mode(reqs[0], igrads[0])
-        if mode == 0:
-            return
-        dx, commit = kernel_view(igrads[0], -1)
-        t = dx.dtype
-        K.unary_backward(flat_in(ins[0]).astype(t, copy=False),
-                         flat_in(outs[0]).astype(t, copy=False),
-                         flat_in(ograds[0]).astype(t, copy=False), dx, *st(p), code, mode == 2)
-        commit()
-
-    def gpu_forward(p, ins, outs, is_train, state):
-        from ..kernels.cuda import math as C
-        C.unary_forward(gpu_flat(ins[0]), gpu_flat(outs[0]), name, *st(p))
-
-    def gpu_backward(p, ograds, ins, outs, igrads, reqs, state):
-        from ..kernels.cuda import math as C
-        if grad_mode(reqs[0], igrads[0]):
-            C.unary_backward(gpu_flat(ins[0]), gpu_flat(outs[0]), gpu_flat(ograds[0]),
-                             gpu_flat(igrads[0]), name, reqs[0] == "add", *st(p))
+    forward, backward, gpu_forward, gpu_backward = table_unary_sides(
+        K, "math", name, lambda p, shape: st(p))
 
     register(Op(name=name, params=params, arguments=["data"], infer_shape=identity_shape,
                 forward=forward, backward=backward, gpu_forward=gpu_forward,

@@ -23,8 +23,8 @@ from __future__ import annotations
 import numpy as np
 
 from .registry import Op, Param, register
-from .common import (identity_shape, grad_mode, kernel_view, flat_in, gpu_flat, same_dtype,
-                     zero_grads, gpu_zero_grads)
+from .common import (table_unary_sides, identity_shape, kernel_view, flat_in, gpu_flat,
+                     same_dtype, zero_grads, gpu_zero_grads)
 from ..base import MXNetError, ShapeError
 from ..kernels.cpu import math_extra as K
 
@@ -76,35 +76,8 @@ MATH_EXTRA_OPS = tuple(reg for reg, *_ in _ELEMENTWISE.values()) + (
 
 
 def _make(name, regname, params, st, differentiable):
-    # A deliberate twin of ops/math.py's wrapper (family files never import each other): here
-    # the kernels take three parameters, which may depend on the data's shape.
-    def forward(p, ins, outs, is_train, state):
-        out, commit = kernel_view(outs[0], -1)
-        K.unary_forward(flat_in(ins[0]).astype(out.dtype, copy=False), out,
-                        *st(p, ins[0].shape), K.CODES[name])
-        commit()
-
-    def backward(p, ograds, ins, outs, igrads, reqs, state):
-        mode = grad_mode(reqs[0], igrads[0])
-        if mode == 0:
-            return
-        dx, commit = kernel_view(igrads[0], -1)
-        t = dx.dtype
-        K.unary_backward(flat_in(ins[0]).astype(t, copy=False),
-                         flat_in(outs[0]).astype(t, copy=False),
-                         flat_in(ograds[0]).astype(t, copy=False), dx, *st(p, ins[0].shape),
-                         K.CODES[name], mode == 2)
-        commit()
-
-    def gpu_forward(p, ins, outs, is_train, state):
-        from ..kernels.cuda import math_extra as C
-        C.unary_forward(gpu_flat(ins[0]), gpu_flat(outs[0]), name, *st(p, ins[0].shape))
-
-    def gpu_backward(p, ograds, ins, outs, igrads, reqs, state):
-        from ..kernels.cuda import math_extra as C
-        if grad_mode(reqs[0], igrads[0]):
-            C.unary_backward(gpu_flat(ins[0]), gpu_flat(outs[0]), gpu_flat(ograds[0]),
-                             gpu_flat(igrads[0]), name, reqs[0] == "add", *st(p, ins[0].shape))
+    # ops/math.py's table-driven sides; here the kernels' parameters may depend on the shape
+    forward, backward, gpu_forward, gpu_backward = table_unary_sides(K, "math_extra", name, st)
 
     def infer_shape(p, in_shapes):
         if in_shapes[0] is not None:

@@ -19,6 +19,7 @@ import numpy as np
 from numba import cuda, float32, float64, int32
 
 from .launch import grid_1d, check_device_arrays
+from ..cpu import quantization as _cpu
 
 __all__ = ["scale_round", "scale", "asym_quantize", "min_max", "to_float64", "bias_to_int",
            "entropy_divergences"]
@@ -42,17 +43,8 @@ PTX_SIGNATURES = {
 _THREADS = 32
 
 
-@cuda.jit(device=True)
-def _round_saturate(v, lo, hi):
-    if v >= hi:
-        return hi
-    if v <= lo:
-        return lo
-    r = math.floor(v)
-    d = v - r
-    if d > 0.5 or (d == 0.5 and r % 2 != 0):
-        r += 1
-    return r
+# the CPU helper's one body (half to even, saturating), compiled for the device
+_round_saturate = cuda.jit(device=True)(_cpu._round_saturate.py_func)
 
 
 @cuda.jit

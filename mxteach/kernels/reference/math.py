@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-__all__ = ["FORWARD", "DERIVATIVE", "unary_forward", "unary_backward"]
+__all__ = ["FORWARD", "DERIVATIVE", "unary_forward", "unary_backward", "unary_drivers"]
 
 _erf = np.vectorize(math.erf, otypes=[np.float64])
 
@@ -55,13 +55,19 @@ DERIVATIVE = {
 }
 
 
-def unary_forward(x, out, name, *params):
-    out[...] = FORWARD[name](x, *params)
+def unary_drivers(forward, derivative):
+    """``unary_forward, unary_backward`` over the tables ``forward``/``derivative`` (name ->
+    numpy function): this family's and kernels/reference/math_extra.py's."""
+    def unary_forward(x, out, name, *params):
+        out[...] = forward[name](x, *params)
+
+    def unary_backward(x, y, g, out, name, accumulate, *params):
+        d = g * derivative[name](x, y, *params)
+        if accumulate:
+            out += d
+        else:
+            out[...] = d
+    return unary_forward, unary_backward
 
 
-def unary_backward(x, y, g, out, name, accumulate, *params):
-    d = g * DERIVATIVE[name](x, y, *params)
-    if accumulate:
-        out += d
-    else:
-        out[...] = d
+unary_forward, unary_backward = unary_drivers(FORWARD, DERIVATIVE)

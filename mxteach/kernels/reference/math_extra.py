@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 
+from .math import unary_drivers
+
 __all__ = ["FORWARD", "DERIVATIVE", "unary_forward", "unary_backward", "arange_like",
            "index_array", "allclose"]
 
@@ -75,17 +77,8 @@ DERIVATIVE = {
 }
 
 
-# the same two drivers as kernels/reference/math.py's, over this family's tables
-def unary_forward(x, out, name, *params):
-    out[...] = FORWARD[name](x, *params)
-
-
-def unary_backward(x, y, g, out, name, accumulate, *params):
-    d = g * DERIVATIVE[name](x, y, *params)
-    if accumulate:
-        out += d
-    else:
-        out[...] = d
+# kernels/reference/math.py's two drivers, over this family's tables
+unary_forward, unary_backward = unary_drivers(FORWARD, DERIVATIVE)
 
 
 def arange_like(shape, start, step, repeat):
